@@ -1,0 +1,26 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - run the main job on the built-in default
+#   make test   - install whatever is missing and run the whole test suite (what CI runs)
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+demo: $(STAMP)
+	$(BIN)/cxr-miliary demo
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis cxr-miliary-demo

@@ -1,0 +1,5 @@
+"""``python -m cxr_miliary`` = the ``cxr-miliary`` command."""
+
+from .cli.main import run
+
+run()

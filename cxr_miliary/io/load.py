@@ -1,0 +1,109 @@
+"""``load_image``: one entry point for every supported file, format recognised by content."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .dicom import read_dicom
+from .errors import ImageError, RejectedImageError, UnreadableImageError
+from .radiograph import Radiograph
+from .raster import read_raster
+
+#: Default safety limit on decoded image size (header-declared), in pixels.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+_RASTER_MAGIC = (
+    b"\x89PNG\r\n\x1a\n",  # PNG
+    b"\xff\xd8\xff",  # JPEG
+    b"II*\x00",  # TIFF little endian
+    b"MM\x00*",  # TIFF big endian
+    b"II+\x00",  # BigTIFF
+    b"MM\x00+",
+)
+
+
+def sniff_format(path: str | os.PathLike[str]) -> str:
+    """Recognise a file by its first bytes, not its name.
+
+    Args:
+        path: The file.
+
+    Returns:
+        ``"dicom"`` or ``"raster"``.
+
+    Raises:
+        UnreadableImageError: Missing, a directory, empty, or not an image format we read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise UnreadableImageError(p, "not-found", "no such file")
+    if not p.is_file():
+        raise UnreadableImageError(p, "not-a-file", "not a regular file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(132)
+    except OSError as exc:
+        raise UnreadableImageError(p, "io-error", f"cannot be read ({exc.strerror or exc})") from None
+    if not head:
+        raise UnreadableImageError(p, "empty-file", "file is empty (0 bytes)")
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if any(head.startswith(m) for m in _RASTER_MAGIC):
+        return "raster"
+    if p.suffix.lower() in (".dcm", ".dicom") or len(head) < 132:
+        if len(head) < 132 and p.suffix.lower() in (".dcm", ".dicom"):
+            raise UnreadableImageError(p, "truncated", f"file is only {len(head)} bytes; too short to be DICOM")
+        raise UnreadableImageError(
+            p, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)"
+        )
+    raise UnreadableImageError(p, "not-an-image", "not a recognised image (DICOM, PNG, JPEG or TIFF)")
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Radiograph:
+    """Decode a radiograph exactly as a reading station would display it.
+
+    Args:
+        path: A DICOM, PNG (8- or 16-bit), JPEG or TIFF file. The format is recognised
+            from the file's content, not its extension.
+        force: Accept inputs that fail the acceptance checks (non-radiograph modality,
+            lateral view, non-chest body part, For Processing, colour, multi-frame); the
+            overridden reasons are kept in ``meta.warnings``.
+        max_pixels: Reject images whose header declares more pixels than this, before
+            any pixel data is decoded.
+
+    Returns:
+        A :class:`Radiograph` whose ``pixels`` are float32 in [0, 1], 1 = displayed
+        white, and whose ``meta`` holds no patient identifiers.
+
+    Raises:
+        UnreadableImageError: The file cannot be decoded (reason in the message).
+        RejectedImageError: The file is not a frontal chest radiograph, or too large.
+    """
+    p = Path(path)
+    kind = sniff_format(p)
+    try:
+        if kind == "dicom":
+            rad = read_dicom(p, force=force, max_pixels=max_pixels)
+        else:
+            rad = read_raster(p, force=force, max_pixels=max_pixels)
+    except ImageError:
+        raise
+    except MemoryError:
+        raise UnreadableImageError(p, "out-of-memory", "not enough memory to decode this image") from None
+    except Exception as exc:  # any decoder failure becomes one clear error for this file
+        raise UnreadableImageError(p, "decode-failed", f"could not be decoded ({type(exc).__name__})") from None
+    if rad.pixels.size == 0 or min(rad.pixels.shape) < 16:
+        raise RejectedImageError(p, "too-small", f"image is only {rad.pixels.shape[1]}x{rad.pixels.shape[0]} pixels")
+    if not np.isfinite(rad.pixels).all():
+        raise UnreadableImageError(p, "non-finite", "decoded pixels contain NaN or infinity")
+    if float(rad.pixels.max()) == float(rad.pixels.min()):
+        raise RejectedImageError(p, "blank", "image is blank (every pixel has the same value)")
+    return rad
