@@ -1,0 +1,198 @@
+"""Chest anatomy as an attenuation map: body, lungs, heart, mediastinum, diaphragm, bones.
+
+Coordinates are normalised so that anatomy scales with the image: ``X`` runs from -1
+(image left = patient's right on a PA film) to +1, ``Y`` from 0 (top) to 1 (bottom). A
+small rotation and shift of the patient is applied to the coordinates themselves, which
+costs nothing compared with rotating the rendered image. Values are in arbitrary
+attenuation units where higher means denser (whiter on the display).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import zoom
+
+
+def _sig(z: np.ndarray, soft: float) -> np.ndarray:
+    """Smooth step 0 -> 1 as ``z`` crosses 0 with width ``soft``."""
+    return 0.5 * (1.0 + np.tanh(z / soft))
+
+
+@dataclass
+class Anatomy:
+    """The rendered anatomy and the geometry later stages need."""
+
+    attenuation: np.ndarray  # float32 HxW
+    lung_mask: np.ndarray  # bool HxW, both lungs
+    lung_side: np.ndarray  # int8 HxW: 0 outside, 1 image-left lung (patient right), 2 image-right lung
+    hila: list[tuple[float, float]]  # (row, col) of the two hila, image-left first
+    params: dict[str, float]
+
+
+def coordinates(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Normalised, slightly rotated/shifted/scaled patient coordinates for a square image."""
+    angle = np.deg2rad(rng.uniform(-4, 4))
+    scale = rng.uniform(0.92, 1.06)
+    dx, dy = rng.uniform(-0.05, 0.05), rng.uniform(-0.04, 0.04)
+    ax = (np.arange(size, dtype=np.float32) + 0.5) / size
+    xs = (ax - 0.5) * 2.0
+    ys = ax
+    X0, Y0 = np.meshgrid(xs, ys)
+    cx, cy = 0.0, 0.5
+    c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    Xr = ((X0 - cx) * c - (Y0 - cy) * s * 2.0) / scale + cx - dx
+    Yr = ((X0 - cx) * s * 0.5 + (Y0 - cy) * c) / scale + cy - dy
+    return Xr.astype(np.float32), Yr.astype(np.float32), {"rotation_deg": float(np.rad2deg(angle)), "scale": float(scale)}
+
+
+def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = None) -> Anatomy:
+    """Render a PA chest with varied lung shape and size, heart, bones and soft tissue.
+
+    Everything here is smooth at the scale of a pixel, so large images are rendered at
+    half resolution and upsampled (the fine detail - vessels, nodules, noise - is drawn
+    later at full resolution); this halves the generator's run time.
+
+    Args:
+        size: Image side in pixels.
+        rng: Random generator (all variation comes from it).
+        female: Add breast shadows; random when None.
+
+    Returns:
+        The :class:`Anatomy`.
+    """
+    work = size // 2 if size >= 512 else size
+    A, lungs, sides, hila, p = _render(work, rng, female)
+    if work != size:
+        f = size / work
+        A = zoom(A, f, order=1, grid_mode=True, mode="nearest")
+        lungs = zoom(lungs, f, order=1, grid_mode=True, mode="nearest")
+        sides = zoom(sides, f, order=0, grid_mode=True, mode="nearest")
+    lung_mask = lungs > 0.5
+    side_map = np.where(lung_mask, sides, 0).astype(np.int8)
+    px_hila = [(hr * size, (hc + 1) / 2 * size) for hr, hc in hila]
+    return Anatomy(A.astype(np.float32), lung_mask, side_map, px_hila, p)
+
+
+def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
+    """Render at ``size``: attenuation, soft lung map, side map, hila (normalised), params."""
+    X, Y, geo = coordinates(size, rng)
+    p: dict[str, float] = dict(geo)
+    soft = 3.0 / size * 2.0  # edge softness ~ 3 px
+
+    # --- body / soft tissue: a torso that narrows to the neck at the top
+    body_w = rng.uniform(0.86, 0.98)
+    shoulder_y = rng.uniform(0.05, 0.10)
+    width_at = np.where(Y < shoulder_y, 0.28 + (body_w - 0.28) * np.clip((Y + 0.02) / (shoulder_y + 0.02), 0, 1) ** 2, body_w)
+    xr = np.abs(X) / width_at
+    body = _sig(1.0 - xr, soft * 2)
+    thickness = np.sqrt(np.clip(1.0 - xr**2, 0.0, 1.0))
+    A = (0.55 + 0.35 * thickness) * body
+
+    # --- lungs (side s: -1 image left, +1 image right)
+    apex = rng.uniform(0.09, 0.15)
+    base = rng.uniform(0.74, 0.84)
+    lat_w = rng.uniform(0.66, 0.80)
+    med = rng.uniform(0.10, 0.14)
+    lungs = np.zeros_like(X)
+    side_map = np.zeros(X.shape, dtype=np.int8)
+    hila: list[tuple[float, float]] = []
+    for idx, s in enumerate((-1.0, 1.0)):
+        u = X * s
+        asym = rng.uniform(-0.02, 0.02)
+        dome_top = base - rng.uniform(0.07, 0.13) + (0.02 if s > 0 else -0.01) + asym  # right dome higher
+        lw = lat_w * rng.uniform(0.95, 1.03)
+        u_apex = rng.uniform(0.22, 0.30)
+        lateral = lw * (1.0 - np.exp(-np.clip(Y - apex + 0.02, 0, None) / rng.uniform(0.10, 0.16)))
+        in_lat = lateral - u
+        in_med = u - (med + 0.03 * np.clip(0.35 - Y, 0, None) / 0.35)
+        in_top = Y - (apex + 1.6 * (u - u_apex) ** 2)
+        mid = (med + lw) / 2.0
+        half = (lw - med) / 2.0
+        dome = dome_top + (base + 0.04 - dome_top) * np.clip(((u - mid * 0.95) / half) ** 2, 0, 1.6)
+        in_bottom = dome - Y
+        lung = _sig(in_lat, soft) * _sig(in_med, soft) * _sig(in_top, soft) * _sig(in_bottom, soft)
+        lungs = np.maximum(lungs, lung)
+        side_map[(lung > 0.5)] = idx + 1
+        hila.append((0.44 + rng.uniform(-0.03, 0.03), s * (med + 0.10 + rng.uniform(-0.02, 0.02))))
+        p[f"dome_{'right' if s < 0 else 'left'}"] = float(dome_top)
+
+    # --- heart and mediastinum carve the medial lung and add density
+    hx, hy = rng.uniform(0.10, 0.16), rng.uniform(0.60, 0.68)
+    hw, hh = rng.uniform(0.24, 0.32), rng.uniform(0.13, 0.17)
+    r_heart = ((X - hx) / hw) ** 2 + ((Y - hy) / hh) ** 2
+    heart = _sig(1.0 - r_heart, soft * 3)
+    mediast_w = med + 0.02 + 0.05 * _sig(0.30 - Y, 0.03) * _sig(Y - 0.20, 0.03) * (X > 0)  # aortic knob
+    mediast = _sig(mediast_w - np.abs(X - 0.01), soft) * _sig(Y - 0.02, soft)
+    lungs = lungs * (1.0 - heart) * (1.0 - mediast)
+    p.update(heart_cx=float(hx), heart_w=float(hw), cardiothoracic=float(hw / lat_w))
+
+    lung_depth = np.sqrt(np.clip(lungs, 0, 1))
+    A = A - 0.42 * lung_depth * (0.7 + 0.3 * thickness)
+    A = A + 0.18 * heart * np.sqrt(np.clip(1.0 - r_heart, 0, 1)) + 0.12 * mediast
+
+    # --- spine: vertebral bodies and disc spaces, faint through the mediastinum
+    spine = _sig(0.045 - np.abs(X), soft) * body
+    period = rng.uniform(0.042, 0.05)
+    discs = 0.5 + 0.5 * np.cos(2 * np.pi * (Y / period))
+    A = A + spine * (0.035 + 0.02 * discs)
+    # trachea: an air column down to the carina
+    trachea = _sig(0.028 - np.abs(X - 0.005), soft) * _sig(0.40 - Y, 0.01)
+    A = A - 0.06 * trachea
+
+    A = A + _ribs(X, Y, rng, soft, lat_w, apex, base) * body
+    A = A + _clavicles(X, Y, rng, soft)
+    if female if female is not None else rng.random() < 0.5:
+        A = A + _breasts(X, Y, rng, soft, lat_w)
+        p["breasts"] = 1.0
+    return A.astype(np.float32), lungs.astype(np.float32), side_map, hila, p
+
+
+def _ribs(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lat_w: float, apex: float, base: float) -> np.ndarray:
+    """Posterior and anterior rib arcs as two periodic families of curves."""
+    u = np.abs(X)
+    out = np.zeros_like(X)
+    thorax = _sig(lat_w + 0.06 - u, soft * 2) * _sig(Y - apex + 0.06, soft * 2) * _sig(base + 0.05 - Y, soft * 4)
+    # posterior ribs: leave the spine rising slightly, then fall laterally
+    sp = rng.uniform(0.060, 0.072)
+    curve = -0.10 * u + rng.uniform(0.55, 0.75) * u**2
+    phase = (Y - curve - apex + 0.05) / sp
+    frac = phase - np.floor(phase)
+    duty = rng.uniform(0.38, 0.48)
+    band = _sig(duty - frac, 0.04) * _sig(frac, 0.04)
+    cortex = np.exp(-((frac - 0.02) / 0.05) ** 2) + np.exp(-((frac - duty + 0.02) / 0.05) ** 2)
+    post = (0.035 * band + 0.02 * cortex * band) * _sig(u - 0.05, soft) * _sig(phase, 0.2) * _sig(11.5 - phase, 0.2)
+    # anterior ribs: fall medially towards the sternum, cartilage invisible medially
+    sa = rng.uniform(0.075, 0.09)
+    phase_a = (Y + 0.45 * u - apex - 0.28) / sa
+    frac_a = phase_a - np.floor(phase_a)
+    band_a = _sig(0.40 - frac_a, 0.05) * _sig(frac_a, 0.05)
+    ant = 0.03 * band_a * _sig(u - 0.25, 0.05) * _sig(phase_a, 0.2) * _sig(6.5 - phase_a, 0.2)
+    out = (post + ant) * thorax
+    return out
+
+
+def _clavicles(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float) -> np.ndarray:
+    """Two clavicles running from the sternal notch up and out to the shoulders."""
+    u = np.abs(X)
+    y0 = rng.uniform(0.13, 0.18)
+    centre = y0 - 0.16 * (u - 0.06) + 0.05 * np.sin(np.clip((u - 0.06) / 0.55, 0, 1) * np.pi) * 0.4
+    half = rng.uniform(0.011, 0.015) * (1.0 + 0.4 * np.clip(0.2 - u, 0, 0.2) / 0.2)
+    d = np.abs(Y - centre)
+    band = _sig(half - d, soft)
+    extent = _sig(u - 0.05, soft) * _sig(0.62 - u, 0.02)
+    return (0.10 * band + 0.05 * np.exp(-((d - half) / (soft * 1.5)) ** 2)) * extent
+
+
+def _breasts(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lat_w: float) -> np.ndarray:
+    """Breast shadows: dense lower-lateral half discs with a curved lower edge."""
+    out = np.zeros_like(X)
+    r = rng.uniform(0.28, 0.38)
+    cy = rng.uniform(0.70, 0.78)
+    for s in (-1.0, 1.0):
+        cx = s * lat_w * rng.uniform(0.55, 0.7)
+        rr = ((X - cx) / r) ** 2 + ((Y - cy) / (r * 0.55)) ** 2
+        shadow = _sig(1.0 - rr, soft * 3) * _sig(Y - cy + 0.02, 0.04)
+        out += rng.uniform(0.03, 0.06) * shadow * np.sqrt(np.clip(1 - rr, 0, 1) + 0.2)
+    return out

@@ -1,0 +1,143 @@
+"""One phantom radiograph with ground truth, deterministic in (seed, index)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .acquisition import acquire
+from .anatomy import render_anatomy
+from .lesions import ZONE_NAMES, Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture, zone_map
+from .vessels import render_vessels
+
+#: Patterns that carry the miliary / reticulonodular label.
+POSITIVE_PATTERNS = ("miliary", "reticulonodular")
+#: Confounders (label 0). "normal" has no finding at all.
+NEGATIVE_PATTERNS = ("normal", "masses", "consolidation", "clustered-zone", "unilateral-nodules", "effusion", "vascular", "texture")
+ALL_PATTERNS = POSITIVE_PATTERNS + NEGATIVE_PATTERNS
+DIFFICULTIES = ("florid", "moderate", "subtle")
+
+#: Default pixel spacing at 1024 px; a different size covers the same anatomy.
+DEFAULT_SPACING_AT_1024 = 0.35
+
+
+@dataclass
+class Phantom:
+    """A rendered phantom and its truth."""
+
+    display: np.ndarray
+    stored: np.ndarray
+    bits: int
+    lung_mask: np.ndarray
+    lesion_mask: np.ndarray
+    record: dict[str, object] = field(default_factory=dict)
+
+
+def rng_for(seed: int, index: int) -> np.random.Generator:
+    """The generator for image ``index`` of a set: independent of worker count and order."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+
+
+def choose_pattern(rng: np.random.Generator, positive_fraction: float, patterns: tuple[str, ...]) -> str:
+    """Pick a pattern: positive with probability ``positive_fraction`` (within ``patterns``)."""
+    pos = [p for p in patterns if p in POSITIVE_PATTERNS]
+    neg = [p for p in patterns if p in NEGATIVE_PATTERNS]
+    if pos and (not neg or rng.random() < positive_fraction):
+        return str(rng.choice(pos))
+    return str(rng.choice(neg))
+
+
+def render_phantom(
+    seed: int,
+    index: int,
+    size: int = 1024,
+    pattern: str | None = None,
+    difficulty: str | None = None,
+    positive_fraction: float = 0.5,
+    patterns: tuple[str, ...] = ALL_PATTERNS,
+    pixel_spacing_mm: float | None = None,
+) -> Phantom:
+    """Render image ``index`` of the phantom set ``seed``.
+
+    Args:
+        seed: Set seed.
+        index: Image index within the set.
+        size: Side in pixels.
+        pattern: Force a pattern (see :data:`ALL_PATTERNS`); random when None.
+        difficulty: Force a tier (see :data:`DIFFICULTIES`); random when None.
+        positive_fraction: Probability of a positive pattern when ``pattern`` is None.
+        patterns: Patterns to draw from.
+        pixel_spacing_mm: Physical pixel size; default covers the same anatomy as
+            0.35 mm at 1024 px.
+
+    Returns:
+        The :class:`Phantom`.
+    """
+    rng = rng_for(seed, index)
+    pattern = pattern or choose_pattern(rng, positive_fraction, patterns)
+    if pattern not in ALL_PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r}; choose from {', '.join(ALL_PATTERNS)}")
+    tier = difficulty or str(rng.choice(DIFFICULTIES))
+    spacing = pixel_spacing_mm or DEFAULT_SPACING_AT_1024 * 1024 / size
+    anat = render_anatomy(size, rng)
+    lungs = anat.lung_mask
+    zones = zone_map(anat.lung_side)
+    prominence = rng.uniform(1.6, 2.1) if pattern == "vascular" else rng.uniform(0.85, 1.15)
+    A = anat.attenuation + render_vessels(size, anat.hila, lungs, rng, prominence)
+
+    lesion = Lesion(np.zeros_like(A), np.zeros(A.shape, dtype=bool), {})
+    involved: list[str] = []
+    if pattern == "miliary":
+        lesion = nodules(lungs, spacing, tier, rng)
+    elif pattern == "reticulonodular":
+        lesion = reticulonodular(lungs, spacing, tier, rng)
+    elif pattern == "masses":
+        lesion = masses(lungs, spacing, rng)
+    elif pattern == "consolidation":
+        lesion = consolidation(lungs, zones, rng)
+    elif pattern == "clustered-zone":
+        zone = int(rng.integers(0, 6))
+        lesion = nodules(zones == zone, spacing, tier, rng, density_scale=1.5)
+    elif pattern == "unilateral-nodules":
+        side = int(rng.integers(1, 3))
+        lesion = nodules(anat.lung_side == side, spacing, tier, rng)
+    elif pattern == "effusion":
+        lesion = effusion(lungs, anat.lung_side, rng)
+    elif pattern == "texture":
+        lesion = texture(A.shape, spacing, rng)
+    A = A + lesion.attenuation
+    # Benign extras on any image, so that none of them marks a class.
+    extras = []
+    if pattern != "texture" and rng.random() < 0.15:
+        A = A + texture(A.shape, spacing, rng).attenuation
+        extras.append("texture")
+    if pattern not in ("effusion",) and rng.random() < 0.1:
+        A = A + effusion(lungs, anat.lung_side, rng).attenuation
+        extras.append("effusion")
+
+    if lesion.mask.any():
+        # a zone is involved when it holds a real share of the lesion, not a nodule's edge
+        in_lung = lesion.mask & (zones >= 0)
+        share = np.bincount(zones[in_lung].astype(np.int64), minlength=6) / max(int(in_lung.sum()), 1)
+        involved = [ZONE_NAMES[z] for z in range(6) if share[z] >= 0.03]
+    acq = acquire(A, rng)
+    label = int(pattern in POSITIVE_PATTERNS)
+    record: dict[str, object] = {
+        "label": label,
+        "pattern": pattern,
+        "difficulty": tier if pattern not in ("normal", "vascular", "effusion", "consolidation", "masses", "texture") else "none",
+        "pixel_spacing_mm": round(float(spacing), 4),
+        "nodule_count": int(lesion.params.get("nodule_count", 0)),
+        "nodule_size_mm": float(lesion.params.get("nodule_size_mm", 0.0)),
+        "contrast": float(lesion.params.get("contrast", 0.0)),
+        "zones": ",".join(involved) if involved else str(lesion.params.get("zones", "")),
+        "n_zones": len(involved),
+        "extras": ",".join(extras),
+        "sex": "F" if anat.params.get("breasts") else "M",
+        "seed": int(seed),
+        "index": int(index),
+        "size": int(size),
+        **{k: v for k, v in acq.params.items()},
+    }
+    return Phantom(acq.display, acq.stored, acq.bits, lungs, lesion.mask & lungs if label else lesion.mask, record)
