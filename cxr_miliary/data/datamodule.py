@@ -1,0 +1,123 @@
+"""The LightningDataModule: a manifest in, balanced augmented batches out."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, WeightedRandomSampler
+
+from ..transforms import Augment, Preprocess, eval_transform, train_transform
+from .dataset import ManifestDataset, NegativeSubsampler, collate_skip
+
+log = logging.getLogger(__name__)
+
+
+class MiliaryDataModule(L.LightningDataModule):
+    """Data for training and evaluation, from a manifest with a ``split`` column.
+
+    Args:
+        manifest: Manifest CSV (``path,label,patient_id,split``).
+        images_root: Root of the manifest's paths (default: the manifest's folder).
+        cache_dir: A cache made by ``cxr-miliary prepare`` (read instead of the files).
+        image_size: Network input side (512 by default; tiny nodules vanish at 224).
+        channels: 1 or 3 input channels.
+        mean: Normalisation mean (recorded in the model bundle).
+        std: Normalisation std.
+        batch_size: Batch size.
+        num_workers: DataLoader worker processes.
+        sampler: ``"none"`` or ``"balanced"`` (class-balanced sampling with replacement).
+        negatives_per_epoch: If set, each epoch uses all positives and this many fresh
+            random negatives.
+        augment: Training augmentation strengths.
+        seed: Seed for samplers.
+    """
+
+    def __init__(
+        self,
+        manifest: str,
+        images_root: str | None = None,
+        cache_dir: str | None = None,
+        image_size: int = 512,
+        channels: int = 1,
+        mean: float = 0.5,
+        std: float = 0.25,
+        batch_size: int = 16,
+        num_workers: int = 2,
+        sampler: str = "none",
+        negatives_per_epoch: int | None = None,
+        augment: Augment | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if sampler not in ("none", "balanced"):
+            raise ValueError("sampler must be 'none' or 'balanced'")
+        self.manifest = manifest
+        self.images_root = images_root or str(Path(manifest).parent)
+        self.cache_dir = cache_dir
+        self.preprocess = Preprocess(image_size=image_size, channels=channels, mean=mean, std=std)
+        self.augment = augment or Augment()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.sampler = sampler
+        self.negatives_per_epoch = negatives_per_epoch
+        self.seed = seed
+        self.splits: dict[str, pd.DataFrame] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the manifest and cut it by its ``split`` column."""
+        df = pd.read_csv(self.manifest, dtype={"path": str, "patient_id": str, "split": str})
+        missing = {"path", "label", "split"} - set(df.columns)
+        if missing:
+            raise ValueError(f"{self.manifest}: manifest lacks {sorted(missing)}")
+        self.splits = {s: df[df["split"] == s].reset_index(drop=True) for s in ("train", "val", "test")}
+
+    @property
+    def pos_fraction(self) -> float:
+        """Fraction of positives in the training split (for the loss's ``pos_weight``)."""
+        if not self.splits:
+            self.setup()
+        labels = self.splits["train"]["label"]
+        return float(labels.mean()) if len(labels) else 0.0
+
+    def _dataset(self, split: str, train: bool) -> ManifestDataset:
+        if not self.splits:
+            self.setup()
+        tf = train_transform(self.preprocess, self.augment) if train else eval_transform(self.preprocess)
+        return ManifestDataset(self.splits[split], self.images_root, tf, self.preprocess.channels, self.cache_dir)
+
+    def _loader(self, ds: ManifestDataset, sampler=None, shuffle: bool = False) -> DataLoader:
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            shuffle=shuffle if sampler is None else False,
+            num_workers=self.num_workers,
+            collate_fn=collate_skip,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Augmented training batches, balanced or subsampled as configured."""
+        ds = self._dataset("train", train=True)
+        labels = ds.labels
+        if self.negatives_per_epoch:
+            return self._loader(ds, NegativeSubsampler(labels, self.negatives_per_epoch, self.seed))
+        if self.sampler == "balanced" and 0 < labels.sum() < len(labels):
+            w = np.where(labels > 0.5, 0.5 / labels.sum(), 0.5 / (len(labels) - labels.sum()))
+            gen = torch.Generator().manual_seed(self.seed)
+            return self._loader(ds, WeightedRandomSampler(torch.as_tensor(w, dtype=torch.double), len(labels), generator=gen))
+        return self._loader(ds, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Deterministic validation batches."""
+        return self._loader(self._dataset("val", train=False))
+
+    def test_dataloader(self) -> DataLoader:
+        """Deterministic test batches."""
+        return self._loader(self._dataset("test", train=False))

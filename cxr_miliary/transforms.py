@@ -1,0 +1,105 @@
+"""Preprocessing that travels with the weights: albumentations pipelines built from one record.
+
+Training and inference both build their pipelines from :class:`Preprocess`, which the
+model bundle stores, so inference can never drift from training (like timm's
+pretrained config). Inputs are ``Radiograph.pixels``: float32 H x W in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+
+
+@dataclass
+class Preprocess:
+    """Everything needed to turn display pixels into the network's input tensor.
+
+    Attributes:
+        image_size: Square input side; the image is resized (longest side) and padded.
+            512 by default: 1-3 mm nodules vanish at 224.
+        channels: 1 or 3 (grey replicated) input channels.
+        mean: Normalisation mean (one value, applied to every channel).
+        std: Normalisation standard deviation.
+    """
+
+    image_size: int = 512
+    channels: int = 1
+    mean: float = 0.5
+    std: float = 0.25
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form for the model card."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocess:
+        """Rebuild from a model card (unknown keys ignored)."""
+        return cls(**{k: d[k] for k in ("image_size", "channels", "mean", "std") if k in d})
+
+
+@dataclass
+class Augment:
+    """Training augmentation strengths. No vertical flip ever; horizontal flip off by
+    default (it moves the heart to the wrong side)."""
+
+    rotate_deg: float = 7.0
+    shift: float = 0.05
+    scale: float = 0.10
+    brightness: float = 0.10
+    contrast: float = 0.10
+    gamma: tuple[int, int] = field(default_factory=lambda: (80, 120))
+    clahe: bool = False
+    hflip: bool = False
+    p: float = 0.8
+
+
+def _geometry(pre: Preprocess) -> list[A.BasicTransform]:
+    return [
+        A.LongestMaxSize(max_size=pre.image_size, interpolation=cv2.INTER_AREA),
+        A.PadIfNeeded(min_height=pre.image_size, min_width=pre.image_size, border_mode=cv2.BORDER_CONSTANT, fill=0),
+    ]
+
+
+def eval_transform(pre: Preprocess) -> A.Compose:
+    """Deterministic resize (longest side) + pad + normalise."""
+    return A.Compose([*_geometry(pre), A.Normalize(mean=pre.mean, std=pre.std, max_pixel_value=1.0)])
+
+
+def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
+    """Small rotations/shifts/scales, brightness/contrast/gamma, optional CLAHE and flip."""
+    aug = aug or Augment()
+    steps: list[A.BasicTransform] = [
+        *_geometry(pre),
+        A.Affine(
+            rotate=(-aug.rotate_deg, aug.rotate_deg),
+            translate_percent=(-aug.shift, aug.shift),
+            scale=(1 - aug.scale, 1 + aug.scale),
+            border_mode=cv2.BORDER_CONSTANT,
+            fill=0,
+            p=aug.p,
+        ),
+        A.RandomBrightnessContrast(brightness_limit=aug.brightness, contrast_limit=aug.contrast, p=aug.p),
+        A.RandomGamma(gamma_limit=aug.gamma, p=aug.p / 2),
+    ]
+    if aug.clahe:
+        # CLAHE works on 8-bit images only
+        steps += [A.FromFloat(max_value=255, dtype="uint8"), A.CLAHE(p=0.5), A.ToFloat(max_value=255)]
+    if aug.hflip:
+        steps.append(A.HorizontalFlip(p=0.5))
+    steps.append(A.Normalize(mean=pre.mean, std=pre.std, max_pixel_value=1.0))
+    return A.Compose(steps)
+
+
+def to_tensor(pixels: np.ndarray, transform: A.Compose, channels: int) -> torch.Tensor:
+    """Apply ``transform`` to a 2-D [0, 1] image and return a C x H x W float32 tensor."""
+    out = transform(image=np.ascontiguousarray(pixels, dtype=np.float32))["image"]
+    t = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+    if t.ndim == 3:  # albumentations may return H x W x 1
+        t = t[..., 0]
+    return t.unsqueeze(0).expand(channels, -1, -1).contiguous()

@@ -1,0 +1,85 @@
+"""DataModule and cache on phantom images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cxr_miliary.cli.main import main
+from cxr_miliary.data import MiliaryDataModule, NegativeSubsampler, prepare_cache
+from cxr_miliary.data.cache import read_cached
+from cxr_miliary.data.splits import assign_splits
+from cxr_miliary.io import load_image
+from cxr_miliary.phantom import generate_phantoms
+
+
+@pytest.fixture(scope="module")
+def phantom_manifest(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ph")
+    manifest = generate_phantoms(16, root, seed=5, size=160, formats=("png", "dcm"))
+    df = pd.read_csv(manifest)
+    df["split"] = assign_splits(df, (0.5, 0.25, 0.25), 0)
+    df.loc[0, "path"] = "images/does_not_exist.png"  # a file that fails to decode
+    df.loc[0, "split"] = "train"
+    df.to_csv(manifest, index=False)
+    return manifest
+
+
+def test_batches_shapes_and_skips(phantom_manifest):
+    dm = MiliaryDataModule(str(phantom_manifest), image_size=64, channels=3, batch_size=4, num_workers=0, sampler="balanced")
+    dm.setup()
+    assert 0 < dm.pos_fraction < 1
+    seen, skipped = 0, 0
+    for batch in dm.train_dataloader():
+        skipped += batch["n_skipped"]
+        if "image" in batch:
+            assert batch["image"].shape[1:] == (3, 64, 64) and batch["image"].dtype == torch.float32
+            seen += len(batch["image"])
+    assert seen + skipped == len(dm.splits["train"]) and skipped >= 0
+    val = next(iter(dm.val_dataloader()))
+    assert val["image"].shape[1:] == (3, 64, 64)
+    assert not torch.isnan(val["image"]).any()
+
+
+def test_decode_failure_in_worker_does_not_crash(phantom_manifest):
+    dm = MiliaryDataModule(str(phantom_manifest), image_size=48, batch_size=16, num_workers=1)
+    dm.setup()
+    batches = list(dm.train_dataloader())
+    assert sum(b["n_skipped"] for b in batches) == 1
+
+
+def test_eval_is_deterministic(phantom_manifest):
+    dm = MiliaryDataModule(str(phantom_manifest), image_size=48, batch_size=8, num_workers=0)
+    a = next(iter(dm.val_dataloader()))["image"]
+    b = next(iter(dm.val_dataloader()))["image"]
+    assert torch.equal(a, b)
+
+
+def test_negative_subsampler_changes_negatives_each_epoch():
+    labels = np.array([1] * 3 + [0] * 50, dtype=np.float32)
+    s = NegativeSubsampler(labels, 10, seed=1)
+    e0, e1 = list(s), list(s)
+    assert len(e0) == 13 and {0, 1, 2} <= set(e0) and {0, 1, 2} <= set(e1)
+    assert set(e0) != set(e1)
+
+
+def test_cache_matches_files_and_resumes(phantom_manifest, tmp_path):
+    index = prepare_cache(phantom_manifest, tmp_path / "cache", size=96, workers=2)
+    assert (index["error"] != "").sum() == 1
+    row = index[index["error"] == ""].iloc[0]
+    cached = read_cached(tmp_path / "cache" / row["cache_path"])
+    original = load_image(phantom_manifest.parent / row["path"]).pixels
+    assert max(cached.shape) == 96
+    assert abs(cached.mean() - original.mean()) < 0.01
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.npy")}
+    prepare_cache(phantom_manifest, tmp_path / "cache", size=96, workers=1)  # resume: nothing rewritten
+    assert before == {p: p.stat().st_mtime_ns for p in (tmp_path / "cache").rglob("*.npy")}
+    dm = MiliaryDataModule(str(phantom_manifest), cache_dir=str(tmp_path / "cache"), image_size=64, batch_size=32, num_workers=0)
+    batch = next(iter(dm.val_dataloader()))
+    assert batch["image"].shape[1:] == (1, 64, 64)
+
+
+def test_cli_prepare_exit_code(phantom_manifest, tmp_path):
+    assert main(["--quiet", "prepare", "--manifest", str(phantom_manifest), "--size", "64", "--out", str(tmp_path / "c"), "--workers", "1"]) == 1
