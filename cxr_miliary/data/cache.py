@@ -16,7 +16,6 @@ import csv
 import hashlib
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import ImageError, load_image
+from ..workers import run_jobs
 
 log = logging.getLogger(__name__)
 INDEX = "index.csv"
@@ -88,25 +88,12 @@ def prepare_cache(
     Returns:
         The index: ``path, cache_path, error``.
     """
-    from tqdm import tqdm
-
     df = pd.read_csv(manifest, dtype={"path": str})
     root = Path(images_root) if images_root else Path(manifest).parent
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(p, str(root / p), str(out), size) for p in df["path"]]
-    rows = []
-    bar = tqdm(total=len(jobs), desc="prepare", unit="img", disable=not progress)
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for row in pool.map(_one, jobs, chunksize=8):
-                rows.append(row)
-                bar.update()
-    else:
-        for job in jobs:
-            rows.append(_one(job))
-            bar.update()
-    bar.close()
+    rows = run_jobs(_one, jobs, workers=workers, desc="prepare", progress=progress, chunksize=8)
     index = pd.DataFrame(rows, columns=["path", "cache_path", "error"])
     tmp = out / f"{INDEX}.tmp"
     index.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)

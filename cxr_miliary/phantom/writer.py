@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from ..workers import run_jobs
 from .generator import ALL_PATTERNS, Phantom, render_phantom
 
 log = logging.getLogger(__name__)
@@ -136,20 +136,7 @@ def generate_phantoms(
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     jobs = [(seed, i, size, out, tuple(formats), positive_fraction, tuple(patterns), pixel_spacing_mm) for i in range(start, start + n)]
-    from tqdm import tqdm
-
-    bar = tqdm(total=n, desc="phantoms", unit="img", disable=not progress)
-    rows: list[dict[str, object]] = []
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for row in pool.map(_job, jobs, chunksize=4):
-                rows.append(row)
-                bar.update()
-    else:
-        for job in jobs:
-            rows.append(_job(job))
-            bar.update()
-    bar.close()
+    rows = run_jobs(_job, jobs, workers=workers, desc="phantoms", progress=progress)
     manifest = out / "manifest.csv"
     columns = list(MANIFEST_COLUMNS) + [k for k in rows[0] if k not in MANIFEST_COLUMNS] if rows else list(MANIFEST_COLUMNS)
     with open(manifest, "w", newline="") as fh:
