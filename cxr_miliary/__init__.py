@@ -5,20 +5,9 @@ Not a medical device: outputs support research and must not be used for diagnosi
 
 from __future__ import annotations
 
-from typing import Any
-
 __version__ = "0.1.0"
 
 from .io import ImageError, Radiograph, RejectedImageError, UnreadableImageError, load_image
 
 __all__ = ["ImageError", "Radiograph", "RejectedImageError", "UnreadableImageError", "__version__", "load_image"]
 
-
-def __getattr__(name: str) -> Any:
-    # The inference stack (torch, timm) is imported only when asked for, so that
-    # `cxr-miliary info` and `load_image` stay fast to start.
-    if name == "Predictor":
-        from .inference import Predictor
-
-        return Predictor
-    raise AttributeError(f"module 'cxr_miliary' has no attribute {name!r}")

@@ -279,3 +279,24 @@ def test_phi_never_in_meta(tmp_path):
     rad = load_image(make_dicom(tmp_path / "a.dcm", ramp(), invalid_phi=True))
     assert CANARY not in repr(rad.meta.to_dict())
     assert "19010101" not in repr(rad.meta.to_dict())
+
+
+@pytest.mark.parametrize(
+    "uid",
+    [
+        "1.2.840.10008.1.2.4.50",  # JPEG baseline
+        "1.2.840.10008.1.2.4.51",  # JPEG extended
+        "1.2.840.10008.1.2.4.57",  # JPEG lossless
+        "1.2.840.10008.1.2.4.70",  # JPEG lossless SV1
+        "1.2.840.10008.1.2.4.80",  # JPEG-LS lossless
+        "1.2.840.10008.1.2.4.81",  # JPEG-LS near-lossless
+        "1.2.840.10008.1.2.4.90",  # JPEG 2000 lossless
+        "1.2.840.10008.1.2.4.91",  # JPEG 2000
+        "1.2.840.10008.1.2.5",  # RLE
+    ],
+)
+def test_installed_codecs_cover_the_transfer_syntaxes(uid):
+    """The package's own dependencies must bring a decoder for every promised syntax."""
+    from pydicom.pixels import get_decoder
+
+    assert get_decoder(uid).is_available
