@@ -1,19 +1,11 @@
-"""Training entry point: ``python train.py fit --config configs/phantom.yaml`` (LightningCLI).
+"""Training entry point (LightningCLI): ``python train.py fit --config configs/phantom.yaml``.
 
-The Lightning training module has not landed yet; until it does this script says so
-and exits with status 2 rather than pretending to train.
+Same as ``cxr-miliary train fit --config ...``. See ``python train.py --help``.
 """
 
 from __future__ import annotations
 
-import sys
-
-
-def main() -> int:
-    """Report that training is not available in this version."""
-    sys.stderr.write("error: training is not available in this version yet (the Lightning module is on the roadmap)\n")
-    return 2
-
+from cxr_miliary.training.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -9,5 +9,15 @@ __version__ = "0.1.0"
 
 from .io import ImageError, Radiograph, RejectedImageError, UnreadableImageError, load_image
 
-__all__ = ["ImageError", "Radiograph", "RejectedImageError", "UnreadableImageError", "__version__", "load_image"]
+__all__ = ["ImageError", "Predictor", "Radiograph", "RejectedImageError", "UnreadableImageError", "__version__", "load_image"]
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # torch and timm load only when the Predictor is asked for: `info` and `load_image`
+    # stay quick to start.
+    if name == "Predictor":
+        from .inference import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'cxr_miliary' has no attribute {name!r}")
 

@@ -17,7 +17,7 @@ from .. import __version__
 from ..io import ImageError
 
 #: Command modules, in the order ``--help`` lists them.
-COMMANDS = ("info", "phantom", "manifest", "prepare")
+COMMANDS = ("info", "predict", "phantom", "manifest", "prepare", "train", "export-bundle")
 
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors in the logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f".{name}", __package__).register(sub)
+        importlib.import_module(f".{name.replace('-', '_')}", __package__).register(sub)
     return parser
 
 

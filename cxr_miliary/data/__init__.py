@@ -1,8 +1,8 @@
 """Training data: manifests from public datasets, patient-level splits, DataModule, cache."""
 
 from .cache import prepare_cache
-from .datamodule import MiliaryDataModule
-from .dataset import ManifestDataset, NegativeSubsampler, collate_skip
+from .datamodule import MiliaryDataModule, PhantomSpec
+from .dataset import EpochSampler, ManifestDataset, collate_skip
 from .labels import DEFAULT_POSITIVE_TERMS, parse_label_list
 from .manifests import BuildReport, csv_manifest, folder_manifest, nih_manifest, padchest_manifest
 from .splits import assign_splits, summarise
@@ -12,7 +12,8 @@ __all__ = [
     "BuildReport",
     "ManifestDataset",
     "MiliaryDataModule",
-    "NegativeSubsampler",
+    "PhantomSpec",
+    "EpochSampler",
     "assign_splits",
     "collate_skip",
     "csv_manifest",

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pandas as pd
-import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
 from ..transforms import Augment, Preprocess, eval_transform, train_transform
-from .dataset import ManifestDataset, NegativeSubsampler, collate_skip
+from .dataset import EpochSampler, ManifestDataset, collate_skip
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PhantomSpec:
+    """A phantom training set generated on first use (see :func:`~cxr_miliary.phantom.generate_phantoms`)."""
+
+    n: int = 1000
+    size: int = 512
+    seed: int = 0
+    formats: tuple[str, ...] = ("png",)
+    ratios: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    workers: int = 2
 
 
 class MiliaryDataModule(L.LightningDataModule):
@@ -34,7 +45,11 @@ class MiliaryDataModule(L.LightningDataModule):
         negatives_per_epoch: If set, each epoch uses all positives and this many fresh
             random negatives.
         augment: Training augmentation strengths.
-        seed: Seed for samplers.
+        seed: Seed for samplers and augmentation.
+        phantoms: If the manifest does not exist yet, generate this phantom set there
+            first (:class:`PhantomSpec`); it is reused on later runs. Lets
+            ``configs/phantom.yaml`` run on a fresh clone.
+        description: One line describing the data, for the model card.
     """
 
     def __init__(
@@ -52,6 +67,8 @@ class MiliaryDataModule(L.LightningDataModule):
         negatives_per_epoch: int | None = None,
         augment: Augment | None = None,
         seed: int = 0,
+        phantoms: PhantomSpec | None = None,
+        description: str = "",
     ) -> None:
         super().__init__()
         if sampler not in ("none", "balanced"):
@@ -66,10 +83,18 @@ class MiliaryDataModule(L.LightningDataModule):
         self.sampler = sampler
         self.negatives_per_epoch = negatives_per_epoch
         self.seed = seed
+        self.phantoms = phantoms
+        self.description = description
         self.splits: dict[str, pd.DataFrame] = {}
+
+    def prepare_data(self) -> None:
+        """Generate the phantom set on first use (main process only), then reuse it."""
+        if self.phantoms and not Path(self.manifest).exists():
+            generate_phantom_manifest(self.manifest, self.phantoms)
 
     def setup(self, stage: str | None = None) -> None:
         """Read the manifest and cut it by its ``split`` column."""
+        self.prepare_data()  # no-op when the manifest exists; lets plain scripts call setup()
         df = pd.read_csv(self.manifest, dtype={"path": str, "patient_id": str, "split": str})
         missing = {"path", "label", "split"} - set(df.columns)
         if missing:
@@ -88,31 +113,23 @@ class MiliaryDataModule(L.LightningDataModule):
         if not self.splits:
             self.setup()
         tf = train_transform(self.preprocess, self.augment) if train else eval_transform(self.preprocess)
-        return ManifestDataset(self.splits[split], self.images_root, tf, self.preprocess.channels, self.cache_dir)
+        return ManifestDataset(self.splits[split], self.images_root, tf, self.preprocess.channels, self.cache_dir, self.seed)
 
-    def _loader(self, ds: ManifestDataset, sampler=None, shuffle: bool = False) -> DataLoader:
+    def _loader(self, ds: ManifestDataset, sampler: EpochSampler | None = None) -> DataLoader:
         return DataLoader(
             ds,
             batch_size=self.batch_size,
             sampler=sampler,
-            shuffle=shuffle if sampler is None else False,
             num_workers=self.num_workers,
             collate_fn=collate_skip,
             persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed) if shuffle and sampler is None else None,
         )
 
     def train_dataloader(self) -> DataLoader:
-        """Augmented training batches, balanced or subsampled as configured."""
+        """Augmented training batches, shuffled, balanced or subsampled as configured."""
         ds = self._dataset("train", train=True)
-        labels = ds.labels
-        if self.negatives_per_epoch:
-            return self._loader(ds, NegativeSubsampler(labels, self.negatives_per_epoch, self.seed))
-        if self.sampler == "balanced" and 0 < labels.sum() < len(labels):
-            w = np.where(labels > 0.5, 0.5 / labels.sum(), 0.5 / (len(labels) - labels.sum()))
-            gen = torch.Generator().manual_seed(self.seed)
-            return self._loader(ds, WeightedRandomSampler(torch.as_tensor(w, dtype=torch.double), len(labels), generator=gen))
-        return self._loader(ds, shuffle=True)
+        mode = "balanced" if self.sampler == "balanced" else "shuffle"
+        return self._loader(ds, EpochSampler(ds.labels, mode, self.negatives_per_epoch, self.seed))
 
     def val_dataloader(self) -> DataLoader:
         """Deterministic validation batches."""
@@ -121,3 +138,18 @@ class MiliaryDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Deterministic test batches."""
         return self._loader(self._dataset("test", train=False))
+
+
+def generate_phantom_manifest(manifest: str, spec: PhantomSpec) -> None:
+    """Generate phantoms next to ``manifest`` and add a patient-level ``split`` column."""
+    from ..phantom import generate_phantoms
+    from .splits import assign_splits
+
+    folder = Path(manifest).parent
+    log.info("generating %d phantoms in %s (first use)", spec.n, folder)
+    written = generate_phantoms(spec.n, folder, seed=spec.seed, size=spec.size, formats=tuple(spec.formats), workers=spec.workers)
+    df = pd.read_csv(written)
+    df["split"] = assign_splits(df, tuple(spec.ratios), spec.seed)
+    tmp = Path(manifest).with_suffix(".tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(manifest)

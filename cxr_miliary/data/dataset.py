@@ -26,6 +26,11 @@ class ManifestDataset(Dataset):
 
     A sample whose file cannot be decoded returns None (logged with the reason); use
     :func:`collate_skip` so the batch simply holds one image fewer and reports it.
+
+    Keys from :class:`EpochSampler` encode ``epoch * len(self) + row``; the augmentation
+    is then seeded by (seed, epoch, row), so a sample's augmentation does not depend on
+    the worker that draws it, and a run resumed from a checkpoint sees exactly the
+    batches the uninterrupted run would have seen.
     """
 
     def __init__(
@@ -35,12 +40,14 @@ class ManifestDataset(Dataset):
         transform: A.Compose,
         channels: int = 1,
         cache_dir: str | os.PathLike[str] | None = None,
+        seed: int = 0,
     ) -> None:
         self.paths = rows["path"].astype(str).tolist()
         self.labels = rows["label"].astype(np.float32).to_numpy()
         self.root = Path(root)
         self.transform = transform
         self.channels = channels
+        self.seed = seed
         self.cache: dict[str, str] | None = None
         self.cache_dir = Path(cache_dir) if cache_dir else None
         if self.cache_dir is not None:
@@ -60,7 +67,8 @@ class ManifestDataset(Dataset):
             return read_cached(self.cache_dir / cached)  # type: ignore[operator]
         return load_image(self.root / rel).pixels
 
-    def __getitem__(self, i: int) -> dict[str, Any] | None:
+    def __getitem__(self, key: int) -> dict[str, Any] | None:
+        epoch, i = divmod(int(key), len(self.paths))
         try:
             pixels = self.pixels(i)
         except ImageError as exc:
@@ -69,6 +77,7 @@ class ManifestDataset(Dataset):
         except Exception as exc:  # a decoder bug must not kill a multi-hour run
             log.warning("skipped %s: %s", self.paths[i], type(exc).__name__)
             return None
+        self.transform.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         return {"image": to_tensor(pixels, self.transform, self.channels), "label": torch.tensor(self.labels[i]), "index": i}
 
 
@@ -83,29 +92,48 @@ def collate_skip(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
     return out
 
 
-class NegativeSubsampler(Sampler[int]):
-    """Every epoch: all positives plus a fresh random subset of ``n_negatives`` negatives.
+class EpochSampler(Sampler[int]):
+    """Deterministic per-epoch order: shuffled, class-balanced, or negatives subsampled.
 
-    With a few hundred positives among ~110k images this keeps epochs short while every
-    negative is still seen over the run. Deterministic in (seed, epoch).
+    Modes: ``"shuffle"`` (a permutation), ``"balanced"`` (len(labels) draws with
+    replacement, half positives on average), ``"sequential"``. With ``n_negatives`` set,
+    every epoch takes all positives plus a fresh random subset of that many negatives
+    (a few hundred positives among ~110k images: short epochs, every negative seen over
+    the run). The order depends only on (seed, epoch); Lightning calls :meth:`set_epoch`.
+    Yields ``epoch * len(labels) + row`` (see :class:`ManifestDataset`).
     """
 
-    def __init__(self, labels: np.ndarray, n_negatives: int, seed: int = 0) -> None:
-        self.pos = np.flatnonzero(labels > 0.5)
-        self.neg = np.flatnonzero(labels <= 0.5)
-        self.n_neg = min(int(n_negatives), len(self.neg))
+    def __init__(self, labels: np.ndarray, mode: str = "shuffle", n_negatives: int | None = None, seed: int = 0) -> None:
+        if mode not in ("shuffle", "balanced", "sequential"):
+            raise ValueError("mode must be 'shuffle', 'balanced' or 'sequential'")
+        self.labels = np.asarray(labels) > 0.5
+        self.mode = mode
+        self.n_negatives = None if n_negatives is None else min(int(n_negatives), int((~self.labels).sum()))
         self.seed = seed
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Choose which epoch's subset to draw (Lightning calls this when present)."""
-        self.epoch = epoch
+        """Select the epoch whose order to produce."""
+        self.epoch = int(epoch)
+
+    def _rows(self, rng: np.random.Generator) -> np.ndarray:
+        n = len(self.labels)
+        pos, neg = np.flatnonzero(self.labels), np.flatnonzero(~self.labels)
+        if self.n_negatives is not None:
+            return rng.permutation(np.concatenate([pos, rng.choice(neg, self.n_negatives, replace=False)]))
+        if self.mode == "balanced" and pos.size and neg.size:
+            w = np.where(self.labels, 0.5 / pos.size, 0.5 / neg.size)
+            return rng.choice(n, size=n, replace=True, p=w / w.sum())
+        if self.mode == "sequential":
+            return np.arange(n)
+        return rng.permutation(n)
 
     def __len__(self) -> int:
-        return len(self.pos) + self.n_neg
+        return len(self.labels) if self.n_negatives is None else int(self.labels.sum()) + self.n_negatives
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
-        idx = np.concatenate([self.pos, rng.choice(self.neg, self.n_neg, replace=False)])
-        return iter(rng.permutation(idx).tolist())
+        rows = self._rows(rng)
+        offset = self.epoch * len(self.labels)
+        self.epoch += 1  # when nobody calls set_epoch, successive passes still differ
+        return iter((rows + offset).tolist())

@@ -13,7 +13,7 @@ from .generator import (
     Phantom,
     render_phantom,
 )
-from .lesions import ZONE_NAMES, zone_map
+from ..lung_zones import ZONE_NAMES, zone_map
 from .writer import generate_phantoms
 
 __all__ = [

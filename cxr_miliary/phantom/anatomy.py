@@ -88,7 +88,8 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     xr = np.abs(X) / width_at
     body = _sig(1.0 - xr, soft * 2)
     thickness = np.sqrt(np.clip(1.0 - xr**2, 0.0, 1.0))
-    A = (0.55 + 0.35 * thickness) * body
+    # the chest wall's soft tissue stays clearly denser than aerated lung, as on real films
+    A = (0.78 + 0.17 * thickness) * body
 
     # --- lungs (side s: -1 image left, +1 image right)
     apex = rng.uniform(0.09, 0.15)

@@ -8,7 +8,8 @@ import numpy as np
 
 from .acquisition import acquire
 from .anatomy import render_anatomy
-from .lesions import ZONE_NAMES, Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture, zone_map
+from ..lung_zones import ZONE_NAMES, zone_map
+from .lesions import Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture
 from .vessels import render_vessels
 
 #: Patterns that carry the miliary / reticulonodular label.

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.ndimage import gaussian_filter, zoom
 
+from ..lung_zones import ZONE_NAMES
+
 #: Difficulty tiers for nodular patterns: nodules per 100 cm² of lung, diameter (mm),
 #: peak attenuation of a 2 mm nodule. "subtle" is the early miliary disease that the
 #: clinical reference warns is hard to see on a radiograph.
@@ -22,7 +24,6 @@ TIERS: dict[str, dict[str, tuple[float, float]]] = {
     "subtle": {"density": (250.0, 600.0), "diameter": (1.0, 2.0), "contrast": (0.020, 0.030)},
 }
 
-ZONE_NAMES = ("right-upper", "right-middle", "right-lower", "left-upper", "left-middle", "left-lower")
 
 
 @dataclass
@@ -32,25 +33,6 @@ class Lesion:
     attenuation: np.ndarray
     mask: np.ndarray
     params: dict[str, object] = field(default_factory=dict)
-
-
-def zone_map(side_map: np.ndarray) -> np.ndarray:
-    """Six lung zones (0..5 as :data:`ZONE_NAMES`, -1 outside) by thirds of each lung's height.
-
-    ``side_map`` is 1 for the image-left lung (patient's right on a PA film), 2 for the
-    image-right lung.
-    """
-    zones = np.full(side_map.shape, -1, dtype=np.int8)
-    rows = np.arange(side_map.shape[0])[:, None]
-    for side, offset in ((1, 0), (2, 3)):
-        inside = side_map == side
-        if not inside.any():
-            continue
-        r = np.flatnonzero(inside.any(axis=1))
-        top, bottom = r[0], r[-1] + 1
-        third = np.clip((rows - top) * 3 // max(bottom - top, 1), 0, 2)
-        zones = np.where(inside, (third + offset).astype(np.int8), zones)
-    return zones
 
 
 def _sphere_kernel(radius: float) -> np.ndarray:

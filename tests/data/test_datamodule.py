@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cxr_miliary.cli.main import main
-from cxr_miliary.data import MiliaryDataModule, NegativeSubsampler, prepare_cache
+from cxr_miliary.data import EpochSampler, MiliaryDataModule, prepare_cache
 from cxr_miliary.data.cache import read_cached
 from cxr_miliary.data.splits import assign_splits
 from cxr_miliary.io import load_image
@@ -57,12 +57,28 @@ def test_eval_is_deterministic(phantom_manifest):
     assert torch.equal(a, b)
 
 
-def test_negative_subsampler_changes_negatives_each_epoch():
+def test_negative_subsampling_changes_negatives_each_epoch():
     labels = np.array([1] * 3 + [0] * 50, dtype=np.float32)
-    s = NegativeSubsampler(labels, 10, seed=1)
-    e0, e1 = list(s), list(s)
+    s = EpochSampler(labels, n_negatives=10, seed=1)
+    s.set_epoch(0)
+    e0 = [k % 53 for k in s]
+    e1 = [k % 53 for k in s]
     assert len(e0) == 13 and {0, 1, 2} <= set(e0) and {0, 1, 2} <= set(e1)
     assert set(e0) != set(e1)
+    s.set_epoch(0)
+    assert [k % 53 for k in s] == e0  # same epoch, same order
+
+
+def test_balanced_sampling_and_epoch_keyed_augmentation(phantom_manifest):
+    labels = np.array([1] * 5 + [0] * 95)
+    s = EpochSampler(labels, "balanced", seed=0)
+    rows = np.array(list(s)) % 100
+    assert 0.3 < (rows < 5).mean() < 0.7
+    dm = MiliaryDataModule(str(phantom_manifest), image_size=48, num_workers=0)
+    ds = dm._dataset("train", train=True)
+    n = len(ds)
+    a, b, c = ds[1]["image"], ds[1]["image"], ds[n + 1]["image"]
+    assert torch.equal(a, b) and not torch.equal(a, c)  # (epoch, row) decides the augmentation
 
 
 def test_cache_matches_files_and_resumes(phantom_manifest, tmp_path):

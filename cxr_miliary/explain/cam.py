@@ -1,0 +1,80 @@
+"""Grad-CAM on an absolute scale, at the image's resolution, restricted to the lungs.
+
+The maintained ``grad-cam`` library provides the hooks and every method's weighting
+(Grad-CAM, Grad-CAM++, HiResCAM, LayerCAM, EigenCAM), used as a context manager so the
+hooks are always released. Only its last step is replaced: the library rescales every
+map to its own min-max, which makes a confident negative look as "hot" as a positive.
+Here the raw map's shape is kept (normalised by its maximum) and multiplied by the
+calibrated probability, so a map's intensity means the same thing on every image.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM
+from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
+
+METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM, "layercam": LayerCAM, "eigencam": EigenCAM}
+
+
+def _raw(method: type) -> type:
+    """The library's CAM class, returning raw non-negative maps at feature resolution."""
+
+    class Raw(method):  # type: ignore[misc, valid-type]
+        def compute_cam_per_layer(self, input_tensor, targets, eigen_smooth):  # noqa: ANN001, D102
+            acts = [a.cpu().data.numpy() for a in self.activations_and_grads.activations]
+            grads = [g.cpu().data.numpy() for g in self.activations_and_grads.gradients]
+            out = []
+            for i, layer in enumerate(self.target_layers):
+                cam = self.get_cam_image(input_tensor, layer, targets, acts[i] if i < len(acts) else None, grads[i] if i < len(grads) else None, eigen_smooth)
+                out.append(np.maximum(cam, 0)[:, None])
+            return out
+
+        def aggregate_multi_layers(self, cam_per_target_layer):  # noqa: ANN001, D102
+            return np.mean(np.concatenate(cam_per_target_layer, axis=1), axis=1)
+
+    Raw.__name__ = f"Raw{method.__name__}"
+    return Raw
+
+
+_RAW = {name: _raw(cls) for name, cls in METHODS.items()}
+
+
+def raw_cam(model: nn.Module, target_layer: nn.Module, x: torch.Tensor, method: str = "gradcam") -> np.ndarray:
+    """Raw CAMs (B, h, w) for the positive logit of a one-logit model, in fp32.
+
+    The target is the logit itself (``BinaryClassifierOutputTarget(1)``): gradients point
+    towards "more miliary" whatever the sign of the logit, so negatives are handled too.
+    """
+    if method not in _RAW:
+        raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(METHODS)}")
+    with _RAW[method](model=model, target_layers=[target_layer]) as cam:  # hooks released on exit
+        maps = cam(input_tensor=x.float(), targets=[BinaryClassifierOutputTarget(1)] * len(x))
+    return np.asarray(maps, dtype=np.float32)
+
+
+def to_image(cam: np.ndarray, input_size: int, shape: tuple[int, int]) -> np.ndarray:
+    """Map a feature-resolution CAM back onto the original image (undo resize + centre pad)."""
+    h, w = shape
+    f = input_size / max(h, w)
+    nh, nw = min(input_size, round(h * f)), min(input_size, round(w * f))
+    top, left = (input_size - nh) // 2, (input_size - nw) // 2
+    full = cv2.resize(cam.astype(np.float32), (input_size, input_size), interpolation=cv2.INTER_LINEAR)
+    crop = full[top : top + nh, left : left + nw]
+    return cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def absolute_map(raw: np.ndarray, probability: float, lung_mask: np.ndarray | None) -> np.ndarray:
+    """Shape normalised by its maximum inside the lungs, times the probability; 0 outside the lungs."""
+    m = np.maximum(raw, 0).astype(np.float32)
+    if lung_mask is not None and lung_mask.any():
+        # a soft edge: a few pixels of grace so subpleural nodules are not clipped
+        soft = cv2.GaussianBlur(lung_mask.astype(np.float32), (0, 0), max(1.0, 0.004 * max(m.shape)))
+        m = m * np.clip(soft * 2, 0, 1)
+    peak = float(m.max())
+    if peak <= 0:
+        return np.zeros_like(m)
+    return np.clip(m / peak * float(probability), 0.0, 1.0)

@@ -1,0 +1,59 @@
+"""Where is the map? Left/right and six-zone fractions and a clinical pattern label.
+
+The miliary definition is random, uniform, both lungs; this summary says whether the
+model's evidence is spread that way (``diffuse-bilateral``), confined to one lung
+(``unilateral``), to one or two zones (``focal``), or absent (``none``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..lung_zones import ZONE_NAMES, sides_from_mask, zone_map
+
+PATTERNS = ("diffuse-bilateral", "unilateral", "focal", "none")
+
+
+def distribution(cam: np.ndarray, lung_mask: np.ndarray, positive: bool, involved_fraction: float = 0.35) -> dict[str, object]:
+    """Summarise a map inside the lungs.
+
+    Args:
+        cam: Map in [0, 1] at the image's resolution.
+        lung_mask: Lung fields.
+        positive: The model's decision; a negative image has pattern ``none``.
+        involved_fraction: A zone is involved when its mean intensity reaches this
+            fraction of the most intense zone's.
+
+    Returns:
+        ``{"left", "right", "zones": {name: fraction}, "involved_zones": [...], "pattern"}``;
+        fractions are of the map's mass inside the lungs (patient's left/right).
+    """
+    zones = zone_map(sides_from_mask(lung_mask))
+    inside = zones >= 0
+    mass = float(cam[inside].sum())
+    empty = {"left": 0.0, "right": 0.0, "zones": {z: 0.0 for z in ZONE_NAMES}, "involved_zones": [], "pattern": "none"}
+    if mass <= 0 or not inside.any():
+        return empty
+    zsum = np.bincount(zones[inside].astype(np.int64), weights=cam[inside].astype(np.float64), minlength=6)
+    zcount = np.bincount(zones[inside].astype(np.int64), minlength=6)
+    frac = zsum / mass
+    mean = np.where(zcount > 0, zsum / np.maximum(zcount, 1), 0.0)
+    involved = [ZONE_NAMES[z] for z in range(6) if zcount[z] and mean[z] >= involved_fraction * mean.max()]
+    right, left = float(frac[:3].sum()), float(frac[3:].sum())
+    right_zones = sum(1 for z in involved if z.startswith("right"))
+    left_zones = len(involved) - right_zones
+    if not positive:
+        pattern = "none"
+    elif right_zones >= 2 and left_zones >= 2 and min(left, right) >= 0.2:
+        pattern = "diffuse-bilateral"
+    elif max(left, right) >= 0.8 and len(involved) >= 2 and (right_zones == 0 or left_zones == 0):
+        pattern = "unilateral"
+    else:
+        pattern = "focal" if len(involved) <= 2 else ("diffuse-bilateral" if min(left, right) >= 0.2 else "unilateral")
+    return {
+        "left": round(left, 4),
+        "right": round(right, 4),
+        "zones": {ZONE_NAMES[z]: round(float(frac[z]), 4) for z in range(6)},
+        "involved_zones": involved,
+        "pattern": pattern,
+    }

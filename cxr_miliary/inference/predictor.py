@@ -1,0 +1,204 @@
+"""``Predictor``: a model bundle -> calibrated probability, Grad-CAM, distribution, knowledge.
+
+Imports no Lightning (a test checks it in a fresh interpreter) and no pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import knowledge
+from ..calibration import sigmoid
+from ..explain import absolute_map, distribution, estimate_lung_mask, raw_cam, to_image
+from ..io import ImageMeta, Radiograph, load_image
+from ..models import load_bundle
+from ..transforms import Preprocess, eval_transform, to_tensor
+from .locate import find_default_bundle
+from .precision import resolve
+
+log = logging.getLogger(__name__)
+
+#: Probabilities within this distance of the threshold are "uncertain": CT is suggested.
+UNCERTAINTY_BAND = 0.15
+#: Effective pixel size above which sub-2 mm nodules may be invisible.
+COARSE_MM = 0.5
+
+
+@dataclass
+class Prediction:
+    """One image's result. Arrays are at the decoded image's resolution."""
+
+    probability: float
+    positive: bool
+    threshold: float
+    logit: float
+    model: dict[str, str]
+    cam: np.ndarray | None = None
+    lung_mask: np.ndarray | None = None
+    distribution: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    differential: list[dict[str, Any]] | None = None
+    recommendations: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``cxr-miliary predict`` prints (no arrays, no identifiers)."""
+        out: dict[str, Any] = {
+            "probability": round(self.probability, 6),
+            "positive": self.positive,
+            "threshold": round(self.threshold, 6),
+            "model": self.model,
+            "distribution": self.distribution,
+            "warnings": self.warnings,
+        }
+        if self.positive:
+            out["differential"] = self.differential
+            out["recommendations"] = self.recommendations
+        elif self.recommendations:
+            out["recommendations"] = self.recommendations
+        out["image"] = {k: self.meta.get(k) for k in ("source_format", "rows", "columns", "modality", "view", "pixel_spacing_mm")}
+        out["disclaimer"] = knowledge.load()["disclaimer"]
+        return out
+
+
+class Predictor:
+    """Scores radiographs with a model bundle.
+
+    Args:
+        model: The network (eval mode).
+        card: The bundle's card.
+        device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
+        threads: CPU threads for torch (default: torch's choice).
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for the forward pass; Grad-CAM
+            always runs in fp32.
+    """
+
+    def __init__(self, model: torch.nn.Module, card: dict[str, Any], device: str = "auto", threads: int | None = None, precision: str = "fp32") -> None:
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+        self.card = card
+        self.model = model.to(self.device).eval()
+        self.precision = resolve(precision, self.device)
+        self.preprocess = Preprocess.from_dict(card["preprocess"])
+        self.transform = eval_transform(self.preprocess)
+        self.temperature = float(card.get("temperature", 1.0))
+        self.threshold = float(card.get("threshold", 0.5))
+        self.cam_layer_name = card.get("cam_target_layer")
+        self.model_info = {"name": str(card.get("name", "cxr-miliary")), "sha256": str(card["weights"]["sha256"])}
+        if self.precision == "bf16":
+            self.model = self.model.to(memory_format=torch.channels_last)
+
+    @classmethod
+    def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
+        """Load a bundle folder (sha256 verified; pickle refused)."""
+        model, card = load_bundle(bundle)
+        return cls(model, card, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, name: str = "default", **kwargs: Any) -> Predictor:
+        """The bundle shipped in ``weights/`` (or ``$CXR_MILIARY_WEIGHTS``)."""
+        return cls.load(find_default_bundle(name), **kwargs)
+
+    # --- core -----------------------------------------------------------------------
+    def _radiograph(self, image: str | os.PathLike[str] | np.ndarray | Radiograph, force: bool) -> Radiograph:
+        if isinstance(image, Radiograph):
+            return image
+        if isinstance(image, np.ndarray):
+            arr = np.asarray(image, dtype=np.float32)
+            if arr.ndim != 2:
+                raise ValueError("an array input must be 2-D display values in [0, 1]")
+            arr = np.clip(arr, 0.0, 1.0)
+            return Radiograph(arr, ImageMeta(source_format="array", rows=arr.shape[0], columns=arr.shape[1], warnings=["array input: modality, view and spacing unverified"]))
+        return load_image(Path(image), force=force)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def tensor(self, rad: Radiograph) -> torch.Tensor:
+        """The network input for one radiograph (C x H x W)."""
+        return to_tensor(rad.pixels, self.transform, self.preprocess.channels)
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw logits (B,) for a batch of input tensors."""
+        x = x.to(self.device)
+        if self.precision == "bf16":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            return self.model(x).reshape(-1).float().cpu()
+
+    def probability(self, logit: np.ndarray | float) -> np.ndarray:
+        """Temperature-scaled sigmoid."""
+        return sigmoid(np.asarray(logit, dtype=np.float64) / self.temperature)
+
+    def predict(
+        self,
+        image: str | os.PathLike[str] | np.ndarray | Radiograph,
+        cam: bool = True,
+        cam_method: str = "gradcam",
+        force: bool = False,
+        threshold: float | None = None,
+    ) -> Prediction:
+        """Score one radiograph.
+
+        Args:
+            image: A file (DICOM/PNG/JPEG/TIFF), a 2-D array of display values in [0, 1],
+                or a :class:`Radiograph`.
+            cam: Compute the Grad-CAM map, lung mask and distribution.
+            cam_method: ``gradcam`` (default), ``gradcam++``, ``hirescam``, ``layercam``, ``eigencam``.
+            force: Accept inputs the acceptance checks reject.
+            threshold: Override the bundle's decision threshold.
+
+        Returns:
+            A :class:`Prediction`. Same input twice gives the same output.
+
+        Raises:
+            cxr_miliary.io.ImageError: The input is unreadable or rejected.
+        """
+        rad = self._radiograph(image, force)
+        x = self.tensor(rad)[None]
+        logit = float(self.logits(x)[0])
+        prob = float(self.probability(logit))
+        thr = self.threshold if threshold is None else float(threshold)
+        positive = prob >= thr
+        pred = Prediction(prob, positive, thr, logit, dict(self.model_info), warnings=list(rad.meta.warnings), meta=rad.meta.to_dict())
+        if cam:
+            self._explain(pred, rad, x, cam_method)
+        self._knowledge(pred, rad)
+        return pred
+
+    def _explain(self, pred: Prediction, rad: Radiograph, x: torch.Tensor, method: str) -> None:
+        lungs = estimate_lung_mask(rad.pixels)
+        if not lungs.any():
+            pred.warnings.append("lung fields not found; the map is not restricted to the lungs")
+        layer = self.model.get_submodule(self.cam_layer_name) if self.cam_layer_name else None
+        if layer is None:
+            raise ValueError("the bundle card names no cam_target_layer")
+        raw = raw_cam(self.model, layer, x.to(self.device).contiguous(), method)[0]  # fp32 path
+        pred.cam = absolute_map(to_image(raw, self.preprocess.image_size, rad.shape), pred.probability, lungs if lungs.any() else None)
+        pred.lung_mask = lungs
+        pred.distribution = distribution(pred.cam, lungs, pred.positive)
+
+    def _knowledge(self, pred: Prediction, rad: Radiograph) -> None:
+        kb = knowledge.load()
+        spacing = rad.meta.pixel_spacing_mm
+        longest = max(rad.shape)
+        effective = spacing[0] * longest / self.preprocess.image_size if spacing else None
+        if (effective is not None and effective > COARSE_MM * 2) or (spacing is None and longest < 1024):
+            pred.warnings.append(kb["coarse_input_warning"])
+        if pred.positive:
+            pred.differential = knowledge.differential()
+            pred.recommendations = list(kb["recommendations"])
+        if abs(pred.probability - pred.threshold) <= UNCERTAINTY_BAND:
+            pred.recommendations = (pred.recommendations or []) + [kb["uncertain_recommendation"]]

@@ -1,0 +1,34 @@
+"""LightningCLI entry point: ``python train.py fit --config configs/phantom.yaml``.
+
+Config keys equal constructor arguments (``model.*`` = :class:`MiliaryModule`,
+``data.*`` = :class:`~cxr_miliary.data.MiliaryDataModule`, ``trainer.*`` = Lightning's
+Trainer). Multi-GPU / multi-node: ``--trainer.devices 4 --trainer.num_nodes 2
+--trainer.strategy ddp`` — Lightning does the distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightning.pytorch.cli import LightningCLI
+
+from ..data import MiliaryDataModule
+from .module import MiliaryModule
+
+
+class MiliaryCLI(LightningCLI):
+    """LightningCLI with the input channels linked from the data to the model."""
+
+    def add_arguments_to_parser(self, parser) -> None:  # noqa: ANN001 - jsonargparse parser
+        """``data.channels`` sets ``model.in_chans`` so the two cannot disagree."""
+        parser.link_arguments("data.channels", "model.in_chans")
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Run the CLI (``args`` default to ``sys.argv[1:]``)."""
+    MiliaryCLI(
+        MiliaryModule,
+        MiliaryDataModule,
+        args=list(args) if args is not None else None,
+        save_config_kwargs={"overwrite": True},
+    )

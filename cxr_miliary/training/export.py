@@ -1,0 +1,231 @@
+"""Calibrate on validation and write the model bundle (also from a Lightning checkpoint)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+
+from .. import __version__
+from ..calibration import choose_threshold, fit_temperature, sigmoid, summary_metrics
+from ..data.labels import DEFAULT_POSITIVE_TERMS
+from ..models import cam_target_layer, create_model, read_card, save_bundle
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, loader: DataLoader, channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels for every decodable sample of ``loader`` (eval mode, fp32)."""
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    for batch in loader:
+        if "image" not in batch:
+            continue
+        x = batch["image"]
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits.append(model(x).reshape(-1).float().cpu())
+        labels.append(batch["label"].reshape(-1).cpu())
+    model.train(was_training)
+    if not logits:
+        return np.zeros(0), np.zeros(0)
+    return torch.cat(logits).numpy().astype(np.float64), torch.cat(labels).numpy().astype(np.float64)
+
+
+def calibrate(logits: np.ndarray, labels: np.ndarray, rule: str = "sensitivity", target: float = 0.90) -> dict[str, Any]:
+    """Temperature scaling + threshold rule, with metrics before and after calibration."""
+    temperature = fit_temperature(logits, labels)
+    raw, cal = sigmoid(logits), sigmoid(logits / temperature)
+    op = choose_threshold(cal, labels, rule, target)
+    return {
+        "temperature": temperature,
+        "threshold": op["threshold"],
+        "threshold_rule": op,
+        "metrics": {
+            "val_before_calibration": summary_metrics(raw, labels, 0.5),
+            "val_after_calibration": summary_metrics(cal, labels, op["threshold"]),
+        },
+    }
+
+
+def _versions() -> dict[str, str]:
+    import lightning
+    import timm
+
+    return {"cxr_miliary": __version__, "torch": torch.__version__, "timm": timm.__version__, "lightning": lightning.__version__, "python": platform.python_version()}
+
+
+def human_card(card: dict[str, Any]) -> str:
+    """MODEL_CARD.md for people: what the model is, how it was made, what it is not."""
+    m = card.get("metrics", {}).get("val_after_calibration", {})
+    op = card.get("threshold_rule", {})
+    data = card.get("training_data", {})
+    lines = [
+        f"# {card.get('name', 'cxr-miliary model')}",
+        "",
+        "**Research software, not a medical device. Not validated on patients unless stated below.**",
+        "",
+        f"- Task: {card['label']['definition']}",
+        f"- Backbone: `{card['backbone']}`, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
+        f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
+        f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive)",
+        f"- Calibration: temperature {card['temperature']:.3f} (fit on validation)",
+        f"- Operating point: threshold {card['threshold']:.4f} by rule `{op.get('rule')}` (target {op.get('target')}); "
+        f"validation sensitivity {op.get('sensitivity', float('nan')):.3f}, specificity {op.get('specificity', float('nan')):.3f}",
+        f"- Validation AUROC {m.get('auroc', float('nan')):.4f}, AUPRC {m.get('auprc', float('nan')):.4f}, ECE {m.get('ece', float('nan')):.4f}, Brier {m.get('brier', float('nan')):.4f}",
+        f"- Weights sha256: `{card.get('weights', {}).get('sha256', 'written on export')}`",
+        "",
+        "Sites should re-tune the threshold on their own data (`cxr-miliary evaluate` reports the threshold that meets a target sensitivity).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_bundle(
+    model: nn.Module,
+    out_dir: str | os.PathLike[str],
+    *,
+    backbone: str,
+    preprocess: dict[str, Any],
+    calibration: dict[str, Any],
+    training_data: dict[str, Any],
+    label_terms: tuple[str, ...] | list[str] = DEFAULT_POSITIVE_TERMS,
+    name: str = "cxr-miliary",
+) -> Path:
+    """Assemble the card and save the bundle."""
+    card = {
+        "name": name,
+        "backbone": backbone,
+        "num_outputs": 1,
+        "preprocess": preprocess,
+        "cam_target_layer": cam_target_layer(model),
+        "temperature": calibration["temperature"],
+        "threshold": calibration["threshold"],
+        "threshold_rule": calibration["threshold_rule"],
+        "label": {
+            "positive_terms": list(label_terms),
+            "definition": "miliary / reticulonodular pattern: numerous tiny (<2 mm) uniform nodules scattered at random through both lungs",
+        },
+        "training_data": training_data,
+        "metrics": calibration["metrics"],
+        "software": _versions(),
+        "intended_use": "research only; not a medical device; not for diagnosis",
+    }
+    out = save_bundle(model, out_dir, card)
+    (out / "MODEL_CARD.md").write_text(human_card(read_card(out)))
+    return out
+
+
+def data_summary(dm: Any) -> dict[str, Any]:
+    """Training data facts for the card, from a MiliaryDataModule."""
+    if not dm.splits:
+        dm.setup()
+    tr, va = dm.splits["train"], dm.splits["val"]
+    return {
+        "manifest": os.path.basename(str(dm.manifest)),
+        "description": getattr(dm, "description", "") or os.path.basename(str(dm.manifest)),
+        "n_train": int(len(tr)),
+        "positives_train": int(tr["label"].sum()),
+        "n_val": int(len(va)),
+        "positives_val": int(va["label"].sum()),
+    }
+
+
+class ExportBundle(L.Callback):
+    """After ``fit``: reload the best checkpoint, calibrate on validation, write the bundle.
+
+    Args:
+        out_dir: Bundle folder (default: ``<log dir>/bundle``).
+        threshold_rule: ``"sensitivity"``, ``"specificity"`` or ``"youden"``.
+        target: Target for the sensitivity/specificity rules (0.90 = WHO TB screening).
+        label_terms: Label definition recorded in the card.
+        name: Model name in the card.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | None = None,
+        threshold_rule: str = "sensitivity",
+        target: float = 0.90,
+        label_terms: list[str] | None = None,
+        name: str = "cxr-miliary",
+    ) -> None:
+        self.out_dir = out_dir
+        self.threshold_rule = threshold_rule
+        self.target = target
+        self.label_terms = label_terms or list(DEFAULT_POSITIVE_TERMS)
+        self.name = name
+        self.bundle_path: Path | None = None
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Calibrate and export on the main process."""
+        # trainer.log_dir is a collective (a broadcast) under DDP: every rank must ask
+        out = self.out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "bundle")
+        if not trainer.is_global_zero:
+            return
+        ckpt = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
+        if ckpt and os.path.isfile(ckpt):
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+            pl_module.load_state_dict(state)
+            log.info("bundle from best checkpoint %s", ckpt)
+        dm = trainer.datamodule
+        logits, labels = predict_logits(pl_module.model, dm.val_dataloader(), pl_module.hparams.channels_last)
+        cal = calibrate(logits, labels, self.threshold_rule, self.target)
+        self.bundle_path = write_bundle(
+            pl_module.model, out, backbone=pl_module.hparams.backbone, preprocess=dm.preprocess.to_dict(),
+            calibration=cal, training_data=data_summary(dm), label_terms=self.label_terms, name=self.name,
+        )
+        log.info("model bundle written to %s", self.bundle_path)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a Lightning checkpoint safely: ``weights_only=True``, given explicitly.
+
+    Only tensors and plain containers load; a checkpoint that needs arbitrary classes is
+    refused instead of executed. Never ``load_from_checkpoint`` on an untrusted file.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not a loadable checkpoint with weights_only=True ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+
+
+def bundle_from_checkpoint(
+    ckpt: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    manifest: str | None = None,
+    threshold_rule: str = "sensitivity",
+    target: float = 0.90,
+    name: str = "cxr-miliary",
+) -> Path:
+    """``cxr-miliary export-bundle``: checkpoint -> bundle, calibrated on ``manifest``'s val split if given."""
+    from ..data import MiliaryDataModule
+    from ..transforms import Preprocess
+
+    state = load_checkpoint(ckpt)
+    hp = state.get("hyper_parameters", {})
+    extra = state.get("cxr_miliary", {})
+    if "backbone" not in hp:
+        raise ValueError(f"{ckpt}: not a cxr-miliary checkpoint (no backbone in hyper_parameters)")
+    model = create_model(hp["backbone"], in_chans=int(hp.get("in_chans", 1)))
+    weights = {k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(weights, strict=True)
+    pre = Preprocess.from_dict(extra.get("preprocess", {"channels": hp.get("in_chans", 1)}))
+    if manifest:
+        dm = MiliaryDataModule(manifest, image_size=pre.image_size, channels=pre.channels, mean=pre.mean, std=pre.std, num_workers=0)
+        logits, labels = predict_logits(model, dm.val_dataloader())
+        cal, summary = calibrate(logits, labels, threshold_rule, target), data_summary(dm)
+    else:
+        cal = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": {"rule": "uncalibrated", "target": None}, "metrics": {}}
+        summary = {"description": "unknown (exported without a manifest; uncalibrated)"}
+    return write_bundle(model.eval(), out_dir, backbone=hp["backbone"], preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)
