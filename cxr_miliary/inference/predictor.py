@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .. import knowledge
@@ -177,6 +179,61 @@ class Predictor:
             self._explain(pred, rad, x, cam_method)
         self._knowledge(pred, rad)
         return pred
+
+    # --- batches --------------------------------------------------------------------
+    def iter_score(
+        self,
+        paths: list[str | os.PathLike[str]],
+        batch_size: int = 16,
+        num_workers: int = 2,
+        cam: bool = False,
+        cam_dir: str | os.PathLike[str] | None = None,
+        cam_method: str = "gradcam",
+        force: bool = False,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream result rows (one per input, in input order within each batch) for very large jobs.
+
+        Inputs may be files, folders (recursive) and list files (``.txt`` or ``.csv``
+        with a ``path`` column). Errors are rows with ``error`` set, never exceptions.
+        """
+        from .batch import score_rows
+        from .inputs import expand_inputs
+
+        for rows in score_rows(self, expand_inputs(paths), batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force):
+            yield from rows
+
+    def score(
+        self,
+        paths: list[str | os.PathLike[str]],
+        batch_size: int = 16,
+        num_workers: int = 2,
+        cam: bool = False,
+        cam_dir: str | os.PathLike[str] | None = None,
+        out: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        cam_method: str = "gradcam",
+        force: bool = False,
+        progress: bool = False,
+    ) -> pd.DataFrame:
+        """Score many inputs; a DataFrame with exactly one row per input.
+
+        Columns: ``path, probability, positive, threshold, error, model_name,
+        model_sha256`` and, with ``cam``/``cam_dir``, the distribution (``pattern``,
+        ``right``, ``left``, six zones) and ``cam_path``/``overlay_path``. With ``out``
+        (.csv/.parquet/.jsonl) rows are journaled per batch and ``resume`` skips inputs
+        already there.
+        """
+        from .inputs import expand_inputs
+        from .journal import read_output
+        from .scoring import columns_for, score_to_file
+
+        files = expand_inputs(paths)
+        if out is None:
+            rows = list(self.iter_score(files, batch_size, num_workers, cam, cam_dir, cam_method, force))
+            return pd.DataFrame(rows, columns=columns_for(cam, cam_dir))
+        score_to_file(self, files, out, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir,
+                      cam_method=cam_method, force=force, resume=resume, progress=progress)
+        return pd.DataFrame(list(read_output(Path(out))), columns=columns_for(cam, cam_dir))
 
     def _explain(self, pred: Prediction, rad: Radiograph, x: torch.Tensor, method: str) -> None:
         lungs = estimate_lung_mask(rad.pixels)

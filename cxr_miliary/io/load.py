@@ -53,12 +53,10 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
         return "dicom"
     if any(head.startswith(m) for m in _RASTER_MAGIC):
         return "raster"
-    if p.suffix.lower() in (".dcm", ".dicom") or len(head) < 132:
-        if len(head) < 132 and p.suffix.lower() in (".dcm", ".dicom"):
+    if p.suffix.lower() in (".dcm", ".dicom"):
+        if len(head) < 132:
             raise UnreadableImageError(p, "truncated", f"file is only {len(head)} bytes; too short to be DICOM")
-        raise UnreadableImageError(
-            p, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)"
-        )
+        raise UnreadableImageError(p, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)")
     raise UnreadableImageError(p, "not-an-image", "not a recognised image (DICOM, PNG, JPEG or TIFF)")
 
 
