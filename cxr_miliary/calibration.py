@@ -97,8 +97,8 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, rule: str = "sensiti
 
 def summary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float | None = None) -> dict[str, float]:
     """AUROC, AUPRC, ECE, Brier score, NLL (and sens/spec at ``threshold`` when given)."""
-    p = torch.as_tensor(np.asarray(probs, dtype=np.float32))
-    y = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    p = torch.tensor(np.asarray(probs, dtype=np.float32))
+    y = torch.tensor(np.asarray(labels, dtype=np.int64))
     out: dict[str, float] = {"n": int(len(y)), "positives": int(y.sum())}
     if 0 < int(y.sum()) < len(y):
         out["auroc"] = float(binary_auroc(p, y))

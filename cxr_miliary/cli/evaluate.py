@@ -1,0 +1,44 @@
+"""``cxr-miliary evaluate --weights B --manifest M --out DIR``: metrics.json + report.html + plots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .main import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` command."""
+    p = sub.add_parser("evaluate", help="metrics with CIs, subgroups, plots and an HTML report for a manifest",
+                       description="Score a manifest (path,label[,split,...]) with Grad-CAM and write metrics.json, "
+                       "subgroups.csv, plots and a self-contained report.html into --out.")
+    p.add_argument("--weights", default=None, help="model bundle (default: weights/default)")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", default=None, help="evaluate one split only (e.g. test)")
+    p.add_argument("--images-root", default=None)
+    p.add_argument("--target-sensitivity", type=float, default=0.90)
+    p.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the CIs")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate and print the headline figures."""
+    from ..evaluation import evaluate
+    from .predict import load_predictor
+
+    predictor = load_predictor(args)
+    try:
+        m = evaluate(predictor, args.manifest, args.out, split=args.split, images_root=args.images_root, batch_size=args.batch_size,
+                     num_workers=args.workers, target_sensitivity=args.target_sensitivity, n_boot=args.bootstrap, progress=not args.quiet)
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        raise UsageError(f"{args.manifest}: {exc}") from None
+    a = m["metrics"]["auroc"]
+    sys.stdout.write(f"n={m['n']} positives={m['positives']} AUROC {a['value']:.4f} (95% CI {a['ci_low']:.4f}-{a['ci_high']:.4f}); report: {args.out}/report.html\n")
+    return 0
