@@ -1,26 +1,35 @@
-"""Training data: manifests from public datasets, patient-level splits, DataModule, cache."""
+"""Training data: manifests from public datasets, patient-level splits, DataModule, cache.
 
-from .cache import prepare_cache
-from .datamodule import MiliaryDataModule, PhantomSpec
-from .dataset import EpochSampler, ManifestDataset, collate_skip
-from .labels import DEFAULT_POSITIVE_TERMS, parse_label_list
-from .manifests import BuildReport, csv_manifest, folder_manifest, nih_manifest, padchest_manifest
-from .splits import assign_splits, summarise
+Names load on first use (PEP 562), so importing a light part (e.g. the label policy for
+the CLI's help) does not pull in Lightning and torch.
+"""
 
-__all__ = [
-    "DEFAULT_POSITIVE_TERMS",
-    "BuildReport",
-    "ManifestDataset",
-    "MiliaryDataModule",
-    "PhantomSpec",
-    "EpochSampler",
-    "assign_splits",
-    "collate_skip",
-    "csv_manifest",
-    "folder_manifest",
-    "nih_manifest",
-    "padchest_manifest",
-    "parse_label_list",
-    "prepare_cache",
-    "summarise",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "prepare_cache": ".cache",
+    "MiliaryDataModule": ".datamodule",
+    "PhantomSpec": ".datamodule",
+    "EpochSampler": ".dataset",
+    "ManifestDataset": ".dataset",
+    "collate_skip": ".dataset",
+    "DEFAULT_POSITIVE_TERMS": ".labels",
+    "parse_label_list": ".labels",
+    "BuildReport": ".manifests",
+    "csv_manifest": ".manifests",
+    "folder_manifest": ".manifests",
+    "nih_manifest": ".manifests",
+    "padchest_manifest": ".manifests",
+    "assign_splits": ".splits",
+    "summarise": ".splits",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

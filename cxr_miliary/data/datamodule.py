@@ -50,6 +50,7 @@ class MiliaryDataModule(L.LightningDataModule):
             first (:class:`PhantomSpec`); it is reused on later runs. Lets
             ``configs/phantom.yaml`` run on a fresh clone.
         description: One line describing the data, for the model card.
+        predict_split: Rows that ``Trainer.predict`` scores (None = every row).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class MiliaryDataModule(L.LightningDataModule):
         seed: int = 0,
         phantoms: PhantomSpec | None = None,
         description: str = "",
+        predict_split: str | None = None,
     ) -> None:
         super().__init__()
         if sampler not in ("none", "balanced"):
@@ -85,6 +87,7 @@ class MiliaryDataModule(L.LightningDataModule):
         self.seed = seed
         self.phantoms = phantoms
         self.description = description
+        self.predict_split = predict_split
         self.splits: dict[str, pd.DataFrame] = {}
 
     def prepare_data(self) -> None:
@@ -100,6 +103,7 @@ class MiliaryDataModule(L.LightningDataModule):
         if missing:
             raise ValueError(f"{self.manifest}: manifest lacks {sorted(missing)}")
         self.splits = {s: df[df["split"] == s].reset_index(drop=True) for s in ("train", "val", "test")}
+        self.splits["predict"] = (df if self.predict_split is None else df[df["split"] == self.predict_split]).reset_index(drop=True)
 
     @property
     def pos_fraction(self) -> float:
@@ -138,6 +142,10 @@ class MiliaryDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         """Deterministic test batches."""
         return self._loader(self._dataset("test", train=False))
+
+    def predict_dataloader(self) -> DataLoader:
+        """Rows for ``Trainer.predict`` (distributed across GPUs/nodes by Lightning)."""
+        return self._loader(self._dataset("predict", train=False))
 
 
 def generate_phantom_manifest(manifest: str, spec: PhantomSpec) -> None:

@@ -2,5 +2,6 @@
 
 from .export import ExportBundle, bundle_from_checkpoint, calibrate, load_checkpoint, predict_logits, write_bundle
 from .module import MiliaryModule
+from .prediction_writer import ScoreWriter
 
-__all__ = ["ExportBundle", "MiliaryModule", "bundle_from_checkpoint", "calibrate", "load_checkpoint", "predict_logits", "write_bundle"]
+__all__ = ["ExportBundle", "MiliaryModule", "ScoreWriter", "bundle_from_checkpoint", "calibrate", "load_checkpoint", "predict_logits", "write_bundle"]

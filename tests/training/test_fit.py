@@ -153,3 +153,14 @@ def test_ddp_two_cpu_processes(phantom_train_manifest, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "distributed_backend=gloo" in res.stderr and "All distributed processes registered" in res.stderr
     assert len(list(tmp_path.rglob("card.json"))) == 1  # exported once, by rank 0
+
+
+def test_trainer_predict_writes_rows_per_rank(phantom_train_manifest, tmp_path):
+    from cxr_miliary.training import ScoreWriter
+
+    module = MiliaryModule(backbone="test_resnet", channels_last=False)
+    dm = _dm(phantom_train_manifest, predict_split="test")
+    trainer = _trainer(tmp_path, 1, callbacks=[ScoreWriter(str(tmp_path / "pred"))])
+    trainer.predict(module, datamodule=dm, return_predictions=False)
+    lines = (tmp_path / "pred" / "predictions.rank0.jsonl").read_text().splitlines()
+    assert len(lines) == len(dm.splits["test"]) and all('"logit"' in line for line in lines)

@@ -1,0 +1,131 @@
+"""``cxr-miliary bench``: throughput, latency, memory and faithfulness figures on this machine.
+
+Everything is measured in one run on the same images, so the ratios are comparable.
+Benchmarks, not tests: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .calibration import summary_metrics
+from .io import load_image
+
+
+def _timed(fn, repeat: int = 1) -> float:  # noqa: ANN001
+    t = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t) / repeat
+
+
+def _score_rate(predictor: Any, paths: list[str], batch_size: int, workers: int) -> float:
+    t = time.perf_counter()
+    n = sum(1 for _ in predictor.iter_score(paths, batch_size=batch_size, num_workers=workers))
+    return n / (time.perf_counter() - t)
+
+
+def _forward_rate(predictor: Any, tensors: torch.Tensor, batch_size: int) -> float:
+    predictor.logits(tensors[:batch_size])  # warm-up
+    t = time.perf_counter()
+    for i in range(0, len(tensors), batch_size):
+        predictor.logits(tensors[i : i + batch_size])
+    return len(tensors) / (time.perf_counter() - t)
+
+
+def _peak_rss_mb(cmd: list[str]) -> float:
+    code = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True)
+    return float(out.stdout.strip() or 0) / 1024
+
+
+def faithfulness(fp32: Any, fast: Any, paths: list[str], labels: np.ndarray) -> dict[str, float]:
+    """How far the fast path's answers are from fp32's: probabilities, AUROC, decisions, CAMs."""
+    rads = [load_image(p) for p in paths]
+    x = torch.stack([fp32.tensor(r) for r in rads])
+    p32 = fp32.probability(torch.cat([fp32.logits(x[i : i + 8]) for i in range(0, len(x), 8)]).numpy())
+    pfast = fast.probability(torch.cat([fast.logits(x[i : i + 8]) for i in range(0, len(x), 8)]).numpy())
+    thr = fp32.threshold
+    corr = []
+    for r in rads[:8]:
+        a, b = fp32.predict(r).cam, fast.predict(r).cam
+        if a.std() > 0 and b.std() > 0:
+            corr.append(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]))
+    out = {
+        "max_abs_prob_diff": float(np.abs(p32 - pfast).max()),
+        "decision_flips": float(np.mean((p32 >= thr) != (pfast >= thr))),
+        "cam_correlation_min": float(min(corr)) if corr else float("nan"),
+    }
+    if 0 < labels.sum() < len(labels):
+        out["auroc_fp32"] = summary_metrics(p32, labels)["auroc"]
+        out["auroc_fast"] = summary_metrics(pfast, labels)["auroc"]
+    return out
+
+
+def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size: int = 16, workers: int = 2, memory: bool = True, log=print) -> dict[str, Any]:  # noqa: ANN001
+    """Measure and return every figure (also logged line by line)."""
+    from .inference import Predictor
+    from .phantom import generate_phantoms
+
+    load = (lambda **kw: Predictor.load(weights, **kw)) if weights else (lambda **kw: Predictor.from_pretrained(**kw))
+    fp32, auto = load(precision="fp32"), load(precision="auto")
+    res: dict[str, Any] = {"cpu_threads": torch.get_num_threads(), "auto_precision": auto.precision, "model": fp32.model_info["name"], "input": fp32.preprocess.image_size}
+    with tempfile.TemporaryDirectory() as tmp:
+        man = generate_phantoms(n, Path(tmp) / "ph", seed=9090, size=size, formats=("dcm",), workers=max(1, workers))
+        import pandas as pd
+
+        rows = pd.read_csv(man)
+        paths = [str(Path(tmp) / "ph" / p) for p in rows["path"]]
+        labels = rows["label"].to_numpy()
+        log(f"{n} phantom DICOMs at {size}², model {res['model']} at {res['input']}², batch {batch_size}, {workers} decode workers, {res['cpu_threads']} torch threads")
+        tensors = torch.stack([fp32.tensor(load_image(p)) for p in paths])
+        for name, pred in (("fp32", fp32), ("auto", auto)):
+            fwd = _forward_rate(pred, tensors, batch_size)
+            sc = _score_rate(pred, paths, batch_size, workers)
+            res[f"{name}_forward_img_s"], res[f"{name}_score_img_s"] = fwd, sc
+            log(f"  {name:5s} ({pred.precision}): forward on pre-decoded tensors {fwd:6.1f} img/s | score end-to-end {sc:6.1f} img/s ({sc / fwd:.0%} of forward)")
+        t_loop = _timed(lambda: [fp32.predict(p, cam=False) for p in paths])
+        res["predict_loop_img_s"] = n / t_loop
+        log(f"  predict() loop, fp32, no CAM: {n / t_loop:6.1f} img/s -> score is {res['fp32_score_img_s'] / (n / t_loop):.1f}x faster")
+        log(f"  auto vs fp32 score speed-up: {res['auto_score_img_s'] / res['fp32_score_img_s']:.2f}x")
+        rad = load_image(paths[0])
+        fp32.predict(rad)
+        plain = _timed(lambda: fp32.predict(rad, cam=False), 3)
+        withcam = _timed(lambda: fp32.predict(rad, cam=True), 3)
+        res["predict_latency_s"], res["predict_cam_latency_s"] = plain, withcam
+        log(f"  predict latency (one {size}² image): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)")
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cxr_miliary", "info", paths[0]], capture_output=True)
+        res["cli_info_cold_s"] = time.perf_counter() - t
+        log(f"  CLI cold start, 'cxr-miliary info': {res['cli_info_cold_s']:.2f} s")
+        if auto.precision != "fp32":
+            f = faithfulness(fp32, auto, paths, labels)
+            res["faithfulness"] = f
+            log(f"  faithfulness {auto.precision} vs fp32: max |Δp| {f['max_abs_prob_diff']:.4f}, decision flips {f['decision_flips']:.1%}, CAM corr ≥ {f['cam_correlation_min']:.3f}"
+                + (f", AUROC {f['auroc_fp32']:.4f} vs {f['auroc_fast']:.4f}" if "auroc_fp32" in f else ""))
+        if memory:
+            small = generate_phantoms(8, Path(tmp) / "small", seed=9191, size=512, formats=("png",))
+            files = [str(Path(tmp) / "small" / p) for p in pd.read_csv(small)["path"]]
+            peaks = {}
+            for count in (200, 2000):
+                lst = Path(tmp) / f"list{count}.txt"
+                lst.write_text("\n".join(files[i % len(files)] for i in range(count)) + "\n")
+                cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "score", str(lst), "--out", str(Path(tmp) / f"o{count}.csv"), "--workers", str(workers), "--batch-size", str(batch_size)]
+                if weights:
+                    cmd += ["--weights", weights]
+                peaks[count] = _peak_rss_mb(cmd)
+            res["peak_rss_mb_200"], res["peak_rss_mb_2000"] = peaks[200], peaks[2000]
+            log(f"  peak memory of score: 200 inputs {peaks[200]:.0f} MB, 2000 inputs {peaks[2000]:.0f} MB ({peaks[2000] / max(peaks[200], 1):.2f}x)")
+    return res
