@@ -1,0 +1,36 @@
+"""The fast numeric path must give the fp32 answers (issue: fast inference without changing them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cxr_miliary import Predictor, load_image
+from cxr_miliary.benchmark import faithfulness
+from cxr_miliary.inference.precision import cpu_has_native_bf16, resolve
+from cxr_miliary.phantom import generate_phantoms
+
+
+def test_auto_resolves_by_hardware():
+    cpu = torch.device("cpu")
+    assert resolve("fp32", cpu) == "fp32" and resolve("bf16", cpu) == "bf16"
+    assert resolve("auto", cpu) == ("bf16" if cpu_has_native_bf16() else "fp32")
+    with pytest.raises(ValueError):
+        resolve("fp8", cpu)
+
+
+def test_bf16_channels_last_is_faithful(tiny_bundle, tmp_path):
+    man = generate_phantoms(12, tmp_path, seed=515, size=256)
+    rows = pd.read_csv(man)
+    paths = [str(tmp_path / p) for p in rows["path"]]
+    fp32, fast = Predictor.load(tiny_bundle, precision="fp32"), Predictor.load(tiny_bundle, precision="bf16")
+    f = faithfulness(fp32, fast, paths, rows["label"].to_numpy())
+    assert f["max_abs_prob_diff"] <= 0.01
+    assert f["decision_flips"] <= 0.01
+    assert f["cam_correlation_min"] >= 0.95  # Grad-CAM runs in fp32 on both paths
+    if "auroc_fp32" in f:
+        assert abs(f["auroc_fp32"] - f["auroc_fast"]) <= 0.005 + 1 / (rows["label"].sum() * (len(rows) - rows["label"].sum()))
+    pred = fast.predict(load_image(paths[0]))
+    assert np.isfinite(pred.probability) and pred.cam.dtype == np.float32
