@@ -17,7 +17,7 @@ from .. import __version__
 from ..io import ImageError
 
 #: Command modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "info", "predict", "score", "evaluate", "phantom", "manifest", "prepare", "train", "export-bundle", "bench")
+COMMANDS = ("demo", "info", "predict", "score", "evaluate", "phantom", "manifest", "prepare", "train", "export-bundle", "export", "bench")
 
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 

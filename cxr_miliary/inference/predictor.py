@@ -81,9 +81,13 @@ class Predictor:
         threads: CPU threads for torch (default: torch's choice).
         precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for the forward pass; Grad-CAM
             always runs in fp32.
+        backend: ``"torch"`` or ``"onnxruntime"`` (the probability from the ONNX file
+            the card records; Grad-CAM stays on the PyTorch network).
+        bundle_dir: Folder of the bundle (needed to find the ONNX file).
     """
 
-    def __init__(self, model: torch.nn.Module, card: dict[str, Any], device: str = "auto", threads: int | None = None, precision: str = "fp32") -> None:
+    def __init__(self, model: torch.nn.Module, card: dict[str, Any], device: str = "auto", threads: int | None = None,
+                 precision: str = "fp32", backend: str = "torch", bundle_dir: str | os.PathLike[str] | None = None) -> None:
         if threads:
             torch.set_num_threads(int(threads))
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
@@ -98,12 +102,33 @@ class Predictor:
         self.model_info = {"name": str(card.get("name", "cxr-miliary")), "sha256": str(card["weights"]["sha256"])}
         if self.precision == "bf16":
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.backend = backend
+        self._ort = self._onnx_session(card, bundle_dir, threads) if backend == "onnxruntime" else None
+        if backend not in ("torch", "onnxruntime"):
+            raise ValueError("backend must be 'torch' or 'onnxruntime'")
+
+    @staticmethod
+    def _onnx_session(card: dict[str, Any], bundle_dir: str | os.PathLike[str] | None, threads: int | None):  # noqa: ANN205
+        from ..models import BundleError, sha256_file
+
+        rec = card.get("onnx")
+        if not rec or bundle_dir is None:
+            raise BundleError("this bundle has no ONNX export; run 'cxr-miliary export --weights B --onnx B/model.onnx'")
+        path = Path(bundle_dir) / rec["file"]
+        if not path.is_file() or sha256_file(path) != rec["sha256"]:
+            raise BundleError(f"{path}: ONNX file missing or its sha256 does not match the card")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
         """Load a bundle folder (sha256 verified; pickle refused)."""
         model, card = load_bundle(bundle)
-        return cls(model, card, **kwargs)
+        return cls(model, card, bundle_dir=bundle, **kwargs)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs: Any) -> Predictor:
@@ -134,6 +159,8 @@ class Predictor:
     @torch.no_grad()
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Raw logits (B,) for a batch of input tensors."""
+        if self._ort is not None:
+            return torch.from_numpy(self._ort.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1).astype(np.float32))
         x = x.to(self.device)
         if self.precision == "bf16":
             x = x.contiguous(memory_format=torch.channels_last)

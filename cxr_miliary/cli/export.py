@@ -1,0 +1,35 @@
+"""``cxr-miliary export --weights B --onnx OUT.onnx``: ONNX export, parity-checked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .main import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``export`` command."""
+    p = sub.add_parser("export", help="export a bundle's network to ONNX (dynamic batch, parity-checked)",
+                       description="Write OUT.onnx and check that ONNX Runtime's probabilities match PyTorch's within 1e-4. "
+                       "Inside the bundle folder, the card records the file and opset (Predictor backend='onnxruntime').")
+    p.add_argument("--weights", required=True, help="bundle folder")
+    p.add_argument("--onnx", required=True, metavar="OUT.onnx")
+    p.add_argument("--opset", type=int, default=17)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and print the record."""
+    from ..models import BundleError
+    from ..models.onnx_export import export_onnx
+
+    try:
+        record = export_onnx(args.weights, args.onnx, opset=args.opset)
+    except (BundleError, ValueError, FileNotFoundError) as exc:
+        raise UsageError(str(exc)) from None
+    except ImportError:
+        raise UsageError("ONNX export needs the 'onnx' and 'onnxruntime' packages: pip install 'cxr-miliary[onnx]'") from None
+    sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    return 0
