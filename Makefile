@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo clean chromium default-model
+.PHONY: install test demo clean test-tools default-model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,14 +16,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The report test drives a real browser (Debian's chromium); installed here when we can
-# (root with apt), otherwise that one test is skipped with a message.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-	  echo "note: chromium not installed; the report's browser test will be skipped"
+# Two tests use system tools from Debian: the HTML report is loaded in a real browser
+# (chromium) and DICOM outputs are validated with dciodvfy (dicom3tools). Installed here
+# when we can (root with apt); otherwise those checks are skipped with a note.
+test-tools:
+	@{ command -v chromium >/dev/null 2>&1 && command -v dciodvfy >/dev/null 2>&1; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium dicom3tools >/dev/null; } || \
+	  echo "note: chromium/dicom3tools not installed; the browser and dciodvfy checks will be skipped"
 
-test: $(STAMP) chromium
+test: $(STAMP) test-tools
 	$(BIN)/python -m pytest -n 2 -q
 
 demo: $(STAMP)

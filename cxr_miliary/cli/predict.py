@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "hirescam", "layercam", "eigencam"])
     p.add_argument("--no-cam", action="store_true", help="skip Grad-CAM (faster; no distribution)")
     p.add_argument("--force", action="store_true", help="score even if the acceptance checks reject the image")
+    p.add_argument("--dicom-out", default=None, metavar="DIR", help="write a DICOM Secondary Capture overlay and a text SR for PACS (DICOM inputs; these carry the study's identifiers)")
+    p.add_argument("--no-sr", action="store_true", help="with --dicom-out: the Secondary Capture only")
     p.add_argument("--format", default="json", choices=["json", "text"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
@@ -77,13 +79,22 @@ def run(args: argparse.Namespace) -> int:
     pred = predictor.predict(rad, cam=not args.no_cam, cam_method=args.cam_method, threshold=args.threshold)
     d = pred.to_dict()
     text = json.dumps(d, indent=2)
-    if args.cam:
-        if pred.cam is None:
-            raise UsageError("--cam needs the map; drop --no-cam")
+    if (args.cam or args.dicom_out) and pred.cam is None:
+        raise UsageError("--cam and --dicom-out need the map; drop --no-cam")
+    if args.cam or args.dicom_out:
         from ..explain import overlay, save_png
 
         caption = f"p={pred.probability:.3f} {'POSITIVE' if pred.positive else 'negative'} ({d['distribution']['pattern']}) - not for diagnostic use"
-        save_png(args.cam, overlay(rad.pixels, pred.cam, pred.lung_mask, caption))
+        rgb = overlay(rad.pixels, pred.cam, pred.lung_mask, caption)
+        if args.dicom_out:
+            if rad.meta.source_format != "dicom":
+                raise UsageError("--dicom-out needs a DICOM input (there is no study to attach the result to)")
+            from ..outputs import write_dicom_results
+
+            d["dicom_outputs"] = [str(p) for p in write_dicom_results(args.image, args.dicom_out, d, rgb, sr=not args.no_sr)]
+            text = json.dumps(d, indent=2)
+        if args.cam:
+            save_png(args.cam, rgb)
     if args.json:
         _atomic_write(args.json, (text + "\n").encode())
     sys.stdout.write((text if args.format == "json" else text_summary(d)) + "\n")

@@ -18,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="model bundle folder (default: weights/default)")
     p.add_argument("--cam-dir", default=None, help="write a Grad-CAM .npy map and an overlay PNG per input here")
     p.add_argument("--cam", action="store_true", help="add the distribution columns without writing maps")
+    p.add_argument("--dicom-out", default=None, metavar="DIR", help="DICOM Secondary Capture + SR per DICOM input, for PACS (these carry identifiers)")
     p.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "hirescam", "layercam", "eigencam"])
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2, help="decoding worker processes")
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stats = score_to_file(predictor, paths, args.out, batch_size=args.batch_size, num_workers=args.workers, cam=args.cam,
                               cam_dir=args.cam_dir, cam_method=args.cam_method, force=args.force, resume=args.resume,
-                              progress=not args.quiet)
+                              progress=not args.quiet, dicom_out=args.dicom_out)
     except ScoreError as exc:
         raise UsageError(str(exc)) from None
     sys.stderr.write(f"{args.out}: {stats['rows']} rows ({stats['scored_now']} scored now), {stats['errors']} with an error\n")

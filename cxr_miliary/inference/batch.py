@@ -59,6 +59,7 @@ class _Decode(Dataset):
             out["error"] = f"decode-failed: {type(exc).__name__}"
             return out
         out["tensor"] = to_tensor(rad.pixels, self.transform, self.channels)
+        out["is_dicom"] = rad.meta.source_format == "dicom"
         if self.cam:
             h, w = rad.shape
             f = min(1.0, OVERLAY_SIDE / max(h, w))
@@ -108,6 +109,7 @@ def score_rows(
     cam_method: str = "gradcam",
     force: bool = False,
     skip: set[str] | None = None,
+    dicom_out: str | Path | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of result rows, one list per batch, for every path not in ``skip``.
 
@@ -116,7 +118,7 @@ def score_rows(
     the culprits become error rows and scoring resumes with a fresh loader.
     """
     skip = skip or set()
-    cam = cam or cam_dir is not None
+    cam = cam or cam_dir is not None or dicom_out is not None
     cam_root = Path(cam_dir) if cam_dir is not None else None
     if cam_root is not None:
         cam_root.mkdir(parents=True, exist_ok=True)
@@ -132,7 +134,7 @@ def score_rows(
         )
         try:
             for batch in loader:
-                rows = _infer(predictor, batch, cam, cam_root, cam_method)
+                rows = _infer(predictor, batch, cam, cam_root, cam_method, dicom_out)
                 done.update(r["_index"] for r in rows)
                 yield [{k: v for k, v in r.items() if k != "_index"} for r in rows]
             return
@@ -158,7 +160,7 @@ def _error_row(predictor: Predictor, index: int, path: str, error: str) -> dict[
             "error": error, "model_name": predictor.model_info["name"], "model_sha256": predictor.model_info["sha256"]}
 
 
-def _infer(predictor: Predictor, batch: list[dict[str, Any]], cam: bool, cam_root: Path | None, method: str) -> list[dict[str, Any]]:
+def _infer(predictor: Predictor, batch: list[dict[str, Any]], cam: bool, cam_root: Path | None, method: str, dicom_out: str | Path | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     good = [b for b in batch if not b["error"]]
     probs: np.ndarray = np.zeros(0)
@@ -175,26 +177,34 @@ def _infer(predictor: Predictor, batch: list[dict[str, Any]], cam: bool, cam_roo
         row = {"_index": b["index"], "path": b["path"], "probability": round(p, 6), "positive": bool(p >= predictor.threshold),
                "threshold": predictor.threshold, "error": "", "model_name": predictor.model_info["name"], "model_sha256": predictor.model_info["sha256"]}
         if cam and maps is not None:
-            _explain_row(row, b, maps[k], p, predictor, cam_root)
+            _explain_row(row, b, maps[k], p, predictor, cam_root, dicom_out)
         rows.append(row)
         k += 1
     return rows
 
 
-def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: float, predictor: Predictor, cam_root: Path | None) -> None:
+def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: float, predictor: Predictor, cam_root: Path | None, dicom_out: str | Path | None = None) -> None:
     h, w = b["shape"]
     preview_lungs = b["lungs"]
     lungs = cv2.resize(preview_lungs.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     full = absolute_map(to_image(raw, predictor.preprocess.image_size, (h, w)), p, lungs if lungs.any() else None)
     dist = distribution(full, lungs, row["positive"])
     row.update({"pattern": dist["pattern"], "right": dist["right"], "left": dist["left"], **dist["zones"]})
+    if cam_root is None and (dicom_out is None or not b.get("is_dicom")):
+        return
+    small = cv2.resize(full, (b["preview"].shape[1], b["preview"].shape[0]), interpolation=cv2.INTER_AREA)
+    caption = f"p={p:.3f} {'POSITIVE' if row['positive'] else 'negative'} ({dist['pattern']}) - not for diagnostic use"
+    rgb = overlay(b["preview"], small, preview_lungs, caption)
+    if dicom_out is not None and b.get("is_dicom"):
+        from ..outputs import write_dicom_results
+
+        result = {"probability": p, "threshold": row["threshold"], "positive": row["positive"], "distribution": dist, "model": predictor.model_info}
+        row["dicom_outputs"] = ";".join(str(x) for x in write_dicom_results(b["path"], dicom_out, result, rgb))
     if cam_root is not None:
         name = cam_name(b["index"], b["path"])
         npy = cam_root / f"{name}.npy"
         tmp = cam_root / f"{name}.tmp.npy"
         np.save(tmp, full.astype(np.float16), allow_pickle=False)
         tmp.replace(npy)
-        small = cv2.resize(full, (b["preview"].shape[1], b["preview"].shape[0]), interpolation=cv2.INTER_AREA)
-        caption = f"p={p:.3f} {'POSITIVE' if row['positive'] else 'negative'} ({dist['pattern']}) - not for diagnostic use"
-        png = save_png(cam_root / f"{name}.png", overlay(b["preview"], small, preview_lungs, caption))
+        png = save_png(cam_root / f"{name}.png", rgb)
         row["cam_path"], row["overlay_path"] = str(npy), str(png)

@@ -24,11 +24,13 @@ class ScoreError(Exception):
     """A scoring job that cannot start (bad output name, mixed models on resume)."""
 
 
-def columns_for(cam: bool, cam_dir: Any) -> list[str]:
+def columns_for(cam: bool, cam_dir: Any, dicom_out: Any = None) -> list[str]:
     """Output columns: the base ones, plus distribution (and file) columns with CAM."""
     cols = list(BASE_COLUMNS)
-    if cam or cam_dir is not None:
+    if cam or cam_dir is not None or dicom_out is not None:
         cols += [c for c in CAM_COLUMNS if cam_dir is not None or c not in ("cam_path", "overlay_path")]
+    if dicom_out is not None:
+        cols.append("dicom_outputs")
     return cols
 
 
@@ -45,6 +47,7 @@ def score_to_file(
     force: bool = False,
     resume: bool = False,
     progress: bool = True,
+    dicom_out: str | os.PathLike[str] | None = None,
 ) -> dict[str, int]:
     """Score ``paths`` into ``out`` (.csv, .parquet or .jsonl): exactly one row per input.
 
@@ -68,13 +71,13 @@ def score_to_file(
             raise ScoreError(f"{out} holds rows from another model (sha256 {str(row['model_sha256'])[:12]}…); write to a new file")
     done = {r["path"] for r in previous} | {r["path"] for r in journaled}
     todo = [p for p in paths if p not in done]
-    cols = columns_for(cam, cam_dir)
+    cols = columns_for(cam, cam_dir, dicom_out)
     errors = sum(1 for r in previous + journaled if r.get("error"))
     scored = 0
     writer = Journal(out)
     bar = tqdm(total=len(paths), initial=len(paths) - len(todo), desc="score", unit="img", disable=not progress, dynamic_ncols=True)
     try:
-        for rows in score_rows(predictor, todo, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force):
+        for rows in score_rows(predictor, todo, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force, dicom_out=dicom_out):
             writer.append(rows)
             scored += len(rows)
             errors += sum(1 for r in rows if r["error"])

@@ -1,0 +1,130 @@
+"""Results back to PACS as DICOM: a Secondary Capture overlay and a basic text SR.
+
+These files, and only these, copy the patient and study identifiers from the input:
+that is what lets PACS file them next to the original study (same Study Instance UID,
+a new Series). Every other output of cxr-miliary stays free of identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+SC_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
+BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR Storage
+#: Patient/study attributes copied from the source so PACS files the result with the study.
+COPIED = (
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
+    "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "StudyDescription",
+)
+DISCLAIMER = "NOT FOR DIAGNOSTIC USE - research software output (cxr-miliary), not a medical device"
+
+
+def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_number: int) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for kw in COPIED:
+        if kw in src:
+            setattr(ds, kw, src.data_element(kw).value)
+    if "StudyInstanceUID" not in ds:
+        ds.StudyInstanceUID = generate_uid()
+    for kw in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName"):
+        if kw not in ds:
+            setattr(ds, kw, "")  # type 2: present, possibly empty
+    now = dt.datetime.now()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = series_number
+    ds.InstanceNumber = 1
+    ds.Modality = modality
+    ds.BodyPartExamined = "CHEST"  # not a paired structure, so no Laterality (type 2C)
+    ds.SeriesDescription = series_desc
+    ds.Manufacturer = "cxr-miliary"
+    ds.ContentDate, ds.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    ds.InstanceCreationDate, ds.InstanceCreationTime = ds.ContentDate, ds.ContentTime
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    return ds
+
+
+def secondary_capture(src: Dataset, overlay_rgb: np.ndarray) -> Dataset:
+    """The overlay (probability and disclaimer burned in) as an RGB Secondary Capture image."""
+    ds = _base(src, SC_SOP_CLASS, "OT", "cxr-miliary Grad-CAM overlay (not for diagnostic use)", 9901)
+    ds.ConversionType = "WSD"
+    ds.BurnedInAnnotation = "YES"
+    ds.ImageType = ["DERIVED", "SECONDARY"]
+    ds.PatientOrientation = ""
+    ds.set_pixel_data(np.ascontiguousarray(overlay_rgb.astype(np.uint8)), "RGB", 8, generate_instance_uid=False)
+    ds.PlanarConfiguration = 0
+    ds.ImageComments = DISCLAIMER
+    return ds
+
+
+def _text_item(relationship: str, code: tuple[str, str, str], text: str) -> Dataset:
+    item = Dataset()
+    item.RelationshipType = relationship
+    item.ValueType = "TEXT"
+    item.ConceptNameCodeSequence = Sequence([_code(*code)])
+    item.TextValue = text[:1024]
+    return item
+
+
+def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    c = Dataset()
+    c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning = value, scheme, meaning
+    return c
+
+
+def structured_report(src: Dataset, result: dict[str, Any]) -> Dataset:
+    """A Basic Text SR with the probability, the decision, the distribution pattern and the disclaimer."""
+    ds = _base(src, BASIC_TEXT_SR, "SR", "cxr-miliary result (not for diagnostic use)", 9902)
+    ds.ValueType = "CONTAINER"
+    ds.ContinuityOfContent = "SEPARATE"
+    ds.ConceptNameCodeSequence = Sequence([_code("18748-4", "LN", "Diagnostic imaging report")])
+    ds.CompletionFlag = "COMPLETE"
+    ds.VerificationFlag = "UNVERIFIED"
+    ds.PerformedProcedureCodeSequence = Sequence()
+    ds.ReferencedPerformedProcedureStepSequence = Sequence()
+    dist = result.get("distribution") or {}
+    findings = (
+        f"Miliary / reticulonodular pattern probability {result['probability']:.3f} "
+        f"(threshold {result['threshold']:.3f}): {'POSITIVE' if result['positive'] else 'negative'}. "
+        f"Distribution: {dist.get('pattern', 'not computed')}."
+    )
+    ds.ContentSequence = Sequence([
+        _text_item("CONTAINS", ("121071", "DCM", "Finding"), findings),
+        _text_item("CONTAINS", ("121106", "DCM", "Comment"), f"Model {result['model']['name']} sha256 {result['model']['sha256'][:16]}. {DISCLAIMER}"),
+    ])
+    return ds
+
+
+def write_dicom_results(source: str | os.PathLike[str], out_dir: str | os.PathLike[str], result: dict[str, Any], overlay_rgb: np.ndarray, sr: bool = True) -> list[Path]:
+    """Write the SC (and SR) for one scored DICOM file; returns the written paths.
+
+    Raises:
+        ValueError: The source is not DICOM (there is no study to attach results to).
+    """
+    try:
+        src = pydicom.dcmread(source, stop_before_pixels=True)
+    except Exception:
+        raise ValueError(f"{source}: DICOM output needs a DICOM input (no study to attach the result to)") from None
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for ds in [secondary_capture(src, overlay_rgb)] + ([structured_report(src, result)] if sr else []):
+        path = out / f"{ds.SOPInstanceUID}.dcm"
+        tmp = path.with_suffix(".tmp")
+        ds.save_as(tmp, enforce_file_format=True)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
