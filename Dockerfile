@@ -1,5 +1,8 @@
-# CPU image by default; build a CUDA variant with --build-arg TORCH_INDEX=<a CUDA wheel index>.
-# Usage: docker build -t cxr-miliary . && docker run --rm -v "$PWD:/data" cxr-miliary info /data/a.dcm
+# cxr-miliary: CPU image by default.
+#   docker build -t cxr-miliary .
+#   docker run --rm -v "$PWD:/data" cxr-miliary predict /data/a.dcm --cam /data/a_cam.png
+# GPU variant (CUDA wheels of torch; run with --gpus all and the NVIDIA container toolkit):
+#   docker build -t cxr-miliary:gpu --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 .
 FROM python:3.11-slim
 
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
@@ -9,11 +12,12 @@ WORKDIR /opt/cxr-miliary
 COPY pyproject.toml README.md ./
 COPY cxr_miliary ./cxr_miliary
 COPY weights ./weights
-# The same install command as the README's, with torch taken from the chosen index.
+# The package's own install command (README: pip install .), torch from the chosen index;
+# the default bundle in weights/ is installed with it (share/cxr-miliary/weights).
 RUN pip install --extra-index-url "${TORCH_INDEX}" . \
-    && useradd --create-home --uid 1000 cxr
+    && useradd --create-home --uid 10001 cxr
 
-USER cxr
+USER 10001
 WORKDIR /data
 ENTRYPOINT ["cxr-miliary"]
 CMD ["--help"]

@@ -1,0 +1,32 @@
+"""The Dockerfile stays conventional and installs the package the way the README does."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dockerfile_install_matches_package_install():
+    text = (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    run = " ".join(line for line in text.splitlines() if line.startswith("RUN") or line.startswith("    "))
+    assert re.search(r"pip install (--extra-index-url \S+ )?\.(\s|$)", run), run
+    assert "pip install ." in readme  # the README's own install command
+    assert 'ENTRYPOINT ["cxr-miliary"]' in text and "COPY weights" in text
+    user = [line for line in text.splitlines() if line.startswith("USER")]
+    assert user and user[-1].split()[1] not in ("root", "0")
+    assert "ARG TORCH_INDEX" in text  # the GPU variant is a build argument
+
+
+def test_hadolint_clean():
+    exe = shutil.which("hadolint") or str(Path(__import__("sys").executable).parent / "hadolint")
+    if not Path(exe).exists():
+        import pytest
+
+        pytest.skip("hadolint not installed")
+    res = subprocess.run([exe, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
