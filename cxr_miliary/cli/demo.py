@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from .predict import add_model_options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` command."""
@@ -18,11 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=24, help="phantoms to generate (default: %(default)s)")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--seed", type=int, default=4242, help="phantom seed (never used in training)")
-    p.add_argument("--weights", default=None, help="model bundle (default: weights/default)")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--threads", type=int, default=None)
+    add_model_options(p)
     p.set_defaults(func=run)
 
 

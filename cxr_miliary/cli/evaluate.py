@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .main import UsageError
+from .predict import add_model_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +14,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="metrics with CIs, subgroups, plots and an HTML report for a manifest",
                        description="Score a manifest (path,label[,split,...]) with Grad-CAM and write metrics.json, "
                        "subgroups.csv, plots and a self-contained report.html into --out.")
-    p.add_argument("--weights", default=None, help="model bundle (default: weights/default)")
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--split", default=None, help="evaluate one split only (e.g. test)")
@@ -22,9 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the CIs")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--threads", type=int, default=None)
+    add_model_options(p)
     p.set_defaults(func=run)
 
 

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Score one radiograph and print one JSON object (or --format text). "
                        "Research software, not a diagnosis.")
     p.add_argument("image")
-    p.add_argument("--weights", default=None, help="model bundle folder (default: the bundle shipped in weights/)")
+    add_model_options(p)
     p.add_argument("--cam", default=None, metavar="OVERLAY.png", help="write the Grad-CAM overlay here")
     p.add_argument("--json", default=None, metavar="OUT.json", help="also write the JSON here")
     p.add_argument("--threshold", type=float, default=None, help="override the bundle's decision threshold")
@@ -27,10 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-out", default=None, metavar="DIR", help="write a DICOM Secondary Capture overlay and a text SR for PACS (DICOM inputs; these carry the study's identifiers)")
     p.add_argument("--no-sr", action="store_true", help="with --dicom-out: the Secondary Capture only")
     p.add_argument("--format", default="json", choices=["json", "text"])
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=run)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that runs the model shares (bundle, device, precision, threads)."""
+    p.add_argument("--weights", default=None, help="model bundle folder (default: the bundle shipped in weights/)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"], help="forward-pass precision (Grad-CAM always fp32)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
 def load_predictor(args: argparse.Namespace):  # noqa: ANN201 - Predictor imported lazily

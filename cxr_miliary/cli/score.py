@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .main import UsageError
+from .predict import add_model_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +16,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "exactly one row per input. Exit 0 all scored, 1 some rows carry an error, 2 usage error.")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", required=True, help="output table: .csv, .parquet or .jsonl")
-    p.add_argument("--weights", default=None, help="model bundle folder (default: weights/default)")
     p.add_argument("--cam-dir", default=None, help="write a Grad-CAM .npy map and an overlay PNG per input here")
     p.add_argument("--cam", action="store_true", help="add the distribution columns without writing maps")
     p.add_argument("--dicom-out", default=None, metavar="DIR", help="DICOM Secondary Capture + SR per DICOM input, for PACS (these carry identifiers)")
@@ -24,9 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="decoding worker processes")
     p.add_argument("--resume", action="store_true", help="skip inputs already in --out (or its journal)")
     p.add_argument("--force", action="store_true", help="score inputs the acceptance checks reject")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--threads", type=int, default=None)
+    add_model_options(p)
     p.set_defaults(func=run)
 
 
