@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", required=True, help="bundle folder")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx")
     p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--int8", action="store_true", help="also write model.int8.onnx (static quantisation calibrated on phantoms; OUT must be inside the bundle)")
+    p.add_argument("--calibration-images", type=int, default=32)
     p.set_defaults(func=run)
 
 
@@ -27,9 +29,33 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         record = export_onnx(args.weights, args.onnx, opset=args.opset)
+        if args.int8:
+            record["int8"] = _int8(args)
     except (BundleError, ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
     except ImportError:
         raise UsageError("ONNX export needs the 'onnx' and 'onnxruntime' packages: pip install 'cxr-miliary[onnx]'") from None
     sys.stdout.write(json.dumps(record, indent=2) + "\n")
     return 0
+
+
+def _int8(args: argparse.Namespace) -> dict:
+    """Calibrate static int8 quantisation on freshly generated phantoms."""
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    from ..inference import Predictor
+    from ..io import load_image
+    from ..models.onnx_export import quantize_int8
+    from ..phantom import generate_phantoms
+
+    p = Predictor.load(args.weights)
+    with tempfile.TemporaryDirectory() as tmp:
+        man = generate_phantoms(args.calibration_images, tmp, seed=31337, size=max(512, p.preprocess.image_size))
+        import pandas as pd
+
+        paths = [f"{tmp}/{x}" for x in pd.read_csv(man)["path"]]
+        calib = torch.stack([p.tensor(load_image(x)) for x in paths]).numpy().astype(np.float32)
+    return quantize_int8(args.weights, calib)

@@ -73,6 +73,13 @@ def _collate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return items
 
 
+def _worker_init(_: int) -> None:
+    # decoding workers run beside the model: one thread each, so that workers + model
+    # threads never oversubscribe the cores
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
 def _probe(path: str, force: bool) -> None:
     import faulthandler
 
@@ -131,6 +138,7 @@ def score_rows(
         loader = DataLoader(
             _Decode(remaining, predictor, cam, force), batch_size=batch_size, num_workers=num_workers,
             collate_fn=_collate, persistent_workers=False, prefetch_factor=2 if num_workers else None,
+            worker_init_fn=_worker_init if num_workers else None,
         )
         try:
             for batch in loader:

@@ -81,8 +81,9 @@ class Predictor:
         threads: CPU threads for torch (default: torch's choice).
         precision: ``"auto"``, ``"fp32"`` or ``"bf16"`` for the forward pass; Grad-CAM
             always runs in fp32.
-        backend: ``"torch"`` or ``"onnxruntime"`` (the probability from the ONNX file
-            the card records; Grad-CAM stays on the PyTorch network).
+        backend: ``"torch"``, ``"onnxruntime"`` or ``"onnxruntime-int8"`` (the
+            probability from the ONNX file the card records; Grad-CAM stays on the
+            PyTorch network).
         bundle_dir: Folder of the bundle (needed to find the ONNX file).
     """
 
@@ -103,15 +104,16 @@ class Predictor:
         if self.precision == "bf16":
             self.model = self.model.to(memory_format=torch.channels_last)
         self.backend = backend
-        self._ort = self._onnx_session(card, bundle_dir, threads) if backend == "onnxruntime" else None
-        if backend not in ("torch", "onnxruntime"):
-            raise ValueError("backend must be 'torch' or 'onnxruntime'")
+        if backend not in ("torch", "onnxruntime", "onnxruntime-int8"):
+            raise ValueError("backend must be 'torch', 'onnxruntime' or 'onnxruntime-int8'")
+        key = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx_int8"}.get(backend)
+        self._ort = self._onnx_session(card, bundle_dir, threads, key) if key else None
 
     @staticmethod
-    def _onnx_session(card: dict[str, Any], bundle_dir: str | os.PathLike[str] | None, threads: int | None):  # noqa: ANN205
+    def _onnx_session(card: dict[str, Any], bundle_dir: str | os.PathLike[str] | None, threads: int | None, key: str = "onnx"):  # noqa: ANN205
         from ..models import BundleError, sha256_file
 
-        rec = card.get("onnx")
+        rec = card.get(key)
         if not rec or bundle_dir is None:
             raise BundleError("this bundle has no ONNX export; run 'cxr-miliary export --weights B --onnx B/model.onnx'")
         path = Path(bundle_dir) / rec["file"]

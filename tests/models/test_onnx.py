@@ -29,3 +29,15 @@ def test_export_parity_and_backend(tiny_bundle, phantom_dir, tmp_path):
     assert ort_p.predict(paths[0]).cam is not None  # Grad-CAM stays on PyTorch
     with pytest.raises(Exception):
         Predictor.load(tiny_bundle, backend="onnxruntime")  # no ONNX recorded in that card
+
+
+def test_int8_quantisation_option(tiny_bundle, tmp_path):
+    import shutil
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    assert main(["export", "--weights", str(bundle), "--onnx", str(bundle / "model.onnx"), "--int8", "--calibration-images", "4"]) == 0
+    card = json.loads((bundle / "card.json").read_text())
+    assert card["onnx_int8"]["file"] == "model.int8.onnx" and card["onnx_int8"]["max_abs_prob_diff_vs_fp32"] < 0.1
+    pred = Predictor.load(bundle, backend="onnxruntime-int8").predict(np.random.default_rng(0).random((128, 128)).astype(np.float32), cam=False)
+    assert 0 <= pred.probability <= 1
