@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images-root", default=None)
     p.add_argument("--target-sensitivity", type=float, default=0.90)
     p.add_argument("--bootstrap", type=int, default=500, help="bootstrap resamples for the CIs")
+    p.add_argument("--update-card", default=None, metavar="DATA", help="record the figures in the bundle's card and MODEL_CARD.md, describing the data as DATA")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2)
     add_model_options(p)
@@ -37,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
                      num_workers=args.workers, target_sensitivity=args.target_sensitivity, n_boot=args.bootstrap, progress=not args.quiet)
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UsageError(f"{args.manifest}: {exc}") from None
+    if args.update_card:
+        from ..evaluation.run import update_card
+        from ..inference.locate import find_default_bundle
+
+        update_card(args.weights or find_default_bundle(), m, args.update_card)
     a = m["metrics"]["auroc"]
     sys.stdout.write(f"n={m['n']} positives={m['positives']} AUROC {a['value']:.4f} (95% CI {a['ci_low']:.4f}-{a['ci_high']:.4f}); report: {args.out}/report.html\n")
     return 0

@@ -65,6 +65,8 @@ def evaluate(
     if loc:
         metrics["localisation"] = loc
     metrics["model"] = dict(predictor.model_info)
+    if "difficulty" in df.columns:
+        metrics["auroc_by_tier"] = tier_aurocs(df)
     ok = df[df["error"] == ""]
     p, y = ok["probability"].astype(float).to_numpy(), ok["label"].astype(int).to_numpy()
     figures = {
@@ -77,6 +79,50 @@ def evaluate(
     sub.to_csv(out / "subgroups.csv", index=False)
     write_report(out / "report.html", metrics=metrics, subgroups=sub, figures=figures, card=predictor.card, localisation=loc)
     return metrics
+
+
+def tier_aurocs(df: pd.DataFrame) -> dict[str, float]:
+    """AUROC of each positive difficulty tier against all negatives (the hard-case check)."""
+    from .metrics import _auroc
+
+    ok = df[df["error"] == ""]
+    neg = ok[ok["label"].astype(int) == 0]
+    out = {}
+    for tier, pos in ok[ok["label"].astype(int) == 1].groupby("difficulty"):
+        both = pd.concat([pos, neg])
+        out[str(tier)] = _auroc(both["probability"].astype(float).to_numpy(), both["label"].astype(int).to_numpy())
+    return out
+
+
+def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: str) -> None:
+    """Record the evaluation in the bundle's card.json and MODEL_CARD.md (the weights are untouched)."""
+    from ..models.bundle import CARD, HUMAN_CARD
+    from ..models.card import human_card
+
+    folder = Path(bundle)
+    card = json.loads((folder / CARD).read_text())
+    a = metrics["metrics"]["auroc"]
+    figures = {
+        "images": f"{metrics['n']} ({metrics['positives']} positive)",
+        "AUROC": f"{a['value']:.4f} (95% CI {a['ci_low']:.4f}-{a['ci_high']:.4f})",
+        "AUPRC": f"{metrics['metrics']['auprc']['value']:.4f}",
+        "sensitivity / specificity at the bundle threshold": f"{metrics['metrics']['sensitivity']['value']:.3f} / {metrics['metrics']['specificity']['value']:.3f}",
+        "ECE / Brier": f"{metrics['metrics']['ece']['value']:.4f} / {metrics['metrics']['brier']['value']:.4f}",
+    }
+    for tier, v in metrics.get("auroc_by_tier", {}).items():
+        figures[f"AUROC, {tier} positives vs all negatives"] = f"{v:.4f}"
+    loc = metrics.get("localisation") or {}
+    if loc.get("cam_mass_in_lungs") is not None:
+        figures["Grad-CAM mass inside the lungs (positives)"] = f"{loc['cam_mass_in_lungs']:.1%}"
+    if loc.get("pattern_accuracy_diffuse_positives") is not None:
+        figures["distribution pattern right on diffuse positives (called positive)"] = f"{loc['pattern_accuracy_diffuse_positives']:.1%}"
+    if loc.get("confounders_flagged_not_diffuse") is not None:
+        figures["one-zone / one-lung confounders called positive and flagged not diffuse"] = f"{loc['confounders_flagged_not_diffuse']:.1%}"
+    if loc.get("mean_intensity_positives") is not None and loc.get("mean_intensity_confident_negatives") is not None:
+        figures["mean map intensity in lungs: confident negatives vs positives"] = f"{loc['mean_intensity_confident_negatives']:.4f} vs {loc['mean_intensity_positives']:.4f}"
+    card["evaluation"] = {"data": data, "figures": figures}
+    (folder / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    (folder / HUMAN_CARD).write_text(human_card(card))
 
 
 def _jsonable(o: Any) -> Any:

@@ -18,6 +18,7 @@ from .. import __version__
 from ..calibration import choose_threshold, fit_temperature, sigmoid, summary_metrics
 from ..data.labels import DEFAULT_POSITIVE_TERMS
 from ..models import cam_target_layer, create_model, read_card, save_bundle
+from ..models.card import human_card
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +64,6 @@ def _versions() -> dict[str, str]:
     import timm
 
     return {"cxr_miliary": __version__, "torch": torch.__version__, "timm": timm.__version__, "lightning": lightning.__version__, "python": platform.python_version()}
-
-
-def human_card(card: dict[str, Any]) -> str:
-    """MODEL_CARD.md for people: what the model is, how it was made, what it is not."""
-    m = card.get("metrics", {}).get("val_after_calibration", {})
-    op = card.get("threshold_rule", {})
-    data = card.get("training_data", {})
-    lines = [
-        f"# {card.get('name', 'cxr-miliary model')}",
-        "",
-        "**Research software, not a medical device. Not validated on patients unless stated below.**",
-        "",
-        f"- Task: {card['label']['definition']}",
-        f"- Backbone: `{card['backbone']}`, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
-        f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
-        f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive)",
-        f"- Calibration: temperature {card['temperature']:.3f} (fit on validation)",
-        f"- Operating point: threshold {card['threshold']:.4f} by rule `{op.get('rule')}` (target {op.get('target')}); "
-        f"validation sensitivity {op.get('sensitivity', float('nan')):.3f}, specificity {op.get('specificity', float('nan')):.3f}",
-        f"- Validation AUROC {m.get('auroc', float('nan')):.4f}, AUPRC {m.get('auprc', float('nan')):.4f}, ECE {m.get('ece', float('nan')):.4f}, Brier {m.get('brier', float('nan')):.4f}",
-        f"- Weights sha256: `{card.get('weights', {}).get('sha256', 'written on export')}`",
-        "",
-        "Sites should re-tune the threshold on their own data (`cxr-miliary evaluate` reports the threshold that meets a target sensitivity).",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def write_bundle(

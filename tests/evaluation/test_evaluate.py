@@ -86,3 +86,17 @@ def test_demo_runs_end_to_end(tiny_bundle, tmp_path, monkeypatch, capsys):
     assert (tmp_path / "demo" / "report.html").exists() and (tmp_path / "demo" / "example_prediction.json").exists()
     assert len(list((tmp_path / "demo" / "cams").glob("*.png"))) == 8
     assert Predictor.from_pretrained().model_info["name"] == "tiny-test"
+
+
+def test_update_card_records_figures_and_keeps_weights(evaluated, tiny_bundle, tmp_path):
+    from cxr_miliary.evaluation.run import update_card
+    from cxr_miliary.models import load_bundle
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    update_card(bundle, json.loads((evaluated / "metrics.json").read_text()), "14 fresh phantoms")
+    card = json.loads((bundle / "card.json").read_text())
+    assert "AUROC" in card["evaluation"]["figures"]
+    text = (bundle / "MODEL_CARD.md").read_text()
+    assert "Measured quality: 14 fresh phantoms" in text and "PadChest" in text
+    load_bundle(bundle)  # sha256 still verifies

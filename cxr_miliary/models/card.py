@@ -1,0 +1,56 @@
+"""``MODEL_CARD.md``: the human-readable side of a bundle's ``card.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PADCHEST_HOWTO = (
+    "To train a real model: build a manifest from PadChest's published label table "
+    "(`cxr-miliary manifest padchest --labels PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz "
+    "--images-root /data/padchest --out manifest.csv`), cache it (`cxr-miliary prepare`), and run "
+    "`python train.py fit --config configs/padchest_miliary.yaml` on a GPU workstation; the bundle is written at the end of `fit`."
+)
+
+
+def _f(v: Any, fmt: str = ".4f") -> str:
+    return format(v, fmt) if isinstance(v, (int, float)) and v == v else "n/a"
+
+
+def human_card(card: dict[str, Any]) -> str:
+    """What the model is, how it was made, how good it measured, and what it is not."""
+    m = card.get("metrics", {}).get("val_after_calibration", {})
+    op = card.get("threshold_rule", {})
+    data = card.get("training_data", {})
+    synthetic = "phantom" in str(data.get("description", "")).lower()
+    lines = [f"# {card.get('name', 'cxr-miliary model')}", ""]
+    if synthetic:
+        lines += [
+            "**Trained on synthetic phantoms only. Not validated on patients. Not a medical device.** "
+            "It exists so the toolkit runs out of the box; its figures say nothing about real radiographs.",
+            "",
+        ]
+    else:
+        lines += ["**Research software, not a medical device.**", ""]
+    lines += [
+        f"- Task: {card['label']['definition']}",
+        f"- Backbone: `{card['backbone']}`, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
+        f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
+        f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive)",
+        f"- Calibration: temperature {_f(card.get('temperature'), '.3f')} (fit on validation)",
+        f"- Operating point: threshold {_f(card.get('threshold'))} by rule `{op.get('rule')}` (target {op.get('target')}); "
+        f"validation sensitivity {_f(op.get('sensitivity'), '.3f')}, specificity {_f(op.get('specificity'), '.3f')}",
+        f"- Validation AUROC {_f(m.get('auroc'))}, AUPRC {_f(m.get('auprc'))}, ECE {_f(m.get('ece'))}, Brier {_f(m.get('brier'))}",
+        f"- Weights sha256: `{card.get('weights', {}).get('sha256', 'written on export')}`",
+    ]
+    ev = card.get("evaluation")
+    if ev:
+        lines += ["", f"## Measured quality: {ev.get('data', 'held-out data')}", ""]
+        for key, value in ev.get("figures", {}).items():
+            lines.append(f"- {key}: {value}")
+    lines += [
+        "",
+        "Sites should re-tune the threshold on their own data (`cxr-miliary evaluate` reports the threshold that meets a target sensitivity).",
+        "",
+        PADCHEST_HOWTO,
+    ]
+    return "\n".join(lines) + "\n"
