@@ -32,7 +32,7 @@ def human_card(card: dict[str, Any]) -> str:
     else:
         lines += ["**Research software, not a medical device.**", ""]
     lines += [
-        f"- Task: {card['label']['definition']}",
+        f"- Task: {card.get('label', {}).get('definition', 'miliary / reticulonodular pattern')}",
         f"- Backbone: `{card['backbone']}`, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
         f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
         f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive)",
