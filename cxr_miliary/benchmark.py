@@ -96,6 +96,23 @@ def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size:
             sc = _score_rate(pred, paths, batch_size, workers)
             res[f"{name}_forward_img_s"], res[f"{name}_score_img_s"] = fwd, sc
             log(f"  {name:5s} ({pred.precision}): forward on pre-decoded tensors {fwd:6.1f} img/s | score end-to-end {sc:6.1f} img/s ({sc / fwd:.0%} of forward)")
+        for backend in ("onnxruntime", "onnxruntime-int8"):
+            key = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx_int8"}[backend]
+            if key not in fp32.card:
+                log(f"  {backend}: no {key} export in this bundle (cxr-miliary export --weights B --onnx B/model.onnx [--int8])")
+                continue
+            ort_p = load(backend=backend)
+            fwd, sc = _forward_rate(ort_p, tensors, batch_size), _score_rate(ort_p, paths, batch_size, workers)
+            res[f"{backend}_forward_img_s"], res[f"{backend}_score_img_s"] = fwd, sc
+            p_ref = fp32.probability(fp32.logits(tensors).numpy())
+            p_ort = ort_p.probability(ort_p.logits(tensors).numpy())
+            extra = ""
+            if 0 < labels.sum() < len(labels):
+                d_auc = summary_metrics(p_ref, labels)["auroc"] - summary_metrics(p_ort, labels)["auroc"]
+                res[f"{backend}_auroc_drop"] = d_auc
+                extra = f", AUROC drop {d_auc:+.4f}"
+            res[f"{backend}_max_abs_prob_diff"] = float(np.abs(p_ref - p_ort).max())
+            log(f"  {backend}: forward {fwd:6.1f} img/s | score {sc:6.1f} img/s ({sc / res['fp32_score_img_s']:.2f}x fp32 score); max |Δp| {res[f'{backend}_max_abs_prob_diff']:.4f}{extra}")
         t_loop = _timed(lambda: [fp32.predict(p, cam=False) for p in paths])
         res["predict_loop_img_s"] = n / t_loop
         log(f"  predict() loop, fp32, no CAM: {n / t_loop:6.1f} img/s -> score is {res['fp32_score_img_s'] / (n / t_loop):.1f}x faster")

@@ -73,12 +73,6 @@ def _collate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return items
 
 
-def _worker_init(_: int) -> None:
-    # decoding workers run beside the model: one thread each, so that workers + model
-    # threads never oversubscribe the cores
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-
 
 def _probe(path: str, force: bool) -> None:
     import faulthandler
@@ -137,8 +131,9 @@ def score_rows(
             return
         loader = DataLoader(
             _Decode(remaining, predictor, cam, force), batch_size=batch_size, num_workers=num_workers,
+            # torch already runs each worker single-threaded, so workers + model threads do
+            # not oversubscribe the cores; re-configuring OpenCV's pool after fork can hang
             collate_fn=_collate, persistent_workers=False, prefetch_factor=2 if num_workers else None,
-            worker_init_fn=_worker_init if num_workers else None,
         )
         try:
             for batch in loader:
