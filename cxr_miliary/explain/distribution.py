@@ -7,6 +7,7 @@ model's evidence is spread that way (``diffuse-bilateral``), confined to one lun
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..lung_zones import ZONE_NAMES, sides_from_mask, zone_map
@@ -36,6 +37,13 @@ def distribution(cam: np.ndarray, lung_mask: np.ndarray, positive: bool, involve
         ``{"left", "right", "zones": {name: fraction}, "involved_zones": [...], "pattern"}``;
         fractions are of the map's mass inside the lungs (patient's left/right).
     """
+    # fractions do not depend on resolution: summarise a copy of at most 512 px
+    h, w = cam.shape
+    f = min(1.0, 512 / max(h, w))
+    if f < 1.0:
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        cam = cv2.resize(cam.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        lung_mask = cv2.resize(lung_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     zones = zone_map(sides_from_mask(lung_mask))
     inside = zones >= 0
     mass = float(cam[inside].sum())
