@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 import pydicom
-import pytest
 
 from cxr_miliary.cli.main import main
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from cxr_miliary.explain import distribution, estimate_lung_mask
 from cxr_miliary.phantom import render_phantom

@@ -146,7 +146,6 @@ def test_sigkill_and_resume_one_row_per_input(tiny_bundle, phantom_dir, tmp_path
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert not out.with_name(out.name + ".tmp").exists() or True  # a stale tmp is never the output
         if out.exists():
             pd.read_csv(out)  # never a torn output file
     res = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=300)

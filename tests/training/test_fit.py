@@ -88,10 +88,12 @@ def test_resume_gives_the_same_weights(phantom_train_manifest, tmp_path):
 def test_loss_options_and_freeze(phantom_train_manifest, tmp_path):
     L.seed_everything(0)
     module = MiliaryModule(backbone="test_resnet", loss="focal", freeze_backbone_epochs=1, layer_decay=0.8, channels_last=True)
-    stem_before = module.model.conv1.weight.detach().clone() if hasattr(module.model.conv1, "weight") else None
+    name, stem = next((n, p) for n, p in module.model.named_parameters() if p.ndim == 4)  # the first conv
+    head = module.model.get_classifier().weight
+    stem_before, head_before = stem.detach().clone(), head.detach().clone()
     _trainer(tmp_path, 1, limit_train_batches=2, limit_val_batches=1, enable_checkpointing=False).fit(module, _dm(phantom_train_manifest))
-    if stem_before is not None:
-        assert torch.equal(stem_before, module.model.conv1.weight.detach())  # frozen backbone
+    assert torch.equal(stem_before, stem.detach()), name  # backbone frozen in epoch 0
+    assert not torch.equal(head_before, head.detach())  # the classifier still learns
     with pytest.raises(ValueError):
         MiliaryModule(backbone="test_resnet", loss="hinge")
 
