@@ -87,10 +87,9 @@ def run(args: argparse.Namespace) -> int:
     if (args.cam or args.dicom_out) and pred.cam is None:
         raise UsageError("--cam and --dicom-out need the map; drop --no-cam")
     if args.cam or args.dicom_out:
-        from ..explain import overlay, save_png
+        from ..explain import caption, overlay, save_png
 
-        caption = f"p={pred.probability:.3f} {'POSITIVE' if pred.positive else 'negative'} ({d['distribution']['pattern']}) - not for diagnostic use"
-        rgb = overlay(rad.pixels, pred.cam, pred.lung_mask, caption)
+        rgb = overlay(rad.pixels, pred.cam, pred.lung_mask, caption(pred.probability, pred.positive, d["distribution"]["pattern"]))
         if args.dicom_out:
             if rad.meta.source_format != "dicom":
                 raise UsageError("--dicom-out needs a DICOM input (there is no study to attach the result to)")

@@ -97,7 +97,11 @@ class MiliaryDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         """Read the manifest and cut it by its ``split`` column."""
-        self.prepare_data()  # no-op when the manifest exists; lets plain scripts call setup()
+        if self.trainer is None:
+            # outside a Trainer (scripts, notebooks) nobody called prepare_data; under a
+            # Trainer, Lightning runs it on one process per node before setup, so every
+            # rank must not generate the phantom set at once
+            self.prepare_data()
         df = pd.read_csv(self.manifest, dtype={"path": str, "patient_id": str, "split": str})
         missing = {"path", "label", "split"} - set(df.columns)
         if missing:

@@ -3,6 +3,6 @@
 from .cam import METHODS, absolute_map, raw_cam, to_image
 from .distribution import PATTERNS, distribution
 from .lungs import estimate_lung_mask
-from .render import overlay, save_png
+from .render import caption, overlay, save_png
 
-__all__ = ["METHODS", "PATTERNS", "absolute_map", "distribution", "estimate_lung_mask", "overlay", "raw_cam", "save_png", "to_image"]
+__all__ = ["METHODS", "PATTERNS", "absolute_map", "caption", "distribution", "estimate_lung_mask", "overlay", "raw_cam", "save_png", "to_image"]

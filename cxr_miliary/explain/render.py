@@ -11,6 +11,11 @@ from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
 
+def caption(probability: float, positive: bool, pattern: str) -> str:
+    """The line burned into every overlay: the result and the disclaimer."""
+    return f"p={probability:.3f} {'POSITIVE' if positive else 'negative'} ({pattern}) - not for diagnostic use"
+
+
 def overlay(pixels: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None = None, caption: str = "", max_side: int = 1024) -> np.ndarray:
     """RGB uint8 overlay: map on an absolute colour scale (0..1), lungs outlined, a caption.
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..explain import absolute_map, distribution, estimate_lung_mask, overlay, raw_cam, save_png, to_image
+from ..explain import absolute_map, caption, distribution, estimate_lung_mask, overlay, raw_cam, save_png, to_image
 from ..io import ImageError, load_image
 from ..lung_zones import ZONE_NAMES
 from ..transforms import to_tensor
@@ -109,24 +109,21 @@ def score_rows(
     cam_dir: str | Path | None = None,
     cam_method: str = "gradcam",
     force: bool = False,
-    skip: set[str] | None = None,
     dicom_out: str | Path | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yield lists of result rows, one list per batch, for every path not in ``skip``.
+    """Yield lists of result rows, one list per batch, one row for every path.
 
     Workers decode; the main process runs the model. If a worker dies (a native codec
     crash), the files it may have held are probed one by one in throw-away processes:
     the culprits become error rows and scoring resumes with a fresh loader.
     """
-    skip = skip or set()
     cam = cam or cam_dir is not None or dicom_out is not None
     cam_root = Path(cam_dir) if cam_dir is not None else None
     if cam_root is not None:
         cam_root.mkdir(parents=True, exist_ok=True)
-    todo = [(i, p) for i, p in enumerate(paths) if p not in skip]
     done: set[int] = set()
     while True:
-        remaining = [(i, p) for i, p in todo if i not in done]
+        remaining = [(i, p) for i, p in enumerate(paths) if i not in done]
         if not remaining:
             return
         loader = DataLoader(
@@ -138,8 +135,7 @@ def score_rows(
         try:
             for batch in loader:
                 rows = _infer(predictor, batch, cam, cam_root, cam_method, dicom_out)
-                done.update(r["_index"] for r in rows)
-                yield [{k: v for k, v in r.items() if k != "_index"} for r in rows]
+                yield _public(rows, done)
             return
         except RuntimeError as exc:
             if "DataLoader worker" not in str(exc):
@@ -154,8 +150,13 @@ def score_rows(
             if not crashed:  # could not reproduce: mark the first suspect so the job always progresses
                 i, p = suspects[0]
                 crashed.append(_error_row(predictor, i, p, "decoder-crashed: a decoder worker died while this file was being read"))
-            done.update(r["_index"] for r in crashed)
-            yield [{k: v for k, v in r.items() if k != "_index"} for r in crashed]
+            yield _public(crashed, done)
+
+
+def _public(rows: list[dict[str, Any]], done: set[int]) -> list[dict[str, Any]]:
+    """Mark rows' inputs as done and drop the internal index."""
+    done.update(r["_index"] for r in rows)
+    return [{k: v for k, v in r.items() if k != "_index"} for r in rows]
 
 
 def _error_row(predictor: Predictor, index: int, path: str, error: str) -> dict[str, Any]:
@@ -196,8 +197,7 @@ def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: flo
     if cam_root is None and (dicom_out is None or not b.get("is_dicom")):
         return
     small = cv2.resize(full, (b["preview"].shape[1], b["preview"].shape[0]), interpolation=cv2.INTER_AREA)
-    caption = f"p={p:.3f} {'POSITIVE' if row['positive'] else 'negative'} ({dist['pattern']}) - not for diagnostic use"
-    rgb = overlay(b["preview"], small, preview_lungs, caption)
+    rgb = overlay(b["preview"], small, preview_lungs, caption(p, row["positive"], dist["pattern"]))
     if dicom_out is not None and b.get("is_dicom"):
         from ..outputs import write_dicom_results
 

@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 #: Probabilities within this distance of the threshold are "uncertain": CT is suggested.
 UNCERTAINTY_BAND = 0.15
-#: Effective pixel size above which sub-2 mm nodules may be invisible.
-COARSE_MM = 0.5
+#: Effective pixel size at the network's input above which a 2 mm nodule spans under
+#: two pixels and may be invisible.
+COARSE_MM = 1.0
 
 
 @dataclass
@@ -225,10 +226,15 @@ class Predictor:
         Inputs may be files, folders (recursive) and list files (``.txt`` or ``.csv``
         with a ``path`` column). Errors are rows with ``error`` set, never exceptions.
         """
-        from .batch import score_rows
         from .inputs import expand_inputs
 
-        for rows in score_rows(self, expand_inputs(paths), batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force):
+        yield from self._rows(expand_inputs(paths), batch_size, num_workers, cam, cam_dir, cam_method, force)
+
+    def _rows(self, files: list[str], batch_size: int, num_workers: int, cam: bool, cam_dir: Any, cam_method: str, force: bool) -> Iterator[dict[str, Any]]:
+        """Rows for already-expanded input files."""
+        from .batch import score_rows
+
+        for rows in score_rows(self, files, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force):
             yield from rows
 
     def score(
@@ -257,8 +263,8 @@ class Predictor:
         from .scoring import columns_for, score_to_file
 
         files = expand_inputs(paths)
-        if out is None:
-            rows = list(self.iter_score(files, batch_size, num_workers, cam, cam_dir, cam_method, force))
+        if out is None:  # the inputs are expanded once, here
+            rows = list(self._rows(files, batch_size, num_workers, cam, cam_dir, cam_method, force))
             return pd.DataFrame(rows, columns=columns_for(cam, cam_dir))
         score_to_file(self, files, out, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir,
                       cam_method=cam_method, force=force, resume=resume, progress=progress)
@@ -281,7 +287,7 @@ class Predictor:
         spacing = rad.meta.pixel_spacing_mm
         longest = max(rad.shape)
         effective = spacing[0] * longest / self.preprocess.image_size if spacing else None
-        if (effective is not None and effective > COARSE_MM * 2) or (spacing is None and longest < 1024):
+        if (effective is not None and effective > COARSE_MM) or (spacing is None and longest < 1024):
             pred.warnings.append(kb["coarse_input_warning"])
         if pred.positive:
             pred.differential = knowledge.differential()

@@ -31,6 +31,8 @@ def test_bf16_channels_last_is_faithful(tiny_bundle, tmp_path):
     assert f["decision_flips"] <= 0.01
     assert f["cam_correlation_min"] >= 0.95  # Grad-CAM runs in fp32 on both paths
     if "auroc_fp32" in f:
-        assert abs(f["auroc_fp32"] - f["auroc_fast"]) <= 0.005 + 1 / (rows["label"].sum() * (len(rows) - rows["label"].sum()))
+        # on 12 images one swapped pair moves AUROC by ~0.03, so the 0.005 bar is checked
+        # by `bench` on a real set; here the ranking must simply be the same
+        assert f["auroc_fp32"] == pytest.approx(f["auroc_fast"], abs=1e-9)
     pred = fast.predict(load_image(paths[0]))
     assert np.isfinite(pred.probability) and pred.cam.dtype == np.float32
