@@ -101,6 +101,20 @@ def _window_range(values: np.ndarray, ds: Dataset) -> tuple[float, float]:
     return lo, hi
 
 
+def _table_domain(stored: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every value a <=16-bit integer image can hold, and the image as indices into them.
+
+    Running the LUT chain once over the 65,536 possible stored values and then looking
+    each pixel up gives exactly the per-pixel result (every step is a function of the
+    stored value alone) at a fraction of the cost: a 2048 x 2048 film is 4 M pixels.
+    """
+    if stored.dtype.kind not in "ui" or stored.dtype.itemsize > 2:
+        return None
+    unsigned = np.dtype(f"uint{8 * stored.dtype.itemsize}")
+    domain = np.arange(2 ** (8 * stored.dtype.itemsize), dtype=unsigned).view(stored.dtype)
+    return domain, stored.view(unsigned)
+
+
 def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo]:
     """Turn stored pixel values into display values.
 
@@ -113,7 +127,10 @@ def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo
     """
     notes: list[str] = []
     pad = padding_mask(stored, ds)
-    values = apply_modality_lut(stored, ds)
+    table = _table_domain(stored)
+    # With a table, the chain below runs on the possible stored values, not the pixels.
+    source = table[0] if table is not None else stored
+    values = apply_modality_lut(source, ds)
     window: tuple[float, float] | None = None
     n_windows = _n_values(ds.get("WindowCenter"))
 
@@ -138,7 +155,7 @@ def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo
             notes.append(f"{n_windows} windows in file; the first (center {window[0]:g}, width {window[1]:g}) was used")
     else:
         out = np.asarray(values, dtype=np.float64)
-        real = out[~pad] if (~pad).any() else out
+        real = _real_values(out, pad, table[1] if table is not None else None)
         lo, hi = float(real.min()), float(real.max())
         voi = "min-max"
         notes.append("no VOI LUT or window in file; grey levels stretched from min to max")
@@ -157,6 +174,8 @@ def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo
     inverted = photometric == "MONOCHROME1" or shape == "INVERSE"
     if inverted:
         pixels = 1.0 - pixels
+    if table is not None:
+        pixels = np.take(pixels, table[1])
     if pad.any():
         pixels[pad] = 0.0  # padding shows as black, like a reading station
     info = DisplayInfo(
@@ -168,3 +187,15 @@ def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo
         warnings=notes,
     )
     return pixels, info
+
+
+def _real_values(out: np.ndarray, pad: np.ndarray, indices: np.ndarray | None) -> np.ndarray:
+    """Modality values of the non-padding pixels (all pixels when everything is padding).
+
+    ``out`` is per pixel, or (with ``indices``) per possible stored value: then only the
+    values that non-padding pixels actually hold count.
+    """
+    if indices is None:
+        return out[~pad] if (~pad).any() else out
+    keep = indices[~pad] if (~pad).any() else indices.ravel()
+    return out[np.bincount(keep.ravel(), minlength=out.size) > 0]
