@@ -13,6 +13,8 @@ from cxr_miliary.phantom import generate_phantoms
 
 # Keep the tests single-threaded per worker: the CI machine has 2 cores.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The fast-path verdicts (precision="auto") are cached; keep the tests' cache out of $HOME.
+os.environ.setdefault("CXR_MILIARY_CACHE", __import__("tempfile").mkdtemp(prefix="cxr-miliary-cache-"))
 
 PYDICOM_TEST_FILES = Path(__import__("pydicom").__file__).parent / "data" / "test_files"
 

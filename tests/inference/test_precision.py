@@ -9,16 +9,8 @@ import torch
 
 from cxr_miliary import Predictor, load_image
 from cxr_miliary.benchmark import faithfulness
-from cxr_miliary.inference.precision import cpu_has_native_bf16, resolve
+from cxr_miliary.inference.precision import cpu_has_native_bf16
 from cxr_miliary.phantom import generate_phantoms
-
-
-def test_auto_resolves_by_hardware():
-    cpu = torch.device("cpu")
-    assert resolve("fp32", cpu) == "fp32" and resolve("bf16", cpu) == "bf16"
-    assert resolve("auto", cpu) == ("bf16" if cpu_has_native_bf16() else "fp32")
-    with pytest.raises(ValueError):
-        resolve("fp8", cpu)
 
 
 def test_bf16_channels_last_is_faithful(tiny_bundle, tmp_path):
