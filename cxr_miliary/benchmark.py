@@ -74,14 +74,37 @@ def faithfulness(fp32: Any, fast: Any, paths: list[str], labels: np.ndarray) -> 
     return out
 
 
+def plain_fp32(predictor: Any) -> Any:
+    """Turn an fp32 Predictor into the peers' baseline: fp32 eager in the default memory layout."""
+    predictor.model.to(memory_format=torch.contiguous_format)
+    predictor.layout = torch.contiguous_format
+    return predictor
+
+
+def _paths_table(log, res: dict[str, Any], name: str, pred: Any, tensors: torch.Tensor, paths: list[str], batch_size: int, workers: int, cam: bool) -> None:  # noqa: ANN001
+    """Forward, score and (optionally) score-with-CAM rates for one numeric path."""
+    fwd = _forward_rate(pred, tensors, batch_size)
+    sc = _score_rate(pred, paths, batch_size, workers)
+    res[f"{name}_forward_img_s"], res[f"{name}_score_img_s"] = fwd, sc
+    line = f"  {name:14s} forward {fwd:6.1f} img/s | score {sc:6.1f} img/s ({sc / fwd:4.0%} of forward)"
+    if cam:
+        t = time.perf_counter()
+        k = sum(1 for _ in pred.iter_score(paths, batch_size=batch_size, num_workers=workers, cam=True))
+        res[f"{name}_score_cam_img_s"] = k / (time.perf_counter() - t)
+        line += f" | score with Grad-CAM {res[f'{name}_score_cam_img_s']:5.1f} img/s"
+    log(line)
+
+
 def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size: int = 16, workers: int = 2, memory: bool = True, log=print) -> dict[str, Any]:  # noqa: ANN001
     """Measure and return every figure (also logged line by line)."""
     from .inference import Predictor
     from .phantom import generate_phantoms
 
     load = (lambda **kw: Predictor.load(weights, **kw)) if weights else (lambda **kw: Predictor.from_pretrained(**kw))
-    fp32, auto = load(precision="fp32"), load(precision="auto")
-    res: dict[str, Any] = {"cpu_threads": torch.get_num_threads(), "auto_precision": auto.precision, "model": fp32.model_info["name"], "input": fp32.preprocess.image_size}
+    eager, fp32, auto = plain_fp32(load(precision="fp32")), load(precision="fp32"), load(precision="auto")
+    auto_name = auto.backend if auto.backend != "torch" else auto.precision
+    res: dict[str, Any] = {"cpu_threads": torch.get_num_threads(), "auto_path": auto_name, "auto_check": auto.fastpath,
+                           "model": fp32.model_info["name"], "input": fp32.preprocess.image_size}
     with tempfile.TemporaryDirectory() as tmp:
         man = generate_phantoms(n, Path(tmp) / "ph", seed=9090, size=size, formats=("dcm",), workers=max(1, workers))
         import pandas as pd
@@ -89,60 +112,77 @@ def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size:
         rows = pd.read_csv(man)
         paths = [str(Path(tmp) / "ph" / p) for p in rows["path"]]
         labels = rows["label"].to_numpy()
-        log(f"{n} phantom DICOMs at {size}², model {res['model']} at {res['input']}², batch {batch_size}, {workers} decode workers, {res['cpu_threads']} torch threads")
+        log(f"{n} phantom DICOMs at {size}², model {res['model']} at {res['input']}², batch {batch_size}, {workers} decode workers, "
+            f"{res['cpu_threads']} torch threads; auto chose {auto_name}")
+        t = time.perf_counter()
         tensors = torch.stack([fp32.tensor(load_image(p)) for p in paths])
-        for name, pred in (("fp32", fp32), ("auto", auto)):
-            fwd = _forward_rate(pred, tensors, batch_size)
-            sc = _score_rate(pred, paths, batch_size, workers)
-            res[f"{name}_forward_img_s"], res[f"{name}_score_img_s"] = fwd, sc
-            log(f"  {name:5s} ({pred.precision}): forward on pre-decoded tensors {fwd:6.1f} img/s | score end-to-end {sc:6.1f} img/s ({sc / fwd:.0%} of forward)")
-        for backend in ("onnxruntime", "onnxruntime-int8"):
-            key = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx_int8"}[backend]
-            if key not in fp32.card:
-                log(f"  {backend}: no {key} export in this bundle (cxr-miliary export --weights B --onnx B/model.onnx [--int8])")
-                continue
-            ort_p = load(backend=backend)
-            fwd, sc = _forward_rate(ort_p, tensors, batch_size), _score_rate(ort_p, paths, batch_size, workers)
-            res[f"{backend}_forward_img_s"], res[f"{backend}_score_img_s"] = fwd, sc
-            p_ref = fp32.probability(fp32.logits(tensors).numpy())
-            p_ort = ort_p.probability(ort_p.logits(tensors).numpy())
-            extra = ""
-            if 0 < labels.sum() < len(labels):
-                d_auc = summary_metrics(p_ref, labels)["auroc"] - summary_metrics(p_ort, labels)["auroc"]
-                res[f"{backend}_auroc_drop"] = d_auc
-                extra = f", AUROC drop {d_auc:+.4f}"
-            res[f"{backend}_max_abs_prob_diff"] = float(np.abs(p_ref - p_ort).max())
-            log(f"  {backend}: forward {fwd:6.1f} img/s | score {sc:6.1f} img/s ({sc / res['fp32_score_img_s']:.2f}x fp32 score); max |Δp| {res[f'{backend}_max_abs_prob_diff']:.4f}{extra}")
-        t_loop = _timed(lambda: [fp32.predict(p, cam=False) for p in paths])
+        res["decode_ms"] = (time.perf_counter() - t) / n * 1000
+        log(f"  decode + resize in one process: {res['decode_ms']:.0f} ms per image")
+        _paths_table(log, res, "fp32-eager", eager, tensors, paths, batch_size, workers, cam=True)
+        _paths_table(log, res, "fp32", fp32, tensors, paths, batch_size, workers, cam=False)
+        _paths_table(log, res, f"auto={auto_name}", auto, tensors, paths, batch_size, workers, cam=True)
+        res["auto_score_img_s"] = res[f"auto={auto_name}_score_img_s"]
+        res["auto_vs_eager_score"] = res["auto_score_img_s"] / res["fp32-eager_score_img_s"]
+        log(f"  auto vs fp32 eager, end-to-end score without CAM: {res['auto_vs_eager_score']:.2f}x; "
+            f"with CAM: {res[f'auto={auto_name}_score_cam_img_s'] / res['fp32-eager_score_cam_img_s']:.2f}x")
+        _onnx_rows(log, res, load, fp32, tensors, paths, labels, batch_size, workers)
+        t_loop = _timed(lambda: [auto.predict(p, cam=False) for p in paths])
         res["predict_loop_img_s"] = n / t_loop
-        log(f"  predict() loop, fp32, no CAM: {n / t_loop:6.1f} img/s -> score is {res['fp32_score_img_s'] / (n / t_loop):.1f}x faster")
-        log(f"  auto vs fp32 score speed-up: {res['auto_score_img_s'] / res['fp32_score_img_s']:.2f}x")
+        log(f"  predict() loop, {auto_name}, no CAM: {n / t_loop:6.1f} img/s -> score is {res['auto_score_img_s'] / (n / t_loop):.2f}x faster")
         rad = load_image(paths[0])
-        fp32.predict(rad)
-        plain = _timed(lambda: fp32.predict(rad, cam=False), 3)
-        withcam = _timed(lambda: fp32.predict(rad, cam=True), 3)
+        auto.predict(rad)
+        plain = _timed(lambda: auto.predict(rad, cam=False), 3)
+        withcam = _timed(lambda: auto.predict(rad, cam=True), 3)
         res["predict_latency_s"], res["predict_cam_latency_s"] = plain, withcam
-        log(f"  predict latency (one {size}² image): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)")
+        log(f"  predict latency (one {size}² image, {auto_name}): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)")
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cxr_miliary", "info", paths[0]], capture_output=True)
         res["cli_info_cold_s"] = time.perf_counter() - t
         log(f"  CLI cold start, 'cxr-miliary info': {res['cli_info_cold_s']:.2f} s")
-        if auto.precision != "fp32":
-            f = faithfulness(fp32, auto, paths, labels)
-            res["faithfulness"] = f
-            log(f"  faithfulness {auto.precision} vs fp32: max |Δp| {f['max_abs_prob_diff']:.4f}, decision flips {f['decision_flips']:.1%}, CAM corr ≥ {f['cam_correlation_min']:.3f}"
-                + (f", AUROC {f['auroc_fp32']:.4f} vs {f['auroc_fast']:.4f}" if "auroc_fp32" in f else ""))
+        fast = auto if auto_name != "fp32" else load(precision="bf16")
+        f = faithfulness(fp32, fast, paths, labels)
+        res["faithfulness"] = {**f, "path": auto_name if fast is auto else "bf16"}
+        log(f"  faithfulness {res['faithfulness']['path']} vs fp32: max |Δp| {f['max_abs_prob_diff']:.4f}, decision flips {f['decision_flips']:.1%}, "
+            f"CAM corr ≥ {f['cam_correlation_min']:.3f}" + (f", AUROC {f['auroc_fp32']:.4f} vs {f['auroc_fast']:.4f}" if "auroc_fp32" in f else ""))
         if memory:
-            small = generate_phantoms(8, Path(tmp) / "small", seed=9191, size=512, formats=("png",))
-            files = [str(Path(tmp) / "small" / p) for p in pd.read_csv(small)["path"]]
-            peaks = {}
-            for count in (200, 2000):
-                lst = Path(tmp) / f"list{count}.txt"
-                lst.write_text("\n".join(files[i % len(files)] for i in range(count)) + "\n")
-                cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "score", str(lst), "--out", str(Path(tmp) / f"o{count}.csv"), "--workers", str(workers), "--batch-size", str(batch_size)]
-                if weights:
-                    cmd += ["--weights", weights]
-                peaks[count] = _peak_rss_mb(cmd)
-            res["peak_rss_mb_200"], res["peak_rss_mb_2000"] = peaks[200], peaks[2000]
-            log(f"  peak memory of score: 200 inputs {peaks[200]:.0f} MB, 2000 inputs {peaks[2000]:.0f} MB ({peaks[2000] / max(peaks[200], 1):.2f}x)")
+            res.update(_memory(log, tmp, weights, workers, batch_size))
     return res
+
+
+def _onnx_rows(log, res: dict[str, Any], load, fp32: Any, tensors: torch.Tensor, paths: list[str], labels: np.ndarray, batch_size: int, workers: int) -> None:  # noqa: ANN001
+    for backend in ("onnxruntime", "onnxruntime-int8"):
+        key = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx_int8"}[backend]
+        if key not in fp32.card:
+            log(f"  {backend}: no {key} export in this bundle (cxr-miliary export --weights B --onnx B/model.onnx [--int8])")
+            continue
+        ort_p = load(backend=backend)
+        fwd, sc = _forward_rate(ort_p, tensors, batch_size), _score_rate(ort_p, paths, batch_size, workers)
+        res[f"{backend}_forward_img_s"], res[f"{backend}_score_img_s"] = fwd, sc
+        p_ref = fp32.probability(fp32.logits(tensors).numpy())
+        p_ort = ort_p.probability(ort_p.logits(tensors).numpy())
+        extra = ""
+        if 0 < labels.sum() < len(labels):
+            d_auc = summary_metrics(p_ref, labels)["auroc"] - summary_metrics(p_ort, labels)["auroc"]
+            res[f"{backend}_auroc_drop"] = d_auc
+            extra = f", AUROC drop {d_auc:+.4f}"
+        res[f"{backend}_max_abs_prob_diff"] = float(np.abs(p_ref - p_ort).max())
+        log(f"  {backend:14s} forward {fwd:6.1f} img/s | score {sc:6.1f} img/s; max |Δp| {res[f'{backend}_max_abs_prob_diff']:.4f}{extra}")
+
+
+def _memory(log, tmp: str, weights: str | None, workers: int, batch_size: int) -> dict[str, float]:  # noqa: ANN001
+    import pandas as pd
+
+    from .phantom import generate_phantoms
+
+    small = generate_phantoms(8, Path(tmp) / "small", seed=9191, size=512, formats=("png",))
+    files = [str(Path(tmp) / "small" / p) for p in pd.read_csv(small)["path"]]
+    peaks = {}
+    for count in (200, 2000):
+        lst = Path(tmp) / f"list{count}.txt"
+        lst.write_text("\n".join(files[i % len(files)] for i in range(count)) + "\n")
+        cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "score", str(lst), "--out", str(Path(tmp) / f"o{count}.csv"), "--workers", str(workers), "--batch-size", str(batch_size)]
+        if weights:
+            cmd += ["--weights", weights]
+        peaks[count] = _peak_rss_mb(cmd)
+    log(f"  peak memory of score: 200 inputs {peaks[200]:.0f} MB, 2000 inputs {peaks[2000]:.0f} MB ({peaks[2000] / max(peaks[200], 1):.2f}x)")
+    return {"peak_rss_mb_200": peaks[200], "peak_rss_mb_2000": peaks[2000]}
