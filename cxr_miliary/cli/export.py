@@ -51,7 +51,7 @@ def _int8(args: argparse.Namespace) -> dict:
     from ..models.onnx_export import quantize_int8
     from ..phantom import generate_phantoms
 
-    p = Predictor.load(args.weights)
+    p = Predictor.load(args.weights, precision="fp32")  # only its preprocessing is used
     with tempfile.TemporaryDirectory() as tmp:
         man = generate_phantoms(args.calibration_images, tmp, seed=31337, size=max(512, p.preprocess.image_size))
         import pandas as pd

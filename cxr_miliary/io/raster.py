@@ -38,6 +38,8 @@ def _to_unit(arr: np.ndarray, notes: list[str]) -> tuple[np.ndarray, int, str]:
     values = arr.astype(np.float64)
     lo, hi = float(values.min()), float(values.max())
     bits = int(np.ceil(np.log2(hi + 1))) if hi >= 1 and arr.dtype.kind in "ui" else 16
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return np.full(arr.shape, np.nan, dtype=np.float32), bits, "min-max"  # load_image reports it
     if hi <= lo:
         return np.zeros(arr.shape, dtype=np.float32), bits, "min-max"
     notes.append(f"{bits} significant bits; grey levels stretched from min to max")

@@ -53,3 +53,13 @@ def test_blank_image_rejected(tmp_path):
     with pytest.raises(RejectedImageError) as err:
         load_image(tmp_path / "blank.png")
     assert err.value.code == "blank"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_pixels_are_an_error(tmp_path, bad):
+    arr = np.linspace(0, 1000, 32 * 32, dtype=np.float32).reshape(32, 32)
+    arr[5, 7] = bad
+    Image.fromarray(arr, mode="F").save(tmp_path / "float.tif")
+    with pytest.raises(UnreadableImageError) as err:
+        load_image(tmp_path / "float.tif")
+    assert err.value.code == "non-finite" and "float.tif" in str(err.value)
