@@ -169,6 +169,8 @@ def choose(predictor: Predictor) -> tuple[str, dict[str, Any]]:
         cached = json.loads(path.read_text())
     except (OSError, ValueError):
         cached = {}
+    if not isinstance(cached, dict):  # a damaged cache is rebuilt, never trusted
+        cached = {}
     if isinstance(cached.get(key), dict) and "choice" in cached[key]:
         return cached[key]["choice"], cached[key]
     options = candidates(predictor)

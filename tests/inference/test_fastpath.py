@@ -79,3 +79,14 @@ def test_auto_never_tries_emulated_bf16(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setattr(fastpath, "cpu_has_native_bf16", lambda: False)
     p = Predictor.load(tiny_bundle, precision="auto")
     assert p.precision == "fp32" and "bf16" not in json.dumps(p.fastpath.get("figures", {}))
+
+
+def test_a_damaged_cache_is_rebuilt(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
+    (tmp_path / "fastpath.json").write_text("[1, 2")
+    Predictor.load(tiny_bundle, precision="auto")
+    (tmp_path / "fastpath.json").write_text("[1, 2]")
+    p = Predictor.load(tiny_bundle, precision="auto")
+    assert p.fastpath["choice"] in ("fp32", "bf16", "onnxruntime")
+    if fastpath.candidates(p):  # something was measured, so the verdict was written over the damage
+        assert isinstance(json.loads((tmp_path / "fastpath.json").read_text()), dict)
