@@ -10,11 +10,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..io import ImageError
+# Set before torch is imported. torch's idle OpenMP threads otherwise spin for a while
+# after each operator, taking the CPU from the decode workers that run beside the model:
+# on 2 cores `score` went from 37 to 50 img/s with this; one-image latency moves ~4 ms.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .. import __version__  # noqa: E402
+from ..io import ImageError  # noqa: E402
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = ("demo", "info", "predict", "score", "evaluate", "phantom", "manifest", "prepare", "train", "export-bundle", "export", "bench")

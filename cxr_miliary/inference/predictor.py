@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Probabilities within this distance of the threshold are "uncertain": CT is suggested.
 UNCERTAINTY_BAND = 0.15
+#: On CPU the network runs in chunks of this many images: a convnet at 384-512 px is
+#: 25-35 % faster per image at batch 2-4 than at 16 (the activations stay in cache).
+CPU_MICRO_BATCH = 4
 #: Effective pixel size at the network's input above which a 2 mm nodule spans under
 #: two pixels and may be invisible.
 COARSE_MM = 1.0
@@ -180,6 +183,8 @@ class Predictor:
         """Raw logits (B,) for a batch of input tensors."""
         if self._ort is not None:
             return torch.from_numpy(self._ort.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1).astype(np.float32))
+        if self.device.type == "cpu" and len(x) > CPU_MICRO_BATCH:
+            return torch.cat([self.logits(chunk) for chunk in x.split(CPU_MICRO_BATCH)])
         x = x.to(self.device).contiguous(memory_format=self.layout)
         if self._fast is not None:
             with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):

@@ -108,7 +108,8 @@ def load_bundle(bundle: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, An
     digest = sha256_file(weights)
     if digest != card["weights"].get("sha256"):
         raise BundleError(f"{weights}: sha256 {digest[:12]}… does not match the card ({str(card['weights'].get('sha256'))[:12]}…); the file was changed")
-    model = create_model(card["backbone"], in_chans=int(card["preprocess"].get("channels", 1)))
+    # bundles written before the zones head existed have no "head": timm's global pool
+    model = create_model(card["backbone"], in_chans=int(card["preprocess"].get("channels", 1)), head=card.get("head", "global"))
     try:
         model.load_state_dict(load_file(str(weights)), strict=True)
     except RuntimeError as exc:

@@ -7,6 +7,10 @@ import os
 
 import timm
 import torch.nn as nn
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from .zones import HEADS, ZoneClassifier
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +22,7 @@ def create_model(
     pretrained_file: str | os.PathLike[str] | None = None,
     in_chans: int = 1,
     drop_rate: float = 0.0,
+    head: str = "global",
 ) -> nn.Module:
     """Build a one-logit classifier from any timm model name.
 
@@ -30,16 +35,37 @@ def create_model(
             and adapts the stem to ``in_chans`` (summing RGB filters for one channel).
         in_chans: Input channels (1 grey, or 3 replicated).
         drop_rate: Dropout before the classifier.
+        head: ``"global"`` (timm's own: global average + linear) or ``"zones"``
+            (:class:`~cxr_miliary.models.zones.ZoneClassifier`: evidence pooled per lung
+            zone, so the classifier can tell diffuse from one-lung or one-zone).
 
     Returns:
         The model, outputting (B, 1) logits.
     """
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}")
+    if pretrained_file and not os.path.isfile(pretrained_file):
+        raise FileNotFoundError(f"{pretrained_file}: pretrained weights file not found")
     kwargs: dict = {"num_classes": 1, "in_chans": in_chans, "drop_rate": drop_rate}
+    if head == "zones":  # timm builds the backbone without pooling or classifier
+        kwargs = {"num_classes": 0, "global_pool": "", "in_chans": in_chans}
+    if pretrained_file and head == "zones" and _is_zone_file(pretrained_file):
+        model = ZoneClassifier(timm.create_model(backbone, **kwargs), drop_rate=drop_rate)
+        model.load_state_dict(load_file(os.fspath(pretrained_file)), strict=True)  # continue a zones model
+        return model
     if pretrained_file:
-        if not os.path.isfile(pretrained_file):
-            raise FileNotFoundError(f"{pretrained_file}: pretrained weights file not found")
-        return timm.create_model(backbone, pretrained=True, pretrained_cfg_overlay={"file": os.fspath(pretrained_file)}, **kwargs)
-    return timm.create_model(backbone, pretrained=pretrained, **kwargs)
+        net = timm.create_model(backbone, pretrained=True, pretrained_cfg_overlay={"file": os.fspath(pretrained_file)}, **kwargs)
+    else:
+        net = timm.create_model(backbone, pretrained=pretrained, **kwargs)
+    return ZoneClassifier(net, drop_rate=drop_rate) if head == "zones" else net
+
+
+def _is_zone_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a safetensors file holds a whole zones model (``net.*`` and ``head.*`` keys)."""
+    if not os.fspath(path).endswith(".safetensors"):
+        return False
+    with safe_open(os.fspath(path), "pt") as fh:
+        return any(k.startswith("head.zone.") for k in fh.keys())
 
 
 def cam_target_layer(model: nn.Module) -> str:

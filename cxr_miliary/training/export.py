@@ -72,6 +72,7 @@ def write_bundle(
     *,
     backbone: str,
     preprocess: dict[str, Any],
+    head: str = "global",
     calibration: dict[str, Any],
     training_data: dict[str, Any],
     label_terms: tuple[str, ...] | list[str] = DEFAULT_POSITIVE_TERMS,
@@ -81,6 +82,7 @@ def write_bundle(
     card = {
         "name": name,
         "backbone": backbone,
+        "head": head,
         "num_outputs": 1,
         "preprocess": preprocess,
         "cam_target_layer": cam_target_layer(model),
@@ -157,7 +159,7 @@ class ExportBundle(L.Callback):
         logits, labels = predict_logits(pl_module.model, dm.val_dataloader(), pl_module.hparams.channels_last)
         cal = calibrate(logits, labels, self.threshold_rule, self.target)
         self.bundle_path = write_bundle(
-            pl_module.model, out, backbone=pl_module.hparams.backbone, preprocess=dm.preprocess.to_dict(),
+            pl_module.model, out, backbone=pl_module.hparams.backbone, head=pl_module.hparams.get("head", "global"), preprocess=dm.preprocess.to_dict(),
             calibration=cal, training_data=data_summary(dm), label_terms=self.label_terms, name=self.name,
         )
         log.info("model bundle written to %s", self.bundle_path)
@@ -193,7 +195,7 @@ def bundle_from_checkpoint(
     extra = state.get("cxr_miliary", {})
     if "backbone" not in hp:
         raise ValueError(f"{ckpt}: not a cxr-miliary checkpoint (no backbone in hyper_parameters)")
-    model = create_model(hp["backbone"], in_chans=int(hp.get("in_chans", 1)))
+    model = create_model(hp["backbone"], in_chans=int(hp.get("in_chans", 1)), head=hp.get("head", "global"))
     weights = {k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(weights, strict=True)
     pre = Preprocess.from_dict(extra.get("preprocess", {"channels": hp.get("in_chans", 1)}))
@@ -204,4 +206,4 @@ def bundle_from_checkpoint(
     else:
         cal = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": {"rule": "uncalibrated", "target": None}, "metrics": {}}
         summary = {"description": "unknown (exported without a manifest; uncalibrated)"}
-    return write_bundle(model.eval(), out_dir, backbone=hp["backbone"], preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)
+    return write_bundle(model.eval(), out_dir, backbone=hp["backbone"], head=hp.get("head", "global"), preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)

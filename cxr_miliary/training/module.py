@@ -31,6 +31,8 @@ class MiliaryModule(L.LightningModule):
         pretrained_file: Local pretrained weights (offline); overrides ``pretrained``.
         in_chans: Input channels (must match the DataModule's ``channels``).
         drop_rate: Dropout before the classifier.
+        head: ``"global"`` (timm's classifier) or ``"zones"`` (evidence pooled per lung
+            zone; see :mod:`cxr_miliary.models.zones`).
         loss: ``"bce"`` (BCE-with-logits) or ``"focal"``.
         pos_weight: BCE positive weight; ``None`` = (1 - p) / p from the DataModule's
             training positive fraction; a number to fix it; 1 to switch it off.
@@ -53,6 +55,7 @@ class MiliaryModule(L.LightningModule):
         pretrained_file: str | None = None,
         in_chans: int = 1,
         drop_rate: float = 0.2,
+        head: str = "global",
         loss: str = "bce",
         pos_weight: float | None = None,
         focal_gamma: float = 2.0,
@@ -69,7 +72,7 @@ class MiliaryModule(L.LightningModule):
         if loss not in ("bce", "focal"):
             raise ValueError("loss must be 'bce' or 'focal'")
         self.save_hyperparameters()
-        self.model = create_model(backbone, pretrained=pretrained, pretrained_file=pretrained_file, in_chans=in_chans, drop_rate=drop_rate)
+        self.model = create_model(backbone, pretrained=pretrained, pretrained_file=pretrained_file, in_chans=in_chans, drop_rate=drop_rate, head=head)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.cam_layer = cam_target_layer(self.model)
