@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=2048)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--score-inputs", type=int, default=128, help="inputs per score/predict-loop run (the N files repeated; default 128)")
     p.add_argument("--no-memory", action="store_true", help="skip the 200 vs 2000 inputs memory runs")
     p.add_argument("--json", default=None, help="also write the figures as JSON")
     p.set_defaults(func=run)
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..benchmark import run_bench
 
     res = run_bench(args.weights, n=args.n, size=args.size, batch_size=args.batch_size, workers=args.workers,
-                    memory=not args.no_memory, log=lambda s: (sys.stdout.write(s + "\n"), sys.stdout.flush()))
+                    memory=not args.no_memory, score_inputs=args.score_inputs, log=lambda s: (sys.stdout.write(s + "\n"), sys.stdout.flush()))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=2, default=str)

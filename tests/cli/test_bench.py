@@ -10,7 +10,7 @@ from cxr_miliary.cli.main import main
 def test_bench_reports_paths_ratios_and_faithfulness(tiny_bundle, tmp_path, capsys):
     out = tmp_path / "bench.json"
     code = main(["bench", "--weights", str(tiny_bundle), "--n", "4", "--size", "256", "--batch-size", "2", "--workers", "0",
-                 "--no-memory", "--json", str(out)])
+                 "--no-memory", "--score-inputs", "6", "--json", str(out)])
     assert code == 0
     res = json.loads(out.read_text())
     auto = res["auto_path"]
