@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_ABS_PROB_DIFF = 0.01
 PROBE_IMAGES = 16
 PROBE_SEED = 4242
+#: Part of the cache key: verdicts made by an older candidate list are measured again.
+VERSION = 2
 
 
 class _Fp32(nn.Module):
@@ -97,7 +99,7 @@ def _machine(device: torch.device) -> str:
 
 
 def _key(predictor: Predictor) -> str:
-    parts = [predictor.model_info["sha256"], str(predictor.preprocess.image_size), _machine(predictor.device),
+    parts = [str(VERSION), predictor.model_info["sha256"], str(predictor.preprocess.image_size), _machine(predictor.device),
              torch.__version__, str(torch.get_num_threads())]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
@@ -140,22 +142,79 @@ def select(reference: Callable[[torch.Tensor], np.ndarray], candidates: dict[str
     return max(faithful, key=lambda n: figures[n]["img_s"]), figures
 
 
-def candidates(predictor: Predictor) -> dict[str, Callable[[torch.Tensor], np.ndarray]]:
-    """The paths worth trying on this device: bf16 where it is native, ONNX Runtime where exported."""
+def onnx_export_for(predictor: Predictor) -> tuple[Path, str] | None:
+    """(file, sha256) of an ONNX export of the predictor's network, or None without onnxruntime.
+
+    The bundle's own export when its card records one; otherwise one exported once into
+    the cache (keyed by the weights' sha256 and input size) with the parity check of
+    ``cxr-miliary export``.
+    """
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    if predictor.bundle_dir is None:
+        return None
+    rec = predictor.card.get("onnx")
+    if rec:
+        return Path(predictor.bundle_dir) / rec["file"], str(rec["sha256"])
+    from ..models.onnx_export import export_onnx
+
+    path = cache_dir() / "onnx" / f"{predictor.model_info['sha256'][:32]}-{predictor.preprocess.image_size}.onnx"
+    sidecar = path.with_suffix(".onnx.json")
+    if not _matches_sidecar(path, sidecar):  # missing, half-written or changed: export again
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.onnx")
+        try:
+            record = export_onnx(predictor.bundle_dir, tmp)
+        finally:
+            Path(f"{tmp}.json").unlink(missing_ok=True)
+        tmp.replace(path)
+        sidecar.write_text(json.dumps({**record, "file": path.name}))
+    return path, str(json.loads(sidecar.read_text())["sha256"])
+
+
+def _matches_sidecar(path: Path, sidecar: Path) -> bool:
+    from ..models import sha256_file
+
+    try:
+        return path.is_file() and sha256_file(path) == json.loads(sidecar.read_text())["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def candidates(predictor: Predictor) -> tuple[dict[str, Callable[[torch.Tensor], np.ndarray]], dict[str, str]]:
+    """The paths worth trying on this device (bf16 where it is native, ONNX Runtime fp32 on
+    CPU) as probability functions, and where the ONNX file is (``onnx_file``, ``onnx_sha256``)."""
     from .predictor import Predictor as _P
+    from .predictor import onnx_session
 
     out: dict[str, Callable[[torch.Tensor], np.ndarray]] = {}
+    extra: dict[str, str] = {}
     native = torch.cuda.is_bf16_supported() if predictor.device.type == "cuda" else cpu_has_native_bf16()
     if native:
         fast = _P(predictor.model, predictor.card, device=str(predictor.device), precision="bf16")
         out["bf16"] = lambda x: fast.probability(fast.logits(x).numpy())
-    if predictor.device.type == "cpu" and predictor.card.get("onnx") and predictor.bundle_dir is not None:
+    if predictor.device.type == "cpu":
         try:
-            ort = _P(predictor.model, predictor.card, device="cpu", precision="fp32", backend="onnxruntime", bundle_dir=predictor.bundle_dir)
-            out["onnxruntime"] = lambda x: ort.probability(ort.logits(x).numpy())
-        except Exception as exc:  # onnxruntime missing or the export unusable
+            found = onnx_export_for(predictor)
+            if found is not None:
+                session = onnx_session(*found)
+                extra = {"onnx_file": str(found[0]), "onnx_sha256": found[1]}
+                out["onnxruntime"] = lambda x: predictor.probability(session.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1))
+        except Exception as exc:  # an export or runtime that fails here is not a path
             log.debug("onnxruntime not a candidate: %s", exc)
-    return out
+    return out, extra
+
+
+def _still_valid(record: dict[str, Any]) -> bool:
+    """A cached ONNX Runtime verdict holds only while its file is the one that was checked."""
+    if record["choice"] != "onnxruntime":
+        return True
+    from ..models import sha256_file
+
+    path = Path(str(record.get("onnx_file", "")))
+    return path.is_file() and sha256_file(path) == record.get("onnx_sha256")
 
 
 def choose(predictor: Predictor) -> tuple[str, dict[str, Any]]:
@@ -171,16 +230,16 @@ def choose(predictor: Predictor) -> tuple[str, dict[str, Any]]:
         cached = {}
     if not isinstance(cached, dict):  # a damaged cache is rebuilt, never trusted
         cached = {}
-    if isinstance(cached.get(key), dict) and "choice" in cached[key]:
+    if isinstance(cached.get(key), dict) and "choice" in cached[key] and _still_valid(cached[key]):
         return cached[key]["choice"], cached[key]
-    options = candidates(predictor)
+    options, extra = candidates(predictor)
     if not options:
         return "fp32", {"choice": "fp32", "reason": "no faster path on this device"}
     log.info("checking the fast inference paths for this model on this machine (once; cached in %s)", path)
     x = probe_batch(predictor)
     choice, figures = select(lambda b: predictor.probability(predictor.logits(b).numpy()), options, x, predictor.threshold)
     record = {"choice": choice, "figures": figures, "machine": _machine(predictor.device), "probe_images": len(x),
-              "model_sha256": predictor.model_info["sha256"]}
+              "model_sha256": predictor.model_info["sha256"], **(extra if choice == "onnxruntime" else {})}
     cached[key] = record
     with contextlib.suppress(OSError):  # an unwritable cache only costs the check next time
         path.parent.mkdir(parents=True, exist_ok=True)

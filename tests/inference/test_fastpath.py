@@ -88,5 +88,32 @@ def test_a_damaged_cache_is_rebuilt(tiny_bundle, tmp_path, monkeypatch):
     (tmp_path / "fastpath.json").write_text("[1, 2]")
     p = Predictor.load(tiny_bundle, precision="auto")
     assert p.fastpath["choice"] in ("fp32", "bf16", "onnxruntime")
-    if fastpath.candidates(p):  # something was measured, so the verdict was written over the damage
+    if fastpath.candidates(p)[0]:  # something was measured, so the verdict was written over the damage
         assert isinstance(json.loads((tmp_path / "fastpath.json").read_text()), dict)
+
+
+def test_onnxruntime_is_a_candidate_through_a_cached_export(tiny_bundle, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
+    real_select = fastpath.select
+    calls = []
+
+    def pick_onnx(reference, options, x, threshold):
+        calls.append(sorted(options))
+        _, figures = real_select(reference, options, x, threshold)
+        return ("onnxruntime" if "onnxruntime" in options else "fp32"), figures
+
+    monkeypatch.setattr(fastpath, "select", pick_onnx)
+    p = Predictor.load(tiny_bundle, precision="auto")
+    assert "onnxruntime" in calls[0] and p.backend == "onnxruntime"
+    assert p.fastpath["figures"]["onnxruntime"]["max_abs_prob_diff"] <= 1e-4  # the export is exact
+    (onnx,) = (tmp_path / "onnx").glob("*.onnx")
+    x = torch.rand(3, 1, 128, 128)
+    ref = Predictor.load(tiny_bundle, precision="fp32")
+    assert (p.logits(x) - ref.logits(x)).abs().max() <= 1e-4
+    Predictor.load(tiny_bundle, precision="auto")
+    assert len(calls) == 1  # cached verdict, same file
+    onnx.write_bytes(onnx.read_bytes() + b"\0")  # the checked file changed: exported and measured again
+    again = Predictor.load(tiny_bundle, precision="auto")
+    assert len(calls) == 2 and again.backend == "onnxruntime"
+    assert (again.logits(x) - ref.logits(x)).abs().max() <= 1e-4
