@@ -1,14 +1,17 @@
 """The fast numeric paths, and ``auto``: the fastest path whose answers match fp32 here.
 
-bf16 autocast + channels_last runs 3-4x faster than fp32 eager on CPUs with native bf16,
-but plain autocast moved the default model's probabilities by up to 0.037: most of the
-error came from rounding the *image* to bf16's 8-bit mantissa (a faint nodule is a 2 %
-change of grey level), the rest from rounding after every BatchNorm. Folding BatchNorm
-into the convolutions and keeping the first convolution in fp32 brought it to 0.005 at
-95 % of the speed (measured on 64 phantoms). Whether that holds for *a given model on a
-given machine* is measured, not assumed: :func:`choose` runs each candidate against fp32
-on a fixed phantom probe set, keeps the fastest one that is faithful, and caches the
-verdict per model, input size, machine and library version.
+bf16 autocast + channels_last runs 3-5x faster than fp32 eager on CPUs with native bf16,
+but plain autocast moved the earlier (global-head) default model's probabilities by up
+to 0.037: most of the error came from rounding the *image* to bf16's 8-bit mantissa (a
+faint nodule is a 2 % change of grey level), the rest from rounding after every
+BatchNorm. Folding BatchNorm into the convolutions and keeping the first convolution in
+fp32 brought it to 0.005 at 95 % of the speed (measured on 64 phantoms). For the zones-
+head model at 512 px the same recipe still moved probabilities by 0.044 (the full-
+resolution stem is where bf16 loses faint nodules), so whether a path holds for *a given
+model on a given machine* is measured, not assumed: :func:`choose` runs each candidate
+(bf16, ONNX Runtime fp32) against fp32 on a fixed phantom probe set, keeps the fastest
+one that is faithful, and caches the verdict per model, input size, machine and library
+version.
 """
 
 from __future__ import annotations
