@@ -10,11 +10,6 @@ import math
 
 import numpy as np
 import torch
-from torchmetrics.functional.classification import (
-    binary_auroc,
-    binary_average_precision,
-    binary_calibration_error,
-)
 
 #: Operating-point rules: "sensitivity" (>= target, the WHO screening target is 0.90),
 #: "specificity" (>= target) or "youden" (max sensitivity + specificity - 1).
@@ -97,6 +92,10 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, rule: str = "sensiti
 
 def summary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float | None = None) -> dict[str, float]:
     """AUROC, AUPRC, ECE, Brier score, NLL (and sens/spec at ``threshold`` when given)."""
+    # imported here: torchmetrics pulls in torchvision's model zoo (1.7 s), which a
+    # one-image `predict` (it only needs sigmoid) should not pay for
+    from torchmetrics.functional.classification import binary_auroc, binary_average_precision, binary_calibration_error
+
     p = torch.tensor(np.asarray(probs, dtype=np.float32))
     y = torch.tensor(np.asarray(labels, dtype=np.int64))
     out: dict[str, float] = {"n": int(len(y)), "positives": int(y.sum())}

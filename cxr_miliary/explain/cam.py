@@ -10,14 +10,16 @@ calibrated probability, so a map's intensity means the same thing on every image
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import torch
 import torch.nn as nn
-from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM
-from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
 
-METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM, "layercam": LayerCAM, "eigencam": EigenCAM}
+#: CAM methods by name -> the grad-cam class. The library is imported on first use: it
+#: pulls in torchvision (1.7 s), which a `predict --no-cam` or a plain `score` need not pay.
+METHODS = {"gradcam": "GradCAM", "gradcam++": "GradCAMPlusPlus", "hirescam": "HiResCAM", "layercam": "LayerCAM", "eigencam": "EigenCAM"}
 
 
 def _raw(method: type) -> type:
@@ -40,7 +42,11 @@ def _raw(method: type) -> type:
     return Raw
 
 
-_RAW = {name: _raw(cls) for name, cls in METHODS.items()}
+@functools.lru_cache(maxsize=None)
+def _raw_class(method: str) -> type:
+    import pytorch_grad_cam
+
+    return _raw(getattr(pytorch_grad_cam, METHODS[method]))
 
 
 def raw_cam(model: nn.Module, target_layer: nn.Module, x: torch.Tensor, method: str = "gradcam") -> np.ndarray:
@@ -49,7 +55,7 @@ def raw_cam(model: nn.Module, target_layer: nn.Module, x: torch.Tensor, method: 
     The target is the logit itself (``BinaryClassifierOutputTarget(1)``): gradients point
     towards "more miliary" whatever the sign of the logit, so negatives are handled too.
     """
-    if method not in _RAW:
+    if method not in METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(METHODS)}")
     # Only the target layer's parameters need gradients for the map to exist: freezing the
     # rest for the call stops the backward pass at the target layer (about 2x cheaper).
@@ -58,7 +64,9 @@ def raw_cam(model: nn.Module, target_layer: nn.Module, x: torch.Tensor, method: 
     try:
         for p, _ in saved:
             p.requires_grad_(id(p) in own)
-        with _RAW[method](model=model, target_layers=[target_layer]) as cam:  # hooks released on exit
+        from pytorch_grad_cam.utils.model_targets import BinaryClassifierOutputTarget
+
+        with _raw_class(method)(model=model, target_layers=[target_layer]) as cam:  # hooks released on exit
             maps = cam(input_tensor=x.float(), targets=[BinaryClassifierOutputTarget(1)] * len(x))
     finally:
         for p, flag in saved:
