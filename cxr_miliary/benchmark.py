@@ -121,6 +121,9 @@ def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size:
         many = (paths * -(-score_inputs // n))[: max(n, score_inputs)]
         log(f"{n} phantom DICOMs at {size}², model {res['model']} at {res['input']}², batch {batch_size}, {workers} decode workers, "
             f"{res['cpu_threads']} torch threads; auto chose {auto_name}")
+        if auto.fastpath and auto.fastpath.get("figures"):
+            log("  auto's check on its probe phantoms: " + "; ".join(
+                f"{k} {v['img_s']:.1f} img/s, max |Δp| {v['max_abs_prob_diff']:.4f}, {v['flips']} flips" for k, v in auto.fastpath["figures"].items()))
         t = time.perf_counter()
         tensors = torch.stack([fp32.tensor(load_image(p)) for p in paths])
         res["decode_ms"] = (time.perf_counter() - t) / n * 1000

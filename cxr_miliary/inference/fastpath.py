@@ -170,9 +170,10 @@ def onnx_export_for(predictor: Predictor) -> tuple[Path, str] | None:
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.onnx")
         try:
             record = export_onnx(predictor.bundle_dir, tmp)
-        finally:
+            tmp.replace(path)
+        finally:  # export_onnx's own sidecar, and the file itself if the export failed
             Path(f"{tmp}.json").unlink(missing_ok=True)
-        tmp.replace(path)
+            tmp.unlink(missing_ok=True)
         sidecar.write_text(json.dumps({**record, "file": path.name}))
     return path, str(json.loads(sidecar.read_text())["sha256"])
 
