@@ -174,7 +174,9 @@ def onnx_export_for(predictor: Predictor) -> tuple[Path, str] | None:
         finally:  # export_onnx's own sidecar, and the file itself if the export failed
             Path(f"{tmp}.json").unlink(missing_ok=True)
             tmp.unlink(missing_ok=True)
-        sidecar.write_text(json.dumps({**record, "file": path.name}))
+        side_tmp = sidecar.with_name(f"{sidecar.name}.{os.getpid()}.tmp")
+        side_tmp.write_text(json.dumps({**record, "file": path.name}))
+        side_tmp.replace(sidecar)  # a concurrent reader never sees half a record
     return path, str(json.loads(sidecar.read_text())["sha256"])
 
 
