@@ -126,7 +126,9 @@ def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo
         ``(pixels, info)``: float32 array in [0, 1] (1 = white) and what was applied.
     """
     notes: list[str] = []
-    pad = padding_mask(stored, ds)
+    # no mask at all when the file declares no padding (a 4-megapixel bool array and two
+    # passes over it otherwise, for nothing)
+    pad = padding_mask(stored, ds) if ds.get("PixelPaddingValue") is not None else None
     table = _table_domain(stored)
     # With a table, the chain below runs on the possible stored values, not the pixels.
     source = table[0] if table is not None else stored
@@ -176,26 +178,27 @@ def to_display(stored: np.ndarray, ds: Dataset) -> tuple[np.ndarray, DisplayInfo
         pixels = 1.0 - pixels
     if table is not None:
         pixels = np.take(pixels, table[1])
-    if pad.any():
+    if pad is not None and pad.any():
         pixels[pad] = 0.0  # padding shows as black, like a reading station
     info = DisplayInfo(
         voi=voi,
         window=window,
         n_windows=n_windows,
         inverted=inverted,
-        padding_fraction=float(pad.mean()),
+        padding_fraction=float(pad.mean()) if pad is not None else 0.0,
         warnings=notes,
     )
     return pixels, info
 
 
-def _real_values(out: np.ndarray, pad: np.ndarray, indices: np.ndarray | None) -> np.ndarray:
+def _real_values(out: np.ndarray, pad: np.ndarray | None, indices: np.ndarray | None) -> np.ndarray:
     """Modality values of the non-padding pixels (all pixels when everything is padding).
 
     ``out`` is per pixel, or (with ``indices``) per possible stored value: then only the
     values that non-padding pixels actually hold count.
     """
+    real = pad is not None and bool((~pad).any())
     if indices is None:
-        return out[~pad] if (~pad).any() else out
-    keep = indices[~pad] if (~pad).any() else indices.ravel()
+        return out[~pad] if real else out
+    keep = indices[~pad] if real else indices.ravel()
     return out[np.bincount(keep.ravel(), minlength=out.size) > 0]
