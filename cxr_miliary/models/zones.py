@@ -5,7 +5,8 @@ cannot tell "nodules through both lungs" from "nodules twice as dense in one lun
 300 fresh phantoms the global-pool default model scored AUROC 0.971 against every other
 negative but 0.923 once one-lung and one-zone nodule confounders were included (they
 averaged p = 0.55 and 0.29). This head pools the last feature map over a 3 x 2 grid
-(upper / middle / lower x image-left / image-right: the radiologist's six zones), turns
+(upper / middle / lower x image-left / image-right: image thirds and halves, a rough
+stand-in for the radiologist's six zones, not segmented lungs), turns
 each zone into a small evidence vector with shared weights, and lets a two-layer MLP
 combine the six, so "how many zones" is something it can express.
 """
