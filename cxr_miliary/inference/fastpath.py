@@ -193,7 +193,7 @@ def candidates(predictor: Predictor) -> tuple[dict[str, Callable[[torch.Tensor],
     """The paths worth trying on this device (bf16 where it is native, ONNX Runtime fp32 on
     CPU) as probability functions, and where the ONNX file is (``onnx_file``, ``onnx_sha256``)."""
     from .predictor import Predictor as _P
-    from .predictor import onnx_session
+    from .predictor import onnx_logits, onnx_session
 
     out: dict[str, Callable[[torch.Tensor], np.ndarray]] = {}
     extra: dict[str, str] = {}
@@ -207,7 +207,7 @@ def candidates(predictor: Predictor) -> tuple[dict[str, Callable[[torch.Tensor],
             if found is not None:
                 session = onnx_session(*found)
                 extra = {"onnx_file": str(found[0]), "onnx_sha256": found[1]}
-                out["onnxruntime"] = lambda x: predictor.probability(session.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1))
+                out["onnxruntime"] = lambda x: predictor.probability(onnx_logits(session, x).numpy())
         except Exception as exc:  # an export or runtime that fails here is not a path
             log.debug("onnxruntime not a candidate: %s", exc)
     return out, extra

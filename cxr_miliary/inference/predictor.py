@@ -91,6 +91,11 @@ def onnx_session(path: Path, sha256: str, threads: int | None = None):  # noqa: 
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def onnx_logits(session: Any, x: torch.Tensor) -> torch.Tensor:
+    """Logits (B,) from an ONNX Runtime session of an exported bundle network."""
+    return torch.from_numpy(session.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1).astype(np.float32))
+
+
 class Predictor:
     """Scores radiographs with a model bundle.
 
@@ -195,7 +200,7 @@ class Predictor:
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Raw logits (B,) for a batch of input tensors."""
         if self._ort is not None:
-            return torch.from_numpy(self._ort.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1).astype(np.float32))
+            return onnx_logits(self._ort, x)
         if self.micro_batch and len(x) > self.micro_batch:
             return torch.cat([self.logits(chunk) for chunk in x.split(self.micro_batch)])
         x = x.to(self.device).contiguous(memory_format=self.layout)

@@ -19,6 +19,7 @@ from ..calibration import choose_threshold, fit_temperature, sigmoid, summary_me
 from ..data.labels import DEFAULT_POSITIVE_TERMS
 from ..models import cam_target_layer, create_model, read_card, save_bundle
 from ..models.card import human_card
+from ..models.zones import ZoneClassifier
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ def write_bundle(
     *,
     backbone: str,
     preprocess: dict[str, Any],
-    head: str = "global",
     calibration: dict[str, Any],
     training_data: dict[str, Any],
     label_terms: tuple[str, ...] | list[str] = DEFAULT_POSITIVE_TERMS,
@@ -82,7 +82,7 @@ def write_bundle(
     card = {
         "name": name,
         "backbone": backbone,
-        "head": head,
+        "head": "zones" if isinstance(model, ZoneClassifier) else "global",  # what load_bundle builds
         "num_outputs": 1,
         "preprocess": preprocess,
         "cam_target_layer": cam_target_layer(model),
@@ -159,7 +159,7 @@ class ExportBundle(L.Callback):
         logits, labels = predict_logits(pl_module.model, dm.val_dataloader(), pl_module.hparams.channels_last)
         cal = calibrate(logits, labels, self.threshold_rule, self.target)
         self.bundle_path = write_bundle(
-            pl_module.model, out, backbone=pl_module.hparams.backbone, head=pl_module.hparams.get("head", "global"), preprocess=dm.preprocess.to_dict(),
+            pl_module.model, out, backbone=pl_module.hparams.backbone, preprocess=dm.preprocess.to_dict(),
             calibration=cal, training_data=data_summary(dm), label_terms=self.label_terms, name=self.name,
         )
         log.info("model bundle written to %s", self.bundle_path)
@@ -206,4 +206,4 @@ def bundle_from_checkpoint(
     else:
         cal = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": {"rule": "uncalibrated", "target": None}, "metrics": {}}
         summary = {"description": "unknown (exported without a manifest; uncalibrated)"}
-    return write_bundle(model.eval(), out_dir, backbone=hp["backbone"], head=hp.get("head", "global"), preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)
+    return write_bundle(model.eval(), out_dir, backbone=hp["backbone"], preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)
