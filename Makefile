@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo clean test-tools default-model
+.PHONY: install test lint demo clean test-tools default-model
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,14 +25,21 @@ test-tools:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium dicom3tools >/dev/null; } || \
 	  echo "note: chromium/dicom3tools not installed; the browser and dciodvfy checks will be skipped"
 
+# ruff (lint + format check) first: a style slip fails fast, before the 2-minute suite
 test: $(STAMP) test-tools
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: $(STAMP)
 	$(BIN)/cxr-miliary demo
 
 # The default model in weights/default: trained on phantoms only, on CPU, in three stages
-# (384 px global head; 384 px fine-tuning; 512 px zones head) - about 90 min on 2 cores.
+# (384 px global head; 384 px fine-tuning; 512 px grid head) - about 90 min on 2 cores.
 DEFAULT_SET := .cache/phantoms-default
 default-model: $(STAMP)
 	$(BIN)/python -c "from cxr_miliary.data import MiliaryDataModule, PhantomSpec; MiliaryDataModule('$(DEFAULT_SET)/train_manifest.csv', phantoms=PhantomSpec(n=2400, size=512, seed=1000, ratios=(0.8, 0.1, 0.1))).prepare_data()"
@@ -40,9 +47,9 @@ default-model: $(STAMP)
 	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml
 	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml --config configs/default_model_finetune.yaml \
 	  --model.pretrained_file "$$(ls -d runs/default/lightning_logs/version_* | sort -V | tail -1)/bundle/model.safetensors"
-	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml --config configs/default_model_zones.yaml \
+	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml --config configs/default_model_grid.yaml \
 	  --model.pretrained_file "$$(ls -d runs/default_ft/lightning_logs/version_* | sort -V | tail -1)/bundle/model.safetensors"
-	rm -rf weights/default && cp -r "$$(ls -d runs/default_zones/lightning_logs/version_* | sort -V | tail -1)/bundle" weights/default
+	rm -rf weights/default && cp -r "$$(ls -d runs/default_grid/lightning_logs/version_* | sort -V | tail -1)/bundle" weights/default
 	@echo "now measure it: cxr-miliary phantom --n 300 --size 512 --seed 777 --out /tmp/fresh && cxr-miliary evaluate --manifest /tmp/fresh/manifest.csv --out /tmp/eval --update-card '300 fresh phantoms at 512 px (seed 777, never used in training)'"
 
 clean:

@@ -12,7 +12,7 @@ from .io import ImageError, Radiograph, RejectedImageError, UnreadableImageError
 __all__ = ["ImageError", "Predictor", "Radiograph", "RejectedImageError", "UnreadableImageError", "__version__", "load_image"]
 
 
-def __getattr__(name: str):  # noqa: ANN202
+def __getattr__(name: str) -> type:
     # torch and timm load only when the Predictor is asked for: `info` and `load_image`
     # stay quick to start.
     if name == "Predictor":
@@ -20,4 +20,3 @@ def __getattr__(name: str):  # noqa: ANN202
 
         return Predictor
     raise AttributeError(f"module 'cxr_miliary' has no attribute {name!r}")
-

@@ -1,7 +1,9 @@
 """Temperature scaling, operating-point rules and the summary metrics stored in model cards.
 
-Plain torch/numpy with torchmetrics' functional metrics, no Lightning: training,
-``evaluate`` and the card writer share it.
+No Lightning: training, ``evaluate`` and the card writer share it. torch is imported only
+by :func:`fit_temperature` (the one function that optimises), so inference can use the
+rest without it. ``sigmoid``, ``sens_spec`` and ``summary_metrics`` live in
+:mod:`cxr_miliary.metrics` and are re-exported here (their old home).
 """
 
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
+
+from .metrics import sens_spec, sigmoid, summary_metrics
+
+__all__ = ["THRESHOLD_RULES", "choose_threshold", "fit_temperature", "sens_spec", "sigmoid", "summary_metrics"]
 
 #: Operating-point rules: "sensitivity" (>= target, the WHO screening target is 0.90),
 #: "specificity" (>= target) or "youden" (max sensitivity + specificity - 1).
@@ -27,6 +32,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
     Returns:
         T > 0 (1.0 when the data cannot support a fit: one class only or empty).
     """
+    import torch
+
     y = np.asarray(labels, dtype=np.float64)
     if y.size == 0 or y.min() == y.max():
         return 1.0
@@ -44,21 +51,6 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
     opt.step(closure)
     temperature = float(log_t.exp().item())
     return temperature if math.isfinite(temperature) and 0.01 < temperature < 100 else 1.0
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
-
-
-def sens_spec(probs: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
-    """Sensitivity and specificity of ``probs >= threshold``."""
-    p, y = np.asarray(probs), np.asarray(labels).astype(bool)
-    pred = p >= threshold
-    sens = float(pred[y].mean()) if y.any() else float("nan")
-    spec = float((~pred[~y]).mean()) if (~y).any() else float("nan")
-    return sens, spec
 
 
 def choose_threshold(probs: np.ndarray, labels: np.ndarray, rule: str = "sensitivity", target: float = 0.90) -> dict[str, float | str]:
@@ -88,25 +80,3 @@ def choose_threshold(probs: np.ndarray, labels: np.ndarray, rule: str = "sensiti
     else:
         k = int(np.argmax(sens + spec - 1))
     return {"rule": rule, "target": target, "threshold": float(candidates[k]), "sensitivity": float(sens[k]), "specificity": float(spec[k])}
-
-
-def summary_metrics(probs: np.ndarray, labels: np.ndarray, threshold: float | None = None) -> dict[str, float]:
-    """AUROC, AUPRC, ECE, Brier score, NLL (and sens/spec at ``threshold`` when given)."""
-    # imported here: torchmetrics pulls in torchvision's model zoo (1.7 s), which a
-    # one-image `predict` (it only needs sigmoid) should not pay for
-    from torchmetrics.functional.classification import binary_auroc, binary_average_precision, binary_calibration_error
-
-    p = torch.tensor(np.asarray(probs, dtype=np.float32))
-    y = torch.tensor(np.asarray(labels, dtype=np.int64))
-    out: dict[str, float] = {"n": int(len(y)), "positives": int(y.sum())}
-    if 0 < int(y.sum()) < len(y):
-        out["auroc"] = float(binary_auroc(p, y))
-        out["auprc"] = float(binary_average_precision(p, y))
-    out["ece"] = float(binary_calibration_error(p, y, n_bins=10)) if len(y) else float("nan")
-    pn, yn = p.double().numpy(), y.double().numpy()
-    out["brier"] = float(np.mean((pn - yn) ** 2)) if len(y) else float("nan")
-    eps = 1e-7
-    out["nll"] = float(-np.mean(yn * np.log(np.clip(pn, eps, 1)) + (1 - yn) * np.log(np.clip(1 - pn, eps, 1)))) if len(y) else float("nan")
-    if threshold is not None:
-        out["sensitivity"], out["specificity"] = sens_spec(pn, yn, threshold)
-    return out

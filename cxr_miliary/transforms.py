@@ -8,12 +8,14 @@ pretrained config). Inputs are ``Radiograph.pixels``: float32 H x W in [0, 1].
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import albumentations as A
 import cv2
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -45,8 +47,11 @@ class Preprocess:
 
 @dataclass
 class Augment:
-    """Training augmentation strengths. No vertical flip ever; horizontal flip off by
-    default (it moves the heart to the wrong side)."""
+    """Training augmentation strengths.
+
+    No vertical flip ever; horizontal flip off by default (it moves the heart to the
+    wrong side).
+    """
 
     rotate_deg: float = 7.0
     shift: float = 0.05
@@ -57,6 +62,19 @@ class Augment:
     clahe: bool = False
     hflip: bool = False
     p: float = 0.8
+
+
+def letterbox(shape: tuple[int, int], size: int) -> tuple[int, int, int, int]:
+    """Where an image of ``shape`` lands in the square network input: ``(top, left, height, width)``.
+
+    The same geometry as :func:`eval_transform`'s resize (longest side to ``size``) and
+    centre padding (albumentations' ``PadIfNeeded`` puts the odd pixel after the image),
+    so maps at input resolution can be cut back out and resized to the image.
+    """
+    h, w = shape
+    f = size / max(h, w)
+    nh, nw = min(size, round(h * f)), min(size, round(w * f))
+    return (size - nh) // 2, (size - nw) // 2, nh, nw
 
 
 def _geometry(pre: Preprocess) -> list[A.BasicTransform]:
@@ -96,10 +114,16 @@ def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
     return A.Compose(steps)
 
 
+def to_array(pixels: np.ndarray, transform: A.Compose, channels: int) -> np.ndarray:
+    """Apply ``transform`` to a 2-D [0, 1] image: a C x H x W float32 array (no torch needed)."""
+    out = np.asarray(transform(image=np.ascontiguousarray(pixels, dtype=np.float32))["image"], dtype=np.float32)
+    if out.ndim == 3:  # albumentations may return H x W x 1
+        out = out[..., 0]
+    return np.repeat(out[None], channels, axis=0)
+
+
 def to_tensor(pixels: np.ndarray, transform: A.Compose, channels: int) -> torch.Tensor:
     """Apply ``transform`` to a 2-D [0, 1] image and return a C x H x W float32 tensor."""
-    out = transform(image=np.ascontiguousarray(pixels, dtype=np.float32))["image"]
-    t = torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
-    if t.ndim == 3:  # albumentations may return H x W x 1
-        t = t[..., 0]
-    return t.unsqueeze(0).expand(channels, -1, -1).contiguous()
+    import torch
+
+    return torch.from_numpy(to_array(pixels, transform, channels))

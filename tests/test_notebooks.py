@@ -21,6 +21,7 @@ def test_three_notebooks_without_outputs():
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(path, tiny_bundle, monkeypatch, tmp_path):
     monkeypatch.setenv("CXR_MILIARY_NB_QUICK", "1")

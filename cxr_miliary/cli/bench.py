@@ -1,4 +1,4 @@
-"""``cxr-miliary bench``: throughput, latency, memory and faithfulness on this machine."""
+"""``cxr-miliary bench [inference|phantom|cache]``: figures measured on this machine."""
 
 from __future__ import annotations
 
@@ -6,20 +6,27 @@ import argparse
 import json
 import sys
 
+from ._common import non_negative_int, positive_int
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``bench`` command."""
-    p = sub.add_parser("bench", help="throughput/latency/memory/faithfulness figures on this machine",
-                       description="Generate phantom DICOMs and measure, in one run: model forward vs end-to-end score "
-                       "throughput (fp32 eager, fp32 channels_last, the auto path, ONNX Runtime when exported; with and without Grad-CAM), "
-                       "score vs a predict() loop, predict latency with and "
-                       "without Grad-CAM, CLI cold start, faithfulness of the fast path, and score's peak memory for 200 vs 2000 inputs.")
+    p = sub.add_parser(
+        "bench",
+        help="throughput/latency/memory/faithfulness figures on this machine",
+        description="inference (default): generate phantom DICOMs and measure, in one run: model forward vs end-to-end "
+        "score throughput (fp32 eager, fp32 channels_last, the auto runtime, ONNX Runtime when exported; with and "
+        "without Grad-CAM), score vs a predict() loop, predict latency with and without Grad-CAM, CLI cold start, "
+        "faithfulness of the fast path, and score's peak memory for 200 vs 2000 inputs. "
+        "phantom: phantom rendering per process. cache: the prepare cache vs decoding DICOMs.",
+    )
+    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache"])
     p.add_argument("--weights", default=None)
-    p.add_argument("--n", type=int, default=32)
-    p.add_argument("--size", type=int, default=2048)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--score-inputs", type=int, default=128, help="inputs per score/predict-loop run (the N files repeated; default 128)")
+    p.add_argument("--n", type=positive_int, default=None, help="images (default: 32 for inference, 40 otherwise)")
+    p.add_argument("--size", type=positive_int, default=None, help="image side (default: 2048; phantom: 1024)")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--workers", type=non_negative_int, default=2)
+    p.add_argument("--score-inputs", type=positive_int, default=128, help="inputs per score/predict-loop run (the N files repeated; default 128)")
     p.add_argument("--no-memory", action="store_true", help="skip the 200 vs 2000 inputs memory runs")
     p.add_argument("--json", default=None, help="also write the figures as JSON")
     p.set_defaults(func=run)
@@ -27,10 +34,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run and print."""
-    from ..benchmark import run_bench
 
-    res = run_bench(args.weights, n=args.n, size=args.size, batch_size=args.batch_size, workers=args.workers,
-                    memory=not args.no_memory, score_inputs=args.score_inputs, log=lambda s: (sys.stdout.write(s + "\n"), sys.stdout.flush()))
+    def log(s: str) -> None:
+        sys.stdout.write(s + "\n")
+        sys.stdout.flush()
+
+    if args.what == "phantom":
+        from ..bench.data import phantom_speed
+
+        res = phantom_speed(args.n or 40, args.size or 1024, log=log)
+    elif args.what == "cache":
+        from ..bench.data import cache_speed
+
+        res = cache_speed(args.n or 40, args.size or 2048, log=log)
+    else:
+        from ..bench.inference import run_bench
+
+        res = run_bench(
+            args.weights,
+            n=args.n or 32,
+            size=args.size or 2048,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            memory=not args.no_memory,
+            score_inputs=args.score_inputs,
+            log=log,
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(res, fh, indent=2, default=str)

@@ -14,8 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "info",
         help="show what was decoded from an image (JSON); exit 2 if rejected/unreadable",
-        description="Decode IMAGE as cxr-miliary would and print what was found as JSON. "
-        "No patient identifiers are printed.",
+        description="Decode IMAGE as cxr-miliary would and print what was found as JSON. No patient identifiers are printed.",
     )
     p.add_argument("image", help="DICOM, PNG, JPEG or TIFF file")
     p.add_argument("--force", action="store_true", help="decode even if the acceptance checks reject the image")

@@ -19,17 +19,14 @@ from collections.abc import Sequence
 # on 2 cores `score` went from 37 to 50 img/s with this; one-image latency moves ~4 ms.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .. import __version__  # noqa: E402
-from ..io import ImageError  # noqa: E402
+from .. import __version__
+from ..io import ImageError
+from ._common import EXIT_INTERNAL, EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, UsageError, add_global_options
+
+__all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_ROW_ERRORS", "EXIT_USAGE", "UsageError", "build_parser", "main", "run"]
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = ("demo", "info", "predict", "score", "evaluate", "phantom", "manifest", "prepare", "train", "export-bundle", "export", "bench")
-
-EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    """Bad arguments or input detected by a command (exit 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,16 +41,25 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every registered command."""
     parser = _Parser(
         prog="cxr-miliary",
-        description="Find the miliary / reticulonodular pattern on chest radiographs. "
-        "Research software, not a medical device.",
+        description="Find the miliary / reticulonodular pattern on chest radiographs. Research software, not a medical device.",
     )
     parser.add_argument("--version", action="version", version=f"cxr-miliary {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
-    parser.add_argument("--quiet", action="store_true", help="only warnings and errors in the logs")
+    add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f".{name.replace('-', '_')}", __package__).register(sub)
+    for command in sub.choices.values():  # users type `score ... --quiet`: accept it there too
+        _add_globals_everywhere(command)
     return parser
+
+
+def _add_globals_everywhere(p: argparse.ArgumentParser) -> None:
+    if p.add_help:  # `train` hands everything after it to LightningCLI
+        add_global_options(p)
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_globals_everywhere(child)
 
 
 def _configure_logging(debug: bool, quiet: bool) -> None:
@@ -83,24 +89,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug, args.quiet)
     try:
         return int(args.func(args) or 0)
-    except ImageError as exc:
+    except (ImageError, UsageError) as exc:
         if args.debug:
             raise
-        sys.stderr.write(f"error: {exc}\n")
-        return EXIT_USAGE
-    except UsageError as exc:
-        if args.debug:
-            raise
-        sys.stderr.write(f"error: {exc}\n")
+        _error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
+        _error("interrupted")
         return 130
     except Exception as exc:  # last line of defence: no traceback for users
         if args.debug:
             raise
-        sys.stderr.write(f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with --debug for details\n")
+        from ..io.phi import redact
+
+        _error(f"unexpected failure ({type(exc).__name__}: {redact(str(exc))[:500]}); rerun with --debug for details")
         return EXIT_INTERNAL
+
+
+def _error(message: str) -> None:
+    """One ``error:`` line on stderr, on a line of its own (a progress bar may have left the cursor mid-line)."""
+    sys.stderr.flush()
+    clear = "\r\033[K" if sys.stderr.isatty() else ""
+    sys.stderr.write(f"{clear}error: {message}\n")
 
 
 def run() -> None:

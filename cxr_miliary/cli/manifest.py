@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .main import UsageError
+from ._common import UsageError
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -23,8 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``manifest`` command and its sources."""
     from ..data.labels import DEFAULT_POSITIVE_TERMS
 
-    p = sub.add_parser("manifest", help="training manifest with patient-level splits",
-                       description="Build manifest.csv (path,label,patient_id,split + source columns) from a published label table.")
+    p = sub.add_parser(
+        "manifest",
+        help="training manifest with patient-level splits",
+        description="Build manifest.csv (path,label,patient_id,split + source columns) from a published label table.",
+    )
     src = p.add_subparsers(dest="source", metavar="SOURCE", required=True, parser_class=type(p))
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--out", required=True, help="manifest CSV to write")
@@ -67,8 +70,15 @@ def run(args: argparse.Namespace) -> int:
         elif args.source == "nih":
             df, rep = nih_manifest(args.labels, positive_labels=args.positive_labels, images_root=args.images_root, views=args.views, **common)
         elif args.source == "csv":
-            df, rep = csv_manifest(args.table, path_col=args.path_col, label_col=args.label_col, patient_col=args.patient_col,
-                                   split_col=args.split_col, images_root=args.images_root, **common)
+            df, rep = csv_manifest(
+                args.table,
+                path_col=args.path_col,
+                label_col=args.label_col,
+                patient_col=args.patient_col,
+                split_col=args.split_col,
+                images_root=args.images_root,
+                **common,
+            )
         else:
             df, rep = folder_manifest(args.root, **common)
     except (ValueError, FileNotFoundError) as exc:

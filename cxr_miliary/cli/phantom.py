@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .main import UsageError
+from ._common import UsageError
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -31,8 +31,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patterns", type=_csv, default=ALL_PATTERNS, help=f"comma list from: {', '.join(ALL_PATTERNS)}")
     p.add_argument("--pixel-spacing", type=float, default=None, help="mm per pixel (default: 0.35 at 1024 px)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")
-    p.add_argument("--contact-sheet", nargs="?", const="contact_sheet.png", default=None, metavar="PNG",
-                   help="also write a contact sheet of every pattern and difficulty (inside --out)")
+    p.add_argument(
+        "--contact-sheet",
+        nargs="?",
+        const="contact_sheet.png",
+        default=None,
+        metavar="PNG",
+        help="also write a contact sheet of every pattern and difficulty (inside --out)",
+    )
     p.set_defaults(func=run)
 
 
@@ -46,9 +52,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--n must be >= 0 and --size >= 64")
     try:
         manifest = generate_phantoms(
-            args.n, args.out, seed=args.seed, size=args.size, formats=args.format,
-            positive_fraction=args.positive_fraction, patterns=args.patterns,
-            pixel_spacing_mm=args.pixel_spacing, workers=args.workers, progress=not args.quiet,
+            args.n,
+            args.out,
+            seed=args.seed,
+            size=args.size,
+            formats=args.format,
+            positive_fraction=args.positive_fraction,
+            patterns=args.patterns,
+            pixel_spacing_mm=args.pixel_spacing,
+            workers=args.workers,
+            progress=not args.quiet,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .main import UsageError
+from ._common import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``prepare`` command."""
-    p = sub.add_parser("prepare", help="decode once into a resized training cache",
-                       description="Decode every manifest image once (load_image) into 16-bit PNGs whose longest side is --size. Resumable.")
+    p = sub.add_parser(
+        "prepare",
+        help="decode once into a resized training cache",
+        description="Decode every manifest image once (load_image) into 16-bit PNGs whose longest side is --size. Resumable.",
+    )
     p.add_argument("--manifest", required=True)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--out", required=True, help="cache folder")

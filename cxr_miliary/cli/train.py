@@ -7,8 +7,12 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``train`` command; everything after it goes to LightningCLI."""
-    p = sub.add_parser("train", help="train with LightningCLI: train fit --config configs/phantom.yaml", add_help=False,
-                       description="Forwarded to LightningCLI; see 'cxr-miliary train --help'.")
+    p = sub.add_parser(
+        "train",
+        help="train with LightningCLI: train fit --config configs/phantom.yaml",
+        add_help=False,
+        description="Forwarded to LightningCLI; see 'cxr-miliary train --help'.",
+    )
     p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=run)
 

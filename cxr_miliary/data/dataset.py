@@ -52,7 +52,7 @@ class ManifestDataset(Dataset):
         self.cache_dir = Path(cache_dir) if cache_dir else None
         if self.cache_dir is not None:
             index = pd.read_csv(self.cache_dir / INDEX, dtype=str, keep_default_na=False)
-            self.cache = dict(zip(index["path"], index["cache_path"]))
+            self.cache = dict(zip(index["path"], index["cache_path"], strict=False))
 
     def __len__(self) -> int:
         return len(self.paths)

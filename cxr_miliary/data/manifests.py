@@ -24,9 +24,20 @@ log = logging.getLogger(__name__)
 #: PadChest projections that are frontal views.
 PADCHEST_FRONTAL = ("PA", "AP", "AP_horizontal")
 _PADCHEST_COLS = [
-    "ImageID", "ImageDir", "PatientID", "Projection", "Labels", "MethodLabel", "PatientSex_DICOM",
-    "PatientBirth", "StudyDate_DICOM", "Manufacturer_DICOM", "ViewPosition_DICOM", "Modality_DICOM",
-    "Pediatric", "BitsStored_DICOM",
+    "ImageID",
+    "ImageDir",
+    "PatientID",
+    "Projection",
+    "Labels",
+    "MethodLabel",
+    "PatientSex_DICOM",
+    "PatientBirth",
+    "StudyDate_DICOM",
+    "Manufacturer_DICOM",
+    "ViewPosition_DICOM",
+    "Modality_DICOM",
+    "Pediatric",
+    "BitsStored_DICOM",
 ]
 IMAGE_SUFFIXES = (".png", ".dcm", ".dicom", ".jpg", ".jpeg", ".tif", ".tiff")
 

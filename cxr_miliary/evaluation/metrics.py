@@ -7,18 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..calibration import choose_threshold, sens_spec, summary_metrics
-
-
-def _auroc(p: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    pos = y == 1
-    n1, n0 = pos.sum(), (~pos).sum()
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    r = rankdata(p)
-    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+from ..calibration import choose_threshold
+from ..metrics import auprc, auroc, brier, ece, sens_spec, summary_metrics
 
 
 def _point(p: np.ndarray, y: np.ndarray, thr: float) -> dict[str, float]:
@@ -38,39 +28,19 @@ def with_ci(probs: np.ndarray, labels: np.ndarray, threshold: float, n_boot: int
         pb, yb = p[idx], y[idx]
         if yb.min() == yb.max():
             continue
-        # AUROC by ranks is cheap; the torchmetrics calls are kept for the point estimate
-        boot["auroc"].append(_auroc(pb, yb))
+        boot["auroc"].append(auroc(pb, yb))
         s, sp = sens_spec(pb, yb, threshold)
         boot["sensitivity"].append(s)
         boot["specificity"].append(sp)
-        boot["brier"].append(float(np.mean((pb - yb) ** 2)))
-        boot["ece"].append(_ece(pb, yb))
-        boot["auprc"].append(_auprc(pb, yb))
+        boot["brier"].append(brier(pb, yb))
+        boot["ece"].append(ece(pb, yb))
+        boot["auprc"].append(auprc(pb, yb))
     out = {}
     for k, v in point.items():
         arr = np.array([b for b in boot[k] if np.isfinite(b)])
-        lo, hi = (np.percentile(arr, [2.5, 97.5]) if arr.size else (float("nan"), float("nan")))
+        lo, hi = np.percentile(arr, [2.5, 97.5]) if arr.size else (float("nan"), float("nan"))
         out[k] = {"value": float(v), "ci_low": float(lo), "ci_high": float(hi)}
     return out
-
-
-def _ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            total += sel.mean() * abs(p[sel].mean() - y[sel].mean())
-    return float(total)
-
-
-def _auprc(p: np.ndarray, y: np.ndarray) -> float:
-    order = np.argsort(-p)
-    ys = y[order]
-    tp = np.cumsum(ys)
-    precision = tp / np.arange(1, len(ys) + 1)
-    return float((precision * ys).sum() / max(ys.sum(), 1))
 
 
 def evaluate_scores(df: pd.DataFrame, threshold: float, target_sensitivity: float = 0.90, n_boot: int = 500) -> dict[str, Any]:
@@ -84,7 +54,12 @@ def evaluate_scores(df: pd.DataFrame, threshold: float, target_sensitivity: floa
         "errors": int(len(df) - len(ok)),
         "threshold": threshold,
         "metrics": with_ci(p, y, threshold, n_boot),
-        "threshold_for_target_sensitivity": {"target": target_sensitivity, "threshold": site["threshold"], "sensitivity": site["sensitivity"], "specificity": site["specificity"]},
+        "threshold_for_target_sensitivity": {
+            "target": target_sensitivity,
+            "threshold": site["threshold"],
+            "sensitivity": site["sensitivity"],
+            "specificity": site["specificity"],
+        },
     }
 
 
@@ -113,5 +88,7 @@ def subgroups(df: pd.DataFrame, columns: list[str], threshold: float) -> pd.Data
         for value, g in ok.groupby(ok[col].fillna("unknown").astype(str)):
             p, y = g["probability"].astype(float).to_numpy(), g["label"].astype(int).to_numpy()
             s, sp = sens_spec(p, y, threshold)
-            rows.append({"column": col, "value": value, "n": len(g), "positives": int(y.sum()), "auroc": _auroc(p, y), "sensitivity": s, "specificity": sp})
+            rows.append(
+                {"column": col, "value": value, "n": len(g), "positives": int(y.sum()), "auroc": auroc(p, y), "sensitivity": s, "specificity": sp}
+            )
     return pd.DataFrame(rows, columns=["column", "value", "n", "positives", "auroc", "sensitivity", "specificity"])

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from PIL import Image
 
 
 def _curves(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +59,7 @@ def reliability(p: np.ndarray, y: np.ndarray, out: Path, bins: int = 10) -> Path
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.plot([0, 1], [0, 1], ls="--", c="grey", label="perfect calibration")
     ax.plot(xs, ys, marker="o", lw=2, label="model")
-    for x, yy, n in zip(xs, ys, ns):
+    for x, yy, n in zip(xs, ys, ns, strict=False):
         ax.annotate(str(n), (x, yy), textcoords="offset points", xytext=(4, -10), fontsize=7)
     ax.set(xlabel="predicted probability", ylabel="observed fraction positive", title="Reliability", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper left")

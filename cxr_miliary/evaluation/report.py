@@ -53,7 +53,15 @@ def _df_table(df: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(out: Path, *, metrics: dict[str, Any], subgroups: pd.DataFrame, figures: dict[str, Path], card: dict[str, Any], localisation: dict[str, Any] | None) -> Path:
+def write_report(
+    out: Path,
+    *,
+    metrics: dict[str, Any],
+    subgroups: pd.DataFrame,
+    figures: dict[str, Path],
+    card: dict[str, Any],
+    localisation: dict[str, Any] | None,
+) -> Path:
     """Write ``report.html`` with every figure embedded as a data URI."""
     t = metrics["threshold_for_target_sensitivity"]
     loc = ""

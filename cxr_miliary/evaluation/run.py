@@ -53,11 +53,18 @@ def evaluate(
     man = man.assign(_abs=[str(p if Path(p).is_absolute() else root / p) for p in man["path"]])
     if "pattern" in man.columns:
         man = man.rename(columns={"pattern": "pattern_truth"})
-    score_to_file(predictor, man["_abs"].tolist(), out / "scores.csv", batch_size=batch_size, num_workers=num_workers,
-                  cam_dir=out / "cams", progress=progress)
+    score_to_file(
+        predictor, man["_abs"].tolist(), out / "scores.csv", batch_size=batch_size, num_workers=num_workers, cam_dir=out / "cams", progress=progress
+    )
     scores = pd.read_csv(out / "scores.csv", dtype={"error": str, "path": str})
     scores["error"] = scores["error"].fillna("")
     df = man.merge(scores, left_on="_abs", right_on="path", suffixes=("_manifest", ""))
+    readable = df[df["error"] == ""]
+    if readable.empty:
+        codes = df["error"].str.split(":").str[0].value_counts()
+        summary = ", ".join(f"{n} {code}" for code, n in codes.items())
+        hint = "" if images_root else " (paths are relative to the manifest's folder; pass --images-root if the images live elsewhere)"
+        raise ValueError(f"no image in the manifest could be read ({summary}; first: {df['error'].iloc[0]}){hint}")
     metrics = evaluate_scores(df, predictor.threshold, target_sensitivity, n_boot)
     sub = subgroups(df, [c for c in SUBGROUP_COLUMNS if c in df.columns], predictor.threshold)
     loc = localisation(df, root) if {"lung_mask", "lesion_mask"} <= set(man.columns) else None
@@ -83,24 +90,21 @@ def evaluate(
 
 def tier_aurocs(df: pd.DataFrame) -> dict[str, float]:
     """AUROC of each positive difficulty tier against all negatives (the hard-case check)."""
-    from .metrics import _auroc
+    from ..metrics import auroc
 
     ok = df[df["error"] == ""]
     neg = ok[ok["label"].astype(int) == 0]
     out = {}
     for tier, pos in ok[ok["label"].astype(int) == 1].groupby("difficulty"):
         both = pd.concat([pos, neg])
-        out[str(tier)] = _auroc(both["probability"].astype(float).to_numpy(), both["label"].astype(int).to_numpy())
+        out[str(tier)] = auroc(both["probability"].astype(float).to_numpy(), both["label"].astype(int).to_numpy())
     return out
 
 
 def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: str) -> None:
     """Record the evaluation in the bundle's card.json and MODEL_CARD.md (the weights are untouched)."""
-    from ..models.bundle import CARD, HUMAN_CARD
-    from ..models.card import human_card
+    from ..models import update_card as write
 
-    folder = Path(bundle)
-    card = json.loads((folder / CARD).read_text())
     a = metrics["metrics"]["auroc"]
     figures = {
         "images": f"{metrics['n']} ({metrics['positives']} positive)",
@@ -119,10 +123,12 @@ def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: s
     if loc.get("confounders_flagged_not_diffuse") is not None:
         figures["one-zone / one-lung confounders called positive and flagged not diffuse"] = f"{loc['confounders_flagged_not_diffuse']:.1%}"
     if loc.get("mean_intensity_positives") is not None and loc.get("mean_intensity_confident_negatives") is not None:
-        figures["mean map intensity in lungs: confident negatives vs positives"] = f"{loc['mean_intensity_confident_negatives']:.4f} vs {loc['mean_intensity_positives']:.4f}"
-    card["evaluation"] = {"data": data, "figures": figures}
-    (folder / CARD).write_text(json.dumps(card, indent=2) + "\n")
-    (folder / HUMAN_CARD).write_text(human_card(card))
+        figures["mean map intensity in lungs: confident negatives vs positives"] = (
+            f"{loc['mean_intensity_confident_negatives']:.4f} vs {loc['mean_intensity_positives']:.4f}"
+        )
+    if metrics.get("integrity"):
+        figures["in-distribution rate"] = f"{metrics['integrity']['in_distribution_rate']:.1%}"
+    write(bundle, evaluation={"data": data, "figures": figures})
 
 
 def _jsonable(o: Any) -> Any:

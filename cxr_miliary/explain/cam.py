@@ -26,23 +26,25 @@ def _raw(method: type) -> type:
     """The library's CAM class, returning raw non-negative maps at feature resolution."""
 
     class Raw(method):  # type: ignore[misc, valid-type]
-        def compute_cam_per_layer(self, input_tensor, targets, eigen_smooth):  # noqa: ANN001, D102
+        def compute_cam_per_layer(self, input_tensor, targets, eigen_smooth):
             acts = [a.cpu().data.numpy() for a in self.activations_and_grads.activations]
             grads = [g.cpu().data.numpy() for g in self.activations_and_grads.gradients]
             out = []
             for i, layer in enumerate(self.target_layers):
-                cam = self.get_cam_image(input_tensor, layer, targets, acts[i] if i < len(acts) else None, grads[i] if i < len(grads) else None, eigen_smooth)
+                cam = self.get_cam_image(
+                    input_tensor, layer, targets, acts[i] if i < len(acts) else None, grads[i] if i < len(grads) else None, eigen_smooth
+                )
                 out.append(np.maximum(cam, 0)[:, None])
             return out
 
-        def aggregate_multi_layers(self, cam_per_target_layer):  # noqa: ANN001, D102
+        def aggregate_multi_layers(self, cam_per_target_layer):
             return np.mean(np.concatenate(cam_per_target_layer, axis=1), axis=1)
 
     Raw.__name__ = f"Raw{method.__name__}"
     return Raw
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_class(method: str) -> type:
     import pytorch_grad_cam
 
@@ -76,10 +78,10 @@ def raw_cam(model: nn.Module, target_layer: nn.Module, x: torch.Tensor, method: 
 
 def to_image(cam: np.ndarray, input_size: int, shape: tuple[int, int]) -> np.ndarray:
     """Map a feature-resolution CAM back onto the original image (undo resize + centre pad)."""
+    from ..transforms import letterbox
+
     h, w = shape
-    f = input_size / max(h, w)
-    nh, nw = min(input_size, round(h * f)), min(input_size, round(w * f))
-    top, left = (input_size - nh) // 2, (input_size - nw) // 2
+    top, left, nh, nw = letterbox(shape, input_size)
     full = cv2.resize(cam.astype(np.float32), (input_size, input_size), interpolation=cv2.INTER_LINEAR)
     crop = full[top : top + nh, left : left + nw]
     return cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -9,6 +9,8 @@ copy for speed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
@@ -29,12 +31,40 @@ def otsu_threshold(values: np.ndarray, bins: int = 128) -> float:
     return float(centers[int(np.argmax(between))])
 
 
+@dataclass
+class LungFields:
+    """Lung fields found on a small working copy of an image.
+
+    Attributes:
+        small: bool mask at the working resolution (a few hundred pixels a side; cheap to
+            pass between processes).
+        shape: (rows, columns) of the image it belongs to.
+        source: How the fields were found (``"classical"``).
+    """
+
+    small: np.ndarray
+    shape: tuple[int, int]
+    source: str = "classical"
+
+    def full(self) -> np.ndarray:
+        """The mask at the image's resolution."""
+        h, w = self.shape
+        if not self.small.any():
+            return np.zeros((h, w), dtype=bool)
+        return cv2.resize(self.small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+
+
 def estimate_lung_mask(pixels: np.ndarray) -> np.ndarray:
     """Boolean lung-field mask at the image's resolution (empty if no lungs are found).
 
     Args:
         pixels: Display values, float H x W in [0, 1], 1 = white.
     """
+    return find_lung_fields(pixels).full()
+
+
+def find_lung_fields(pixels: np.ndarray) -> LungFields:
+    """The classical estimate, kept at its working resolution (see :class:`LungFields`)."""
     h, w = pixels.shape
     f = WORK / max(h, w)
     small = cv2.resize(pixels.astype(np.float32), (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
@@ -60,7 +90,7 @@ def estimate_lung_mask(pixels: np.ndarray) -> np.ndarray:
     cand = ndi.binary_opening(dark & inner, iterations=2)
     labels, n = ndi.label(cand)
     if n == 0:
-        return np.zeros((h, w), dtype=bool)
+        return LungFields(np.zeros((sh, sw), dtype=bool), (h, w))
     sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
     centres = ndi.center_of_mass(cand, labels, range(1, n + 1))
     # lungs lie left and right of the midline, not in a strip along the image's edge
@@ -68,5 +98,4 @@ def estimate_lung_mask(pixels: np.ndarray) -> np.ndarray:
     keep = [k + 1 for k in plausible[:2]]
     mask = ndi.binary_dilation(np.isin(labels, keep), iterations=2) & dark & body
     mask = ndi.binary_fill_holes(ndi.binary_closing(mask, iterations=3))
-    big = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    return big > 0.5
+    return LungFields(mask, (h, w))

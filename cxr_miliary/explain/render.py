@@ -49,10 +49,7 @@ def overlay(pixels: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None = 
 
 
 def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
-    """Write atomically (a crash never leaves a half-written overlay)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(rgb).save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+    """Kept for callers of the first API: see :func:`cxr_miliary.outputs.images.save_png`."""
+    from ..outputs.images import save_png as save
+
+    return save(path, rgb)

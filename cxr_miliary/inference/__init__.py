@@ -1,5 +1,6 @@
-"""Inference without Lightning: ``Predictor`` and ``Prediction``."""
+"""Inference without Lightning: ``Predictor``, ``Prediction`` and the runtimes they use."""
 
-from .predictor import Prediction, Predictor
+from .prediction import Prediction
+from .predictor import Predictor
 
 __all__ = ["Prediction", "Predictor"]

@@ -1,8 +1,11 @@
-"""Batch scoring of archives: decode in DataLoader workers, batched inference, durable rows.
+"""Batch scoring of archives: decode in DataLoader workers, batched inference, one row per input.
 
 One row per input, always: a file that cannot be decoded (or is rejected) is an error
-row with the same reason ``load_image`` gives; a decoder that kills its worker process
-costs no finished rows, and the file that did it becomes an error row too.
+row with the same reason ``load_image`` gives; a decoder that kills its worker process,
+or takes longer than the per-file time budget (the worker is killed by its own alarm),
+costs no finished rows, and the file that did it becomes an error row too. Maps go
+through :mod:`cxr_miliary.explain.pipeline` and files through :mod:`cxr_miliary.outputs`,
+exactly as ``predict`` does.
 """
 
 from __future__ import annotations
@@ -10,45 +13,53 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing as mp
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import cv2
 import numpy as np
-import torch
-from torch.utils.data import DataLoader, Dataset
 
-from ..explain import absolute_map, caption, distribution, estimate_lung_mask, overlay, raw_cam, save_png, to_image
+from ..explain import caption, explain, lung_fields
 from ..io import ImageError, load_image
-from ..lung_zones import ZONE_NAMES
-from ..transforms import to_tensor
-
-if TYPE_CHECKING:
-    from .predictor import Predictor
+from ..io.limits import FILE_TIMEOUT_S
+from ..outputs.images import overlay_rgb, preview, save_map, save_png
 
 log = logging.getLogger(__name__)
 
-BASE_COLUMNS = ["path", "probability", "positive", "threshold", "error", "model_name", "model_sha256"]
-CAM_COLUMNS = ["pattern", "right", "left", *ZONE_NAMES, "cam_path", "overlay_path"]
-OVERLAY_SIDE = 768
 
+class _Decode:
+    """Worker-side work: decode, build the network input, and (for maps) a preview + lung fields."""
 
-class _Decode(Dataset):
-    """Worker-side work: decode, build the input tensor, and (for CAM) a small preview + lung mask."""
-
-    def __init__(self, items: list[tuple[int, str]], predictor: Predictor, cam: bool, force: bool) -> None:
+    def __init__(self, items: list[tuple[int, str]], predictor: Any, cam: bool, force: bool, file_timeout: float | None) -> None:
         self.items = items
-        self.transform = predictor.transform
-        self.channels = predictor.preprocess.channels
+        self.inputs = predictor.inputs
         self.cam = cam
         self.force = force
+        self.file_timeout = file_timeout
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, k: int) -> dict[str, Any]:
         index, path = self.items[k]
+        from torch.utils.data import get_worker_info
+
+        in_worker = get_worker_info() is not None
+        if in_worker and self.file_timeout:
+            # the default action of SIGALRM ends the process, even inside a C decoder
+            # that never returns to Python; the loader then reports a dead worker and
+            # the file is isolated and reported as `timeout`
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_REAL, self.file_timeout)
+        try:
+            return self._decode(index, path)
+        finally:
+            if in_worker and self.file_timeout:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _decode(self, index: int, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {"index": index, "path": path, "error": ""}
         try:
             rad = load_image(path, force=self.force)
@@ -58,20 +69,16 @@ class _Decode(Dataset):
         except Exception as exc:  # a decoder bug is one file's problem
             out["error"] = f"decode-failed: {type(exc).__name__}"
             return out
-        out["tensor"] = to_tensor(rad.pixels, self.transform, self.channels)
+        out["inputs"] = self.inputs(rad)
         out["is_dicom"] = rad.meta.source_format == "dicom"
         if self.cam:
-            h, w = rad.shape
-            f = min(1.0, OVERLAY_SIDE / max(h, w))
-            out["preview"] = cv2.resize(rad.pixels, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-            out["lungs"] = estimate_lung_mask(out["preview"])
-            out["shape"] = (h, w)
+            out["preview"] = preview(rad.pixels)
+            out["lungs"] = lung_fields(rad.pixels)
         return out
 
 
 def _collate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return items
-
 
 
 def _probe(path: str, force: bool) -> None:
@@ -81,8 +88,8 @@ def _probe(path: str, force: bool) -> None:
     load_image(path, force=force)
 
 
-def crashes_decoder(path: str, force: bool, timeout: float = 120.0) -> int | None:
-    """Decode ``path`` in a throw-away process; return the signal/exit code if it died."""
+def isolate(path: str, force: bool, timeout: float = FILE_TIMEOUT_S) -> str | None:
+    """Decode ``path`` in a throw-away process: the error row's text if it dies or hangs, else None."""
     ctx = mp.get_context("fork")
     proc = ctx.Process(target=_probe, args=(path, force))
     proc.start()
@@ -90,17 +97,41 @@ def crashes_decoder(path: str, force: bool, timeout: float = 120.0) -> int | Non
     if proc.is_alive():
         proc.kill()
         proc.join()
-        return -9
-    return None if proc.exitcode in (0, 1) else proc.exitcode
+        return f"timeout: decoding took longer than the {timeout:g} s budget per file"
+    if proc.exitcode in (0, 1):
+        return None
+    return f"decoder-crashed: the decoder process died (exit {proc.exitcode}) on this file"
 
 
 def cam_name(index: int, path: str) -> str:
     """A file name unique per input, free of anything taken from the file or its tags."""
-    return f"{index:07d}_{hashlib.sha1(path.encode('utf-8')).hexdigest()[:12]}"
+    return f"{index:07d}_{hashlib.sha1(os.fsencode(path)).hexdigest()[:12]}"
+
+
+def error_row(predictor: Any, index: int, path: str, error: str) -> dict[str, Any]:
+    """The row of an input that has no result."""
+    return {
+        "_index": index,
+        "path": path,
+        "probability": None,
+        "positive": None,
+        "threshold": predictor.threshold,
+        "error": error,
+        "frontal_chest": None,
+        "in_distribution": None,
+        "ood_score": None,
+        "reliable": None,
+        **_model_columns(predictor),
+    }
+
+
+def _model_columns(predictor: Any) -> dict[str, str]:
+    info = predictor.model_info
+    return {"model_name": info["name"], "model_sha256": info["sha256"], "model_runtime": info.get("runtime", "")}
 
 
 def score_rows(
-    predictor: Predictor,
+    predictor: Any,
     paths: list[str],
     *,
     batch_size: int = 16,
@@ -110,13 +141,29 @@ def score_rows(
     cam_method: str = "gradcam",
     force: bool = False,
     dicom_out: str | Path | None = None,
+    file_timeout: float | None = FILE_TIMEOUT_S,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of result rows, one list per batch, one row for every path.
 
     Workers decode; the main process runs the model. If a worker dies (a native codec
-    crash), the files it may have held are probed one by one in throw-away processes:
-    the culprits become error rows and scoring resumes with a fresh loader.
+    crash, or its per-file alarm), the files it may have held are probed one by one in
+    throw-away processes: the culprits become error rows and scoring resumes with a
+    fresh loader.
+
+    Args:
+        predictor: A :class:`~cxr_miliary.inference.Predictor`.
+        paths: Input files (already expanded).
+        batch_size: Images per forward.
+        num_workers: Decode processes (0 decodes in this process, without a time budget).
+        cam: Compute maps and the distribution columns.
+        cam_dir: Write ``.npy`` maps and overlay PNGs here.
+        cam_method: CAM method.
+        force: Accept inputs the acceptance checks reject.
+        dicom_out: Write DICOM SC + SR results for DICOM inputs here.
+        file_timeout: Seconds a worker may spend decoding one file.
     """
+    from torch.utils.data import DataLoader
+
     cam = cam or cam_dir is not None or dicom_out is not None
     cam_root = Path(cam_dir) if cam_dir is not None else None
     if cam_root is not None:
@@ -127,30 +174,33 @@ def score_rows(
         if not remaining:
             return
         loader = DataLoader(
-            _Decode(remaining, predictor, cam, force), batch_size=batch_size, num_workers=num_workers,
+            _Decode(remaining, predictor, cam, force, file_timeout),
+            batch_size=batch_size,
+            num_workers=num_workers,  # type: ignore[arg-type]
             # torch already runs each worker single-threaded, so workers + model threads do
             # not oversubscribe the cores; re-configuring OpenCV's pool after fork can hang
-            collate_fn=_collate, persistent_workers=False, prefetch_factor=2 if num_workers else None,
+            collate_fn=_collate,
+            persistent_workers=False,
+            prefetch_factor=2 if num_workers else None,
         )
         try:
             for batch in loader:
-                rows = _infer(predictor, batch, cam, cam_root, cam_method, dicom_out)
-                yield _public(rows, done)
+                yield _public(_infer(predictor, batch, cam, cam_root, cam_method, dicom_out), done)
             return
         except RuntimeError as exc:
             if "DataLoader worker" not in str(exc):
                 raise
             log.warning("a decoder worker died (%s); isolating the file responsible", str(exc).splitlines()[0])
             suspects = [(i, p) for i, p in remaining if i not in done][: batch_size * max(num_workers, 1) * 2]
-            crashed = []
+            culprits = []
             for i, p in suspects:
-                code = crashes_decoder(p, force)
-                if code is not None:
-                    crashed.append(_error_row(predictor, i, p, f"decoder-crashed: the decoder process died (exit {code}) on this file"))
-            if not crashed:  # could not reproduce: mark the first suspect so the job always progresses
+                reason = isolate(p, force, file_timeout or FILE_TIMEOUT_S)
+                if reason is not None:
+                    culprits.append(error_row(predictor, i, p, reason))
+            if not culprits:  # could not reproduce: mark the first suspect so the job always progresses
                 i, p = suspects[0]
-                crashed.append(_error_row(predictor, i, p, "decoder-crashed: a decoder worker died while this file was being read"))
-            yield _public(crashed, done)
+                culprits.append(error_row(predictor, i, p, "decoder-crashed: a decoder worker died while this file was being read"))
+            yield _public(culprits, done)
 
 
 def _public(rows: list[dict[str, Any]], done: set[int]) -> list[dict[str, Any]]:
@@ -159,45 +209,48 @@ def _public(rows: list[dict[str, Any]], done: set[int]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "_index"} for r in rows]
 
 
-def _error_row(predictor: Predictor, index: int, path: str, error: str) -> dict[str, Any]:
-    return {"_index": index, "path": path, "probability": None, "positive": None, "threshold": predictor.threshold,
-            "error": error, "model_name": predictor.model_info["name"], "model_sha256": predictor.model_info["sha256"]}
-
-
-def _infer(predictor: Predictor, batch: list[dict[str, Any]], cam: bool, cam_root: Path | None, method: str, dicom_out: str | Path | None = None) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def _infer(predictor: Any, batch: list[dict[str, Any]], cam: bool, cam_root: Path | None, method: str, dicom_out: Any) -> list[dict[str, Any]]:
     good = [b for b in batch if not b["error"]]
     probs: np.ndarray = np.zeros(0)
+    maps: np.ndarray | None = None
     if good:
-        x = torch.stack([b["tensor"] for b in good])
-        probs = predictor.probability(predictor.logits(x).numpy())
-        maps = raw_cam(predictor.model, predictor.model.get_submodule(predictor.cam_layer_name), x.to(predictor.device), method) if cam else None
+        x = np.stack([b["inputs"] for b in good])
+        probs = predictor.probability(predictor.runtime.logits(x))
+        maps = predictor.raw_maps(x, method) if cam else None
+    rows: list[dict[str, Any]] = []
     k = 0
     for b in batch:
         if b["error"]:
-            rows.append(_error_row(predictor, b["index"], b["path"], b["error"]))
+            rows.append(error_row(predictor, b["index"], b["path"], b["error"]))
             continue
         p = float(probs[k])
-        row = {"_index": b["index"], "path": b["path"], "probability": round(p, 6), "positive": bool(p >= predictor.threshold),
-               "threshold": predictor.threshold, "error": "", "model_name": predictor.model_info["name"], "model_sha256": predictor.model_info["sha256"]}
-        if cam and maps is not None:
+        row = {
+            "_index": b["index"],
+            "path": b["path"],
+            "probability": round(p, 6),
+            "positive": bool(p >= predictor.threshold),
+            "threshold": predictor.threshold,
+            "error": "",
+            "frontal_chest": None,
+            "in_distribution": None,
+            "ood_score": None,
+            "reliable": True,
+            **_model_columns(predictor),
+        }
+        if maps is not None:
             _explain_row(row, b, maps[k], p, predictor, cam_root, dicom_out)
         rows.append(row)
         k += 1
     return rows
 
 
-def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: float, predictor: Predictor, cam_root: Path | None, dicom_out: str | Path | None = None) -> None:
-    h, w = b["shape"]
-    preview_lungs = b["lungs"]
-    lungs = cv2.resize(preview_lungs.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
-    full = absolute_map(to_image(raw, predictor.preprocess.image_size, (h, w)), p, lungs if lungs.any() else None)
-    dist = distribution(full, lungs, row["positive"])
+def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: float, predictor: Any, cam_root: Path | None, dicom_out: Any) -> None:
+    exp = explain(raw, b["lungs"], input_size=predictor.preprocess.image_size, probability=p, positive=row["positive"])
+    dist = exp.distribution
     row.update({"pattern": dist["pattern"], "right": dist["right"], "left": dist["left"], **dist["zones"]})
     if cam_root is None and (dicom_out is None or not b.get("is_dicom")):
         return
-    small = cv2.resize(full, (b["preview"].shape[1], b["preview"].shape[0]), interpolation=cv2.INTER_AREA)
-    rgb = overlay(b["preview"], small, preview_lungs, caption(p, row["positive"], dist["pattern"]))
+    rgb = overlay_rgb(b["preview"], exp.cam, exp.lung_mask, caption(p, row["positive"], dist["pattern"]))
     if dicom_out is not None and b.get("is_dicom"):
         from ..outputs import write_dicom_results
 
@@ -205,9 +258,5 @@ def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: flo
         row["dicom_outputs"] = ";".join(str(x) for x in write_dicom_results(b["path"], dicom_out, result, rgb))
     if cam_root is not None:
         name = cam_name(b["index"], b["path"])
-        npy = cam_root / f"{name}.npy"
-        tmp = cam_root / f"{name}.tmp.npy"
-        np.save(tmp, full.astype(np.float16), allow_pickle=False)
-        tmp.replace(npy)
-        png = save_png(cam_root / f"{name}.png", rgb)
-        row["cam_path"], row["overlay_path"] = str(npy), str(png)
+        row["cam_path"] = str(save_map(cam_root / f"{name}.npy", exp.cam))
+        row["overlay_path"] = str(save_png(cam_root / f"{name}.png", rgb))

@@ -11,8 +11,11 @@ DEFAULT_NAME = "default"
 
 
 def default_bundle_candidates(name: str = DEFAULT_NAME) -> list[Path]:
-    """Places searched, in order: ``$CXR_MILIARY_WEIGHTS``, ``<checkout>/weights/<name>``,
-    ``<prefix>/share/cxr-miliary/weights/<name>`` (installed wheel)."""
+    """Places searched for the default bundle, in order.
+
+    ``$CXR_MILIARY_WEIGHTS``, ``<checkout>/weights/<name>``, then
+    ``<prefix>/share/cxr-miliary/weights/<name>`` (installed wheel).
+    """
     out = []
     if os.environ.get(ENV):
         env = Path(os.environ[ENV])

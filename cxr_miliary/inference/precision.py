@@ -7,7 +7,7 @@ import functools
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when the CPU executes bf16 natively (AVX512_BF16 or AMX); emulated bf16 is slower."""
     try:

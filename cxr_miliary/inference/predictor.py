@@ -1,6 +1,9 @@
-"""``Predictor``: a model bundle -> calibrated probability, Grad-CAM, distribution, knowledge.
+"""``Predictor``: a model bundle -> calibrated probability, map, distribution, knowledge.
 
-Imports no Lightning (a test checks it in a fresh interpreter) and no pickle.
+The Predictor holds a bundle's network (for Grad-CAM), its card and a runtime
+(:mod:`cxr_miliary.inference.runtime`) that computes the logits. It never builds other
+Predictors and changes no process-wide setting except the torch thread count a caller
+asks for. Imports no Lightning (a test checks it in a fresh interpreter) and no pickle.
 """
 
 from __future__ import annotations
@@ -8,170 +11,132 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .. import knowledge
-from ..calibration import sigmoid
-from ..explain import absolute_map, distribution, estimate_lung_mask, raw_cam, to_image
+from ..explain import explain, lung_fields
 from ..io import ImageMeta, Radiograph, load_image
-from ..models import load_bundle
-from ..transforms import Preprocess, eval_transform, to_tensor
+from ..metrics import sigmoid
+from ..models import Card, load_bundle
+from ..transforms import Preprocess, eval_transform, to_array
 from .locate import find_default_bundle
-from .precision import PRECISIONS, cpu_has_native_bf16
+from .precision import PRECISIONS
+from .prediction import Prediction
+from .runtime import Backend, OnnxBackend, TorchBackend
 
 log = logging.getLogger(__name__)
 
 #: Probabilities within this distance of the threshold are "uncertain": CT is suggested.
 UNCERTAINTY_BAND = 0.15
-#: On CPU the network runs in chunks of this many images: at 384-512 px a convnet was
-#: 25-60 % faster per image at batch 1-2 than at 16 (the activations stay in cache).
-CPU_MICRO_BATCH = {"fp32": 1, "bf16": 2}
 #: Effective pixel size at the network's input above which a 2 mm nodule spans under
 #: two pixels and may be invisible.
 COARSE_MM = 1.0
+#: ``backend=`` strings of the first API -> the card's ONNX record and the runtime's name.
+_ONNX_BACKENDS = {"onnxruntime": ("onnx", "onnxruntime-fp32"), "onnxruntime-int8": ("onnx_int8", "onnxruntime-int8")}
 
 
-@dataclass
-class Prediction:
-    """One image's result. Arrays are at the decoded image's resolution."""
+def make_runtime(
+    model: Any,
+    card: Card,
+    *,
+    bundle_dir: Any = None,
+    device: Any = "cpu",
+    precision: str = "auto",
+    backend: str = "torch",
+    threads: int | None = None,
+) -> tuple[Backend, dict[str, Any] | None]:
+    """The runtime for a precision/backend request, and ``auto``'s evidence (None otherwise).
 
-    probability: float
-    positive: bool
-    threshold: float
-    logit: float
-    model: dict[str, str]
-    cam: np.ndarray | None = None
-    lung_mask: np.ndarray | None = None
-    distribution: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
-    differential: list[dict[str, Any]] | None = None
-    recommendations: list[str] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    ``precision="auto"`` with the torch backend asks :func:`~cxr_miliary.inference.fastpath.auto_runtime`
+    (measured once per model and machine, cached); ``backend="onnxruntime"`` uses the
+    ONNX file the card records.
+    """
+    from ..models import BundleError
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object ``cxr-miliary predict`` prints (no arrays, no identifiers)."""
-        out: dict[str, Any] = {
-            "probability": round(self.probability, 6),
-            "positive": self.positive,
-            "threshold": round(self.threshold, 6),
-            "model": self.model,
-            "distribution": self.distribution,
-            "warnings": self.warnings,
-        }
-        if self.positive:
-            out["differential"] = self.differential
-            out["recommendations"] = self.recommendations
-        elif self.recommendations:
-            out["recommendations"] = self.recommendations
-        out["image"] = {k: self.meta.get(k) for k in ("source_format", "rows", "columns", "modality", "view", "pixel_spacing_mm")}
-        out["disclaimer"] = knowledge.load()["disclaimer"]
-        return out
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+    if backend in _ONNX_BACKENDS:
+        key, name = _ONNX_BACKENDS[backend]
+        rec = getattr(card, key)
+        if rec is None or bundle_dir is None:
+            raise BundleError(f"this bundle has no {key} export; run 'cxr-miliary export --weights B --onnx B/model.onnx'")
+        return OnnxBackend(card.file(Path(bundle_dir), rec), rec["sha256"], threads, name=name), None
+    if backend != "torch":
+        raise ValueError("backend must be 'torch', 'onnxruntime' or 'onnxruntime-int8'")
+    if precision == "auto":
+        from .fastpath import auto_runtime
+
+        return auto_runtime(model, card, bundle_dir, device, threads)
+    return TorchBackend(model, device, precision), None
 
 
-def onnx_session(path: Path, sha256: str, threads: int | None = None):  # noqa: ANN201 - onnxruntime is optional
-    """An ONNX Runtime CPU session for ``path``, after checking its sha256."""
-    from ..models import BundleError, sha256_file
+def _device(device: str) -> Any:
+    import torch
 
-    if not path.is_file() or sha256_file(path) != sha256:
-        raise BundleError(f"{path}: ONNX file missing or its sha256 does not match the record")
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    # ORT's memory-pattern planner kept ~1 GB more resident for batches of 16 at 512 px
-    # and was not faster without it (40 vs 37 img/s here)
-    opts.enable_mem_pattern = False
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
-def onnx_logits(session: Any, x: torch.Tensor) -> torch.Tensor:
-    """Logits (B,) from an ONNX Runtime session of an exported bundle network."""
-    return torch.from_numpy(session.run(None, {"image": x.numpy().astype(np.float32)})[0].reshape(-1).astype(np.float32))
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 class Predictor:
     """Scores radiographs with a model bundle.
 
     Args:
-        model: The network (eval mode).
-        card: The bundle's card.
+        model: The network (kept in fp32 for Grad-CAM).
+        card: The bundle's card (:class:`~cxr_miliary.models.Card` or its dict).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
-        threads: CPU threads for torch (default: torch's choice).
-        precision: ``"auto"`` (default: the fastest path that gives fp32's answers on
-            this machine, checked once per model and cached, see
-            :mod:`cxr_miliary.inference.fastpath`), ``"fp32"`` or ``"bf16"`` for the
-            forward pass; Grad-CAM always runs in fp32.
-        backend: ``"torch"``, ``"onnxruntime"`` or ``"onnxruntime-int8"`` (the
-            probability from the ONNX file the card records; Grad-CAM stays on the
-            PyTorch network).
-        bundle_dir: Folder of the bundle (needed to find the ONNX file).
+        threads: CPU threads for torch and ONNX Runtime (default: their choice).
+        precision: ``"auto"`` (default: the fastest runtime measured to give fp32's
+            answers on this machine, see :mod:`cxr_miliary.inference.fastpath`),
+            ``"fp32"`` or ``"bf16"``; Grad-CAM always runs in fp32.
+        backend: A :class:`~cxr_miliary.inference.runtime.Backend` to use as is, or
+            ``"torch"``, ``"onnxruntime"``, ``"onnxruntime-int8"`` (the ONNX file the
+            card records).
+        bundle_dir: Folder of the bundle (to find ONNX files).
     """
 
-    def __init__(self, model: torch.nn.Module, card: dict[str, Any], device: str = "auto", threads: int | None = None,
-                 precision: str = "auto", backend: str = "torch", bundle_dir: str | os.PathLike[str] | None = None) -> None:
-        if threads:
-            torch.set_num_threads(int(threads))
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        if backend not in ("torch", "onnxruntime", "onnxruntime-int8"):
-            raise ValueError("backend must be 'torch', 'onnxruntime' or 'onnxruntime-int8'")
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
-        self.card = card
+    def __init__(
+        self,
+        model: Any,
+        card: Card | dict[str, Any],
+        device: str = "auto",
+        threads: int | None = None,
+        precision: str = "auto",
+        backend: str | Backend = "torch",
+        bundle_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if threads is not None:
+            if int(threads) < 1:
+                raise ValueError("threads must be >= 1")
+            import torch
+
+            torch.set_num_threads(int(threads))  # asked for by the caller
+        self.card = card if isinstance(card, Card) else Card.from_dict(card)
+        self.device = _device(device)
         self.bundle_dir = bundle_dir
-        # channels_last is the layout oneDNN/cuDNN convolutions are fastest in (~1.8x on
-        # CPU in fp32), with the same fp32 arithmetic.
-        self.model = model.to(self.device).eval().to(memory_format=torch.channels_last)
-        # the benchmark's plain-eager baseline sets contiguous_format and no chunking
-        self.layout = torch.channels_last
-        self.micro_batch: int | None = CPU_MICRO_BATCH["fp32"] if self.device.type == "cpu" else None
-        self.preprocess = Preprocess.from_dict(card["preprocess"])
+        self.model = model.to(self.device).eval()
+        self.preprocess = Preprocess.from_dict(self.card.preprocess)
         self.transform = eval_transform(self.preprocess)
-        self.temperature = float(card.get("temperature", 1.0))
-        self.threshold = float(card.get("threshold", 0.5))
-        self.cam_layer_name = card.get("cam_target_layer")
-        self.model_info = {"name": str(card.get("name", "cxr-miliary")), "sha256": str(card["weights"]["sha256"])}
-        self.precision, self.backend = "fp32", backend
-        self._fast: torch.nn.Module | None = None
-        key = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx_int8"}.get(backend)
-        self._ort = self._onnx_session(card, bundle_dir, threads, key) if key else None
+        self.temperature = float(self.card.temperature)
+        self.threshold = float(self.card.threshold)
+        self.cam_layer_name = self.card.cam_target_layer
         #: How ``auto`` was resolved (the measured candidates), or None.
         self.fastpath: dict[str, Any] | None = None
-        if precision == "auto" and backend == "torch":
-            from .fastpath import choose
-
-            choice, self.fastpath = choose(self)
-            if choice == "onnxruntime":
-                self.backend = "onnxruntime"
-                self._ort = onnx_session(Path(self.fastpath["onnx_file"]), self.fastpath["onnx_sha256"], threads)
-            else:
-                precision = choice
-        if precision == "bf16":
-            from .fastpath import bf16_network
-
-            if self.device.type == "cpu" and not cpu_has_native_bf16():
-                log.warning("this CPU has no native bf16: the bf16 path is emulated and slower than fp32")
-            self.precision, self._fast = "bf16", bf16_network(self.model)
-            self.micro_batch = CPU_MICRO_BATCH["bf16"] if self.device.type == "cpu" else None
-
-    @staticmethod
-    def _onnx_session(card: dict[str, Any], bundle_dir: str | os.PathLike[str] | None, threads: int | None, key: str = "onnx"):  # noqa: ANN205
-        from ..models import BundleError
-
-        rec = card.get(key)
-        if not rec or bundle_dir is None:
-            raise BundleError("this bundle has no ONNX export; run 'cxr-miliary export --weights B --onnx B/model.onnx'")
-        return onnx_session(Path(bundle_dir) / rec["file"], rec["sha256"], threads)
+        if isinstance(backend, Backend):
+            self.runtime = backend
+        else:
+            self.runtime, self.fastpath = make_runtime(
+                self.model, self.card, bundle_dir=bundle_dir, device=self.device, precision=precision, backend=backend, threads=threads
+            )
+        self.model_info = {"name": self.card.name, "sha256": self.card.weights["sha256"], "runtime": self.runtime.name}
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
-        """Load a bundle folder (sha256 verified; pickle refused)."""
+        """Load a bundle folder (card checked, sha256 verified, pickle refused)."""
         model, card = load_bundle(bundle)
         return cls(model, card, bundle_dir=bundle, **kwargs)
 
@@ -180,38 +145,76 @@ class Predictor:
         """The bundle shipped in ``weights/`` (or ``$CXR_MILIARY_WEIGHTS``)."""
         return cls.load(find_default_bundle(name), **kwargs)
 
+    def __repr__(self) -> str:
+        return (
+            f"Predictor(model={self.card.name!r}, runtime={self.runtime.name!r}, device={str(self.device)!r}, "
+            f"input={self.preprocess.image_size}, threshold={self.threshold:.4f})"
+        )
+
+    @property
+    def backend(self) -> str:
+        """``"torch"``, ``"onnxruntime"`` or ``"onnxruntime-int8"`` (the first API's names)."""
+        name = self.runtime.name
+        return "onnxruntime-int8" if name == "onnxruntime-int8" else "onnxruntime" if name.startswith("onnxruntime") else "torch"
+
+    @property
+    def precision(self) -> str:
+        """``"bf16"`` when the runtime computes in bf16, else ``"fp32"``."""
+        return "bf16" if "bf16" in self.runtime.name else "fp32"
+
     # --- core -----------------------------------------------------------------------
-    def _radiograph(self, image: str | os.PathLike[str] | np.ndarray | Radiograph, force: bool) -> Radiograph:
+    def radiograph(self, image: str | os.PathLike[str] | np.ndarray | Radiograph, force: bool = False) -> Radiograph:
+        """A :class:`Radiograph` from a file, a 2-D array of display values, or a Radiograph."""
         if isinstance(image, Radiograph):
             return image
         if isinstance(image, np.ndarray):
             arr = np.asarray(image, dtype=np.float32)
             if arr.ndim != 2:
                 raise ValueError("an array input must be 2-D display values in [0, 1]")
+            if not np.isfinite(arr).all():
+                raise ValueError("an array input must be finite")
             arr = np.clip(arr, 0.0, 1.0)
-            return Radiograph(arr, ImageMeta(source_format="array", rows=arr.shape[0], columns=arr.shape[1], warnings=["array input: modality, view and spacing unverified"]))
+            return Radiograph(
+                arr,
+                ImageMeta(
+                    source_format="array", rows=arr.shape[0], columns=arr.shape[1], warnings=["array input: modality, view and spacing unverified"]
+                ),
+            )
         return load_image(Path(image), force=force)
 
-    def tensor(self, rad: Radiograph) -> torch.Tensor:
-        """The network input for one radiograph (C x H x W)."""
-        return to_tensor(rad.pixels, self.transform, self.preprocess.channels)
+    def inputs(self, rad: Radiograph) -> np.ndarray:
+        """The network input for one radiograph (C x H x W float32)."""
+        return to_array(rad.pixels, self.transform, self.preprocess.channels)
 
-    @torch.no_grad()
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw logits (B,) for a batch of input tensors."""
-        if self._ort is not None:
-            return onnx_logits(self._ort, x)
-        if self.micro_batch and len(x) > self.micro_batch:
-            return torch.cat([self.logits(chunk) for chunk in x.split(self.micro_batch)])
-        x = x.to(self.device).contiguous(memory_format=self.layout)
-        if self._fast is not None:
-            with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16):
-                return self._fast(x).reshape(-1).float().cpu()
-        return self.model(x).reshape(-1).float().cpu()
+    def tensor(self, rad: Radiograph) -> Any:
+        """The network input as a torch tensor (C x H x W)."""
+        import torch
+
+        return torch.from_numpy(self.inputs(rad))
+
+    def logits(self, x: Any) -> Any:
+        """Raw logits (B,) for a batch of inputs, as a torch tensor (numpy in, numpy out)."""
+        out = self.runtime.logits(x)
+        if isinstance(x, np.ndarray):
+            return out
+        import torch
+
+        return torch.from_numpy(out)
 
     def probability(self, logit: np.ndarray | float) -> np.ndarray:
         """Temperature-scaled sigmoid."""
         return sigmoid(np.asarray(logit, dtype=np.float64) / self.temperature)
+
+    def raw_maps(self, x: np.ndarray, method: str = "gradcam") -> np.ndarray:
+        """Raw class-activation maps (B, h, w) at feature resolution, for the positive logit."""
+        import torch
+
+        from ..explain import raw_cam
+
+        if not self.cam_layer_name:
+            raise ValueError("the bundle card names no cam_target_layer")
+        layer = self.model.get_submodule(self.cam_layer_name)
+        return raw_cam(self.model, layer, torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device), method)
 
     def predict(
         self,
@@ -229,7 +232,7 @@ class Predictor:
             cam: Compute the Grad-CAM map, lung mask and distribution.
             cam_method: ``gradcam`` (default), ``gradcam++``, ``hirescam``, ``layercam``, ``eigencam``.
             force: Accept inputs the acceptance checks reject.
-            threshold: Override the bundle's decision threshold.
+            threshold: Override the bundle's decision threshold (in [0, 1]).
 
         Returns:
             A :class:`Prediction`. Same input twice gives the same output.
@@ -237,17 +240,39 @@ class Predictor:
         Raises:
             cxr_miliary.io.ImageError: The input is unreadable or rejected.
         """
-        rad = self._radiograph(image, force)
-        x = self.tensor(rad)[None]
-        logit = float(self.logits(x)[0])
+        thr = self.threshold if threshold is None else check_threshold(threshold)
+        rad = self.radiograph(image, force)
+        x = self.inputs(rad)[None]
+        logit = float(self.runtime.logits(x)[0])
         prob = float(self.probability(logit))
-        thr = self.threshold if threshold is None else float(threshold)
-        positive = prob >= thr
-        pred = Prediction(prob, positive, thr, logit, dict(self.model_info), warnings=list(rad.meta.warnings), meta=rad.meta.to_dict())
+        pred = Prediction(prob, prob >= thr, thr, logit, dict(self.model_info), warnings=list(rad.meta.warnings), meta=rad.meta.to_dict())
         if cam:
-            self._explain(pred, rad, x, cam_method)
-        self._knowledge(pred, rad)
+            exp = explain(
+                self.raw_maps(x, cam_method)[0],
+                lung_fields(rad.pixels),
+                input_size=self.preprocess.image_size,
+                probability=prob,
+                positive=pred.positive,
+            )
+            pred.cam, pred.lung_mask, pred.distribution = exp.cam, exp.lung_mask, exp.distribution
+            pred.warnings += exp.warnings
+        self.add_knowledge(pred, rad.meta.pixel_spacing_mm, rad.shape)
         return pred
+
+    def add_knowledge(self, pred: Prediction, spacing: tuple[float, float] | None, shape: tuple[int, int]) -> None:
+        """Resolution warning, differential and recommendations (withheld when unreliable)."""
+        kb = knowledge.load()
+        longest = max(shape)
+        effective = spacing[0] * longest / self.preprocess.image_size if spacing else None
+        if (effective is not None and effective > COARSE_MM) or (spacing is None and longest < 1024):
+            pred.warnings.append(kb["coarse_input_warning"])
+        if not pred.reliable:
+            return  # a differential and a work-up would read as advice on a result we do not trust
+        if pred.positive:
+            pred.differential = knowledge.differential()
+            pred.recommendations = list(kb["recommendations"])
+        if abs(pred.probability - pred.threshold) <= UNCERTAINTY_BAND:
+            pred.recommendations = (pred.recommendations or []) + [kb["uncertain_recommendation"]]
 
     # --- batches --------------------------------------------------------------------
     def iter_score(
@@ -265,15 +290,12 @@ class Predictor:
         Inputs may be files, folders (recursive) and list files (``.txt`` or ``.csv``
         with a ``path`` column). Errors are rows with ``error`` set, never exceptions.
         """
+        from .batch import score_rows
         from .inputs import expand_inputs
 
-        yield from self._rows(expand_inputs(paths), batch_size, num_workers, cam, cam_dir, cam_method, force)
-
-    def _rows(self, files: list[str], batch_size: int, num_workers: int, cam: bool, cam_dir: Any, cam_method: str, force: bool) -> Iterator[dict[str, Any]]:
-        """Rows for already-expanded input files."""
-        from .batch import score_rows
-
-        for rows in score_rows(self, files, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force):
+        for rows in score_rows(
+            self, expand_inputs(paths), batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force
+        ):
             yield from rows
 
     def score(
@@ -291,45 +313,31 @@ class Predictor:
     ) -> pd.DataFrame:
         """Score many inputs; a DataFrame with exactly one row per input.
 
-        Columns: ``path, probability, positive, threshold, error, model_name,
-        model_sha256`` and, with ``cam``/``cam_dir``, the distribution (``pattern``,
-        ``right``, ``left``, six zones) and ``cam_path``/``overlay_path``. With ``out``
-        (.csv/.parquet/.jsonl) rows are journaled per batch and ``resume`` skips inputs
-        already there.
+        Columns: see :mod:`cxr_miliary.inference.table` (``path, probability, positive,
+        threshold, error``, the integrity columns, the model, and with ``cam``/``cam_dir``
+        the distribution and file columns). With ``out`` (.csv/.parquet/.jsonl) rows are
+        journaled per batch and ``resume`` skips inputs already there.
         """
-        from .inputs import expand_inputs
-        from .journal import read_output
-        from .scoring import columns_for, score_to_file
+        from .scoring import score_table
 
-        files = expand_inputs(paths)
-        if out is None:  # the inputs are expanded once, here
-            rows = list(self._rows(files, batch_size, num_workers, cam, cam_dir, cam_method, force))
-            return pd.DataFrame(rows, columns=columns_for(cam, cam_dir))
-        score_to_file(self, files, out, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir,
-                      cam_method=cam_method, force=force, resume=resume, progress=progress)
-        return pd.DataFrame(list(read_output(Path(out))), columns=columns_for(cam, cam_dir))
+        return score_table(
+            self,
+            paths,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            cam=cam,
+            cam_dir=cam_dir,
+            out=out,
+            resume=resume,
+            cam_method=cam_method,
+            force=force,
+            progress=progress,
+        )
 
-    def _explain(self, pred: Prediction, rad: Radiograph, x: torch.Tensor, method: str) -> None:
-        lungs = estimate_lung_mask(rad.pixels)
-        if not lungs.any():
-            pred.warnings.append("lung fields not found; the map is not restricted to the lungs")
-        layer = self.model.get_submodule(self.cam_layer_name) if self.cam_layer_name else None
-        if layer is None:
-            raise ValueError("the bundle card names no cam_target_layer")
-        raw = raw_cam(self.model, layer, x.to(self.device).contiguous(), method)[0]  # fp32 path
-        pred.cam = absolute_map(to_image(raw, self.preprocess.image_size, rad.shape), pred.probability, lungs if lungs.any() else None)
-        pred.lung_mask = lungs
-        pred.distribution = distribution(pred.cam, lungs, pred.positive)
 
-    def _knowledge(self, pred: Prediction, rad: Radiograph) -> None:
-        kb = knowledge.load()
-        spacing = rad.meta.pixel_spacing_mm
-        longest = max(rad.shape)
-        effective = spacing[0] * longest / self.preprocess.image_size if spacing else None
-        if (effective is not None and effective > COARSE_MM) or (spacing is None and longest < 1024):
-            pred.warnings.append(kb["coarse_input_warning"])
-        if pred.positive:
-            pred.differential = knowledge.differential()
-            pred.recommendations = list(kb["recommendations"])
-        if abs(pred.probability - pred.threshold) <= UNCERTAINTY_BAND:
-            pred.recommendations = (pred.recommendations or []) + [kb["uncertain_recommendation"]]
+def check_threshold(threshold: float) -> float:
+    """A decision threshold a user gave: a finite number in [0, 1]."""
+    t = float(threshold)
+    if not 0.0 <= t <= 1.0:  # also false for NaN
+        raise ValueError(f"threshold must be a number from 0 to 1 (got {threshold!r})")
+    return t

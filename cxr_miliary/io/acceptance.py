@@ -16,8 +16,24 @@ RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR"})
 #: Body Part Examined values that mean the chest (English, Spanish — PadChest — and
 #: common vendor spellings). Compared after upper-casing and stripping.
 CHEST_BODY_PARTS = frozenset(
-    {"CHEST", "THORAX", "TORAX", "TÓRAX", "PECHO", "LUNG", "LUNGS", "CHEST_PA", "CHEST PA",
-     "CHEST_AP", "CHEST AP", "THORACIC", "TORACE", "THORAX PA", "POUMON", "BRUST"}
+    {
+        "CHEST",
+        "THORAX",
+        "TORAX",
+        "TÓRAX",
+        "PECHO",
+        "LUNG",
+        "LUNGS",
+        "CHEST_PA",
+        "CHEST PA",
+        "CHEST_AP",
+        "CHEST AP",
+        "THORACIC",
+        "TORACE",
+        "THORAX PA",
+        "POUMON",
+        "BRUST",
+    }
 )
 
 #: View Position values that mean a lateral projection.

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+import pydicom.filereader
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder, pixel_array
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .acceptance import check_header
+from .codestream import DEFLATED_UIDS, codestream_size, inflated_size
 from .errors import RejectedImageError, UnreadableImageError
 from .grayscale import to_display
+from .limits import DEFAULT_MAX_PIXELS, MAX_INFLATED_BYTES
 from .phi import collect_phi_values, quarantined_warnings, redact, scrub
 from .radiograph import ImageMeta, Radiograph
 
@@ -57,9 +62,7 @@ def _check_decoder(ds: Dataset, path: Path) -> tuple[str | None, str | None]:
     try:
         decoder = get_decoder(tsyntax)
     except NotImplementedError:
-        raise UnreadableImageError(
-            path, "unsupported-transfer-syntax", f"transfer syntax {name} ({tsyntax}) is not supported for decoding"
-        ) from None
+        raise UnreadableImageError(path, "unsupported-transfer-syntax", f"transfer syntax {name} ({tsyntax}) is not supported for decoding") from None
     if not decoder.is_available:
         raise UnreadableImageError(
             path,
@@ -80,13 +83,76 @@ def _to_grey(arr: np.ndarray, notes: list[str]) -> np.ndarray:
     return arr
 
 
-def read_dicom(path: Path, *, force: bool = False, max_pixels: int = 100_000_000) -> Radiograph:
-    """Decode a DICOM Part 10 file.
+def _first_fragment(pixel_data: bytes, n: int = 4096) -> bytes:
+    """The first ``n`` bytes of the first fragment of encapsulated pixel data (after the offset table)."""
+    pos = 0
+    for _ in range(2):  # the Basic Offset Table item, then the first fragment
+        if len(pixel_data) < pos + 8 or pixel_data[pos : pos + 4] != b"\xfe\xff\x00\xe0":
+            return b""
+        (length,) = struct.unpack_from("<I", pixel_data, pos + 4)
+        if _ == 1:
+            return bytes(pixel_data[pos + 8 : pos + 8 + min(length, n)])
+        pos += 8 + length
+    return b""
+
+
+def _check_deflated(path: Path) -> None:
+    """Refuse a Deflated Explicit VR file whose data set inflates beyond the limit, before pydicom inflates it."""
+    try:
+        meta = pydicom.filereader.read_file_meta_info(path)
+    except Exception:
+        return  # dcmread will report the damage
+    if str(meta.get("TransferSyntaxUID", "")) not in DEFLATED_UIDS:
+        return
+    group_length = int(meta.get("FileMetaInformationGroupLength", 0) or 0)
+    offset = 132 + 12 + group_length
+    total = inflated_size(path, offset, MAX_INFLATED_BYTES)
+    if total > MAX_INFLATED_BYTES:
+        raise RejectedImageError(path, "too-large", f"the deflated data set inflates to more than {MAX_INFLATED_BYTES / 1e6:.0f} MB (limit)")
+
+
+def _read_dataset(path: Path, legacy: bool) -> Dataset:
+    """The data set with its pixel data deferred; a legacy file gets the transfer syntax it was parsed with."""
+    # Large elements (the pixel data) are read only when accessed, after the header
+    # checks, so a huge or hostile file costs nothing to reject.
+    ds = pydicom.dcmread(path, defer_size="256 KB", force=legacy)
+    if legacy:
+        implicit, little = ds.original_encoding
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+    return ds
+
+
+def _check_codestream(ds: Dataset, path: Path, rows: int, cols: int, max_pixels: int) -> None:
+    """For compressed pixel data, the codestream's own size must be the header's and within the limit."""
+    tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if tsyntax is None or not tsyntax.is_compressed or tsyntax.is_deflated:
+        return
+    declared = codestream_size(_first_fragment(ds.PixelData))
+    if declared is None:
+        return
+    r, c = declared
+    if r * c > max_pixels:
+        raise RejectedImageError(
+            path, "too-large", f"the compressed image declares {r}x{c} = {r * c / 1e6:.0f} megapixels, over the limit of {max_pixels / 1e6:.0f}"
+        )
+    if (r, c) != (rows, cols):
+        raise UnreadableImageError(path, "corrupt-pixels", f"the compressed image is {r}x{c} but the header says {rows}x{cols}")
+
+
+def _image_header(ds: Dataset) -> bool:
+    """Rows, Columns and Bits Allocated are present: the file was meant to hold an image."""
+    return all(k in ds for k in ("Rows", "Columns", "BitsAllocated"))
+
+
+def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, legacy: bool = False) -> Radiograph:
+    """Decode a DICOM file (Part 10, or a legacy data set without the Part 10 header).
 
     Args:
         path: The file.
         force: Override acceptance rejections (modality, view, body part …).
-        max_pixels: Refuse images whose header declares more pixels than this.
+        max_pixels: Refuse images whose header or codestream declares more pixels than this.
+        legacy: The file has no Part 10 header (see :func:`~cxr_miliary.io.files.legacy_dicom_encoding`).
 
     Returns:
         The decoded :class:`Radiograph`.
@@ -97,19 +163,23 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = 100_000_000
     """
     phi: list[str] = []
     with quarantined_warnings(phi) as decoder_notes:
+        if not legacy:
+            _check_deflated(path)
         try:
-            # Large elements (the pixel data) are read only when accessed, after the
-            # header checks, so a huge or hostile file costs nothing to reject.
-            ds = pydicom.dcmread(path, defer_size="256 KB")
+            ds = _read_dataset(path, legacy)
         except InvalidDicomError:
-            raise UnreadableImageError(
-                path, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)"
-            ) from None
+            raise UnreadableImageError(path, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)") from None
+        except (EOFError, struct.error):
+            raise UnreadableImageError(path, "truncated", "the file ends inside its DICOM header") from None
+        except MemoryError:
+            raise
         except Exception as exc:  # pydicom raises many types on damaged files
             raise UnreadableImageError(path, "corrupt", f"DICOM header unreadable ({redact(str(exc))})") from None
         phi.extend(collect_phi_values(ds))
 
         if "PixelData" not in ds:
+            if _image_header(ds):  # an image header with no pixels: the file was cut
+                raise UnreadableImageError(path, "truncated", "the file ends before its pixel data")
             raise UnreadableImageError(path, "no-pixel-data", "the DICOM file holds no image pixel data")
         try:
             rows, cols = int(ds.Rows), int(ds.Columns)
@@ -138,19 +208,25 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = 100_000_000
             samples_per_pixel=samples,
             frames=frames,
         )
-        notes = list(verdict.warnings)
+        notes = (
+            [f"no-part10-header: a legacy DICOM data set without the Part 10 preamble and 'DICM' prefix; read as {ts_name or 'raw'}"]
+            if legacy
+            else []
+        )
+        notes += list(verdict.warnings)
         if verdict.rejections:
             if not force:
                 code, reason = verdict.rejections[0]
                 raise RejectedImageError(path, code, scrub(reason, phi))
             notes += [f"accepted with --force despite: {reason}" for _, reason in verdict.rejections]
 
+        _check_codestream(ds, path, rows, cols, max_pixels)
         try:
             stored = pixel_array(ds, index=0 if frames > 1 else None)
         except Exception as exc:
-            raise UnreadableImageError(
-                path, "corrupt-pixels", f"pixel data could not be decoded ({ts_name}): {redact(str(exc), phi)}"
-            ) from None
+            code = "truncated" if _short_pixel_data(path, ds) else "corrupt-pixels"
+            what = "the pixel data is cut short" if code == "truncated" else f"pixel data could not be decoded ({ts_name})"
+            raise UnreadableImageError(path, code, f"{what}: {redact(str(exc), phi)[:300]}") from None
         stored = _to_grey(stored, notes) if samples > 1 else stored
         if stored.ndim != 2:
             raise UnreadableImageError(path, "corrupt-pixels", f"decoded pixel array has shape {stored.shape}")
@@ -199,3 +275,22 @@ def _scrub(meta: ImageMeta, phi: list[str]) -> None:
         if value and any(v in value for v in phi):
             setattr(meta, name, "[redacted]")
     meta.warnings = [scrub(w, phi) for w in meta.warnings]
+
+
+def _short_pixel_data(path: Path, ds: Dataset) -> bool:
+    """Whether the file ends before the pixel data its header declares (a cut transfer)."""
+    tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    try:
+        data = ds.PixelData
+    except Exception:
+        return True
+    if tsyntax is not None and tsyntax.is_compressed:
+        # encapsulated data ends with a Sequence Delimitation Item; a cut file lacks it
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 8))
+            return fh.read(8)[:4] != b"\xfe\xff\xdd\xe0"
+    try:
+        expected = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1) * max(1, int(ds.BitsAllocated) // 8)
+    except Exception:
+        return False
+    return len(data) < expected

@@ -9,54 +9,40 @@ import numpy as np
 
 from .dicom import read_dicom
 from .errors import ImageError, RejectedImageError, UnreadableImageError
+from .files import is_part10, is_raster, legacy_dicom_encoding, read_head, stat_input
+from .limits import DEFAULT_MAX_PIXELS
 from .radiograph import Radiograph
 from .raster import read_raster
 
-#: Default safety limit on decoded image size (header-declared), in pixels.
-DEFAULT_MAX_PIXELS = 100_000_000
-
-_RASTER_MAGIC = (
-    b"\x89PNG\r\n\x1a\n",  # PNG
-    b"\xff\xd8\xff",  # JPEG
-    b"II*\x00",  # TIFF little endian
-    b"MM\x00*",  # TIFF big endian
-    b"II+\x00",  # BigTIFF
-    b"MM\x00+",
-)
-
 
 def sniff_format(path: str | os.PathLike[str]) -> str:
-    """Recognise a file by its first bytes, not its name.
+    """Recognise a file by its first bytes, not its name (only regular files are opened).
 
     Args:
         path: The file.
 
     Returns:
-        ``"dicom"`` or ``"raster"``.
+        ``"dicom"`` (Part 10), ``"dicom-legacy"`` (a data set without the Part 10
+        header) or ``"raster"``.
 
     Raises:
-        UnreadableImageError: Missing, a directory, empty, or not an image format we read.
+        UnreadableImageError: Missing, not a regular file, empty, or not an image format we read.
     """
     p = Path(path)
-    if not p.exists():
-        raise UnreadableImageError(p, "not-found", "no such file")
-    if not p.is_file():
-        raise UnreadableImageError(p, "not-a-file", "not a regular file")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(132)
-    except OSError as exc:
-        raise UnreadableImageError(p, "io-error", f"cannot be read ({exc.strerror or exc})") from None
+    size = stat_input(p).st_size
+    head = read_head(p)
     if not head:
         raise UnreadableImageError(p, "empty-file", "file is empty (0 bytes)")
-    if len(head) >= 132 and head[128:132] == b"DICM":
+    if is_part10(head):
         return "dicom"
-    if any(head.startswith(m) for m in _RASTER_MAGIC):
+    if is_raster(head):
         return "raster"
+    if legacy_dicom_encoding(head, size):
+        return "dicom-legacy"
     if p.suffix.lower() in (".dcm", ".dicom"):
         if len(head) < 132:
             raise UnreadableImageError(p, "truncated", f"file is only {len(head)} bytes; too short to be DICOM")
-        raise UnreadableImageError(p, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)")
+        raise UnreadableImageError(p, "not-dicom", "not a DICOM file (no Part 10 header, and the first bytes are not a DICOM data set)")
     raise UnreadableImageError(p, "not-an-image", "not a recognised image (DICOM, PNG, JPEG or TIFF)")
 
 
@@ -88,8 +74,8 @@ def load_image(
     p = Path(path)
     kind = sniff_format(p)
     try:
-        if kind == "dicom":
-            rad = read_dicom(p, force=force, max_pixels=max_pixels)
+        if kind in ("dicom", "dicom-legacy"):
+            rad = read_dicom(p, force=force, max_pixels=max_pixels, legacy=kind == "dicom-legacy")
         else:
             rad = read_raster(p, force=force, max_pixels=max_pixels)
     except ImageError:

@@ -9,30 +9,73 @@ built only from non-identifying tags.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from .limits import MAX_DECODER_WARNINGS, MAX_PHI_VALUE_CHARS, MAX_PHI_VALUES
+
 log = logging.getLogger(__name__)
 
 #: DICOM keywords whose values identify a patient, a study or the people and places
 #: involved (PS3.15 Annex E basic profile, the parts relevant to radiographs).
 PHI_KEYWORDS: tuple[str, ...] = (
-    "PatientName", "PatientID", "OtherPatientIDs", "OtherPatientNames", "OtherPatientIDsSequence",
-    "IssuerOfPatientID", "PatientBirthDate", "PatientBirthTime", "PatientAddress",
-    "PatientTelephoneNumbers", "PatientMotherBirthName", "MilitaryRank", "MedicalRecordLocator",
-    "EthnicGroup", "PatientComments", "AdditionalPatientHistory", "PatientInsurancePlanCodeSequence",
-    "AccessionNumber", "StudyID", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
-    "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime", "AcquisitionDateTime",
-    "InstanceCreationDate", "InstanceCreationTime", "InstitutionName", "InstitutionAddress",
-    "InstitutionalDepartmentName", "StationName", "ReferringPhysicianName",
-    "ReferringPhysicianAddress", "PerformingPhysicianName", "NameOfPhysiciansReadingStudy",
-    "OperatorsName", "PhysiciansOfRecord", "RequestingPhysician", "DeviceSerialNumber",
-    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
-    "MediaStorageSOPInstanceUID", "RequestAttributesSequence", "StudyDescription",
-    "SeriesDescription", "RequestedProcedureDescription", "ImageComments", "DerivationDescription",
+    "PatientName",
+    "PatientID",
+    "OtherPatientIDs",
+    "OtherPatientNames",
+    "OtherPatientIDsSequence",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientBirthTime",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "PatientMotherBirthName",
+    "MilitaryRank",
+    "MedicalRecordLocator",
+    "EthnicGroup",
+    "PatientComments",
+    "AdditionalPatientHistory",
+    "PatientInsurancePlanCodeSequence",
+    "AccessionNumber",
+    "StudyID",
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+    "StudyTime",
+    "SeriesTime",
+    "AcquisitionTime",
+    "ContentTime",
+    "AcquisitionDateTime",
+    "InstanceCreationDate",
+    "InstanceCreationTime",
+    "InstitutionName",
+    "InstitutionAddress",
+    "InstitutionalDepartmentName",
+    "StationName",
+    "ReferringPhysicianName",
+    "ReferringPhysicianAddress",
+    "PerformingPhysicianName",
+    "NameOfPhysiciansReadingStudy",
+    "OperatorsName",
+    "PhysiciansOfRecord",
+    "RequestingPhysician",
+    "DeviceSerialNumber",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "FrameOfReferenceUID",
+    "MediaStorageSOPInstanceUID",
+    "RequestAttributesSequence",
+    "StudyDescription",
+    "SeriesDescription",
+    "RequestedProcedureDescription",
+    "ImageComments",
+    "DerivationDescription",
 )
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -46,10 +89,14 @@ def collect_phi_values(ds: Any) -> list[str]:
 
     Returns:
         Non-trivial strings (length >= 3), longest first so that redaction replaces
-        "JOHN^DOE" before "JOHN".
+        "JOHN^DOE" before "JOHN"; at most :data:`MAX_PHI_VALUES`, each cut to
+        :data:`MAX_PHI_VALUE_CHARS` (a crafted file with 20,000 identifiers must not
+        make redaction slow; the keywords that identify most come first).
     """
     values: set[str] = set()
     for keyword in PHI_KEYWORDS:
+        if len(values) >= MAX_PHI_VALUES:
+            break
         for container in (ds, getattr(ds, "file_meta", None)):
             if container is None:
                 continue
@@ -59,12 +106,15 @@ def collect_phi_values(ds: Any) -> list[str]:
                 continue
             if elem is None:
                 continue
-            for value in elem if isinstance(elem, (list, tuple)) else [elem]:
-                text = str(value).strip()
+            items = elem if isinstance(elem, (list, tuple)) else [elem]
+            for value in items[:MAX_PHI_VALUES]:
+                text = str(value).strip()[:MAX_PHI_VALUE_CHARS]
                 if len(text) >= 3:
                     values.add(text)
                     values.update(part for part in re.split(r"[\^=\\ ]+", text) if len(part) >= 3)
-    return sorted(values, key=len, reverse=True)
+                if len(values) >= MAX_PHI_VALUES:
+                    break
+    return sorted(values, key=len, reverse=True)[:MAX_PHI_VALUES]
 
 
 def redact(text: str, values: list[str] | tuple[str, ...] = ()) -> str:
@@ -91,9 +141,34 @@ def scrub(text: str, values: list[str] | tuple[str, ...] = ()) -> str:
     Returns:
         The message without those values.
     """
-    for value in values:
-        text = text.replace(value, "[redacted]")
-    return text
+    if not values or not text:
+        return text
+    return _pattern(tuple(values)).sub("[redacted]", text)
+
+
+@functools.lru_cache(maxsize=16)
+def _pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+    """One regular expression for all values, shaped as a trie (a prefix tree).
+
+    At each position of a message the match walks the tree once, longest value first, so
+    redaction costs time linear in the message, not in messages x values (a plain
+    alternation, or one ``replace`` per value, is the product).
+    """
+    trie: dict[str, Any] = {}
+    for v in values:
+        node = trie
+        for ch in v:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return re.compile(build(trie))
 
 
 class _RedactingFilter(logging.Filter):
@@ -136,12 +211,13 @@ def quarantined_warnings(values_ref: list[str]) -> Iterator[list[str]]:
         try:
             yield messages
         finally:
-            for w in caught:
-                if issubclass(w.category, DeprecationWarning):
-                    continue
-                msg = redact(str(w.message), values_ref)
+            relevant = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
+            for w in relevant[:MAX_DECODER_WARNINGS]:
+                msg = redact(str(w.message)[:1000], values_ref)
                 messages.append(msg)
                 log.debug("decoder warning: %s", msg)
+            if len(relevant) > MAX_DECODER_WARNINGS:
+                messages.append(f"... and {len(relevant) - MAX_DECODER_WARNINGS} more decoder warnings")
 
 
 install_pydicom_log_filter()

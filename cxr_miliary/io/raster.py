@@ -10,6 +10,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .acceptance import check_header
 from .errors import RejectedImageError, UnreadableImageError
+from .limits import DEFAULT_MAX_PIXELS
 from .radiograph import ImageMeta, Radiograph
 
 _FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "MPO": "jpeg"}
@@ -46,7 +47,7 @@ def _to_unit(arr: np.ndarray, notes: list[str]) -> tuple[np.ndarray, int, str]:
     return ((values - lo) / (hi - lo)).astype(np.float32), bits, "min-max"
 
 
-def read_raster(path: Path, *, force: bool = False, max_pixels: int = 100_000_000) -> Radiograph:
+def read_raster(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> Radiograph:
     """Decode a PNG, JPEG or TIFF file.
 
     Args:

@@ -2,33 +2,46 @@
 
 The card holds everything inference needs (backbone, preprocessing, CAM target layer,
 temperature, threshold and its rule, label definition, training data summary, metrics,
-software versions, the weights' sha256). Loading verifies the sha256 and rebuilds the
-network with :func:`~cxr_miliary.models.factory.create_model`; it never imports Lightning
-and never unpickles anything.
+software versions, the weights' sha256). This module owns it: :class:`Card` is its typed
+form (what timm's ``PretrainedCfg`` is to timm), checked against a schema *before*
+anything is allocated, and :func:`update_card` is the one way to change a written card
+(atomically, regenerating ``MODEL_CARD.md``). Loading verifies the sha256, reads the
+safetensors header before the tensors, builds the network with
+:func:`~cxr_miliary.models.factory.create_model` from timm's local registry only, and
+never imports Lightning or unpickles anything. Every refusal is a :class:`BundleError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 import os
+import re
+import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import torch.nn as nn
-from safetensors.torch import load_file, save_file
-
-from .factory import create_model
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
 HUMAN_CARD = "MODEL_CARD.md"
 FORMAT_VERSION = 1
 PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle")
+#: A card is a few kB; anything far larger is not a card.
+MAX_CARD_BYTES = 4 << 20
+#: safetensors' own header limit (100 MB); a header length beyond it is refused unread.
+MAX_HEADER_BYTES = 100 << 20
+#: Largest network a bundle may describe (parameters), checked on an unallocated copy.
+MAX_PARAMETERS = 500_000_000
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_MODULE_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,15}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class BundleError(Exception):
-    """A bundle that is missing, tampered with, or not in the safe format."""
+    """A bundle that is missing, tampered with, malformed, or not in the safe format."""
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -40,78 +53,365 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def save_bundle(model: nn.Module, out_dir: str | os.PathLike[str], card: dict[str, Any], human_card: str | None = None) -> Path:
+# --- the card ---------------------------------------------------------------------------
+@dataclass
+class Card:
+    """A bundle's ``card.json``, typed. Unknown keys are kept in ``extra`` and written back.
+
+    Attributes:
+        backbone: timm model name (from timm's local registry; hub names are refused).
+        preprocess: ``image_size``, ``channels``, ``mean``, ``std`` (see
+            :class:`~cxr_miliary.transforms.Preprocess`).
+        weights: ``{"file", "sha256"}`` of the safetensors file inside the bundle.
+        name: Model name shown in outputs.
+        head: ``"global"`` or ``"grid"`` (``"zones"`` is read as ``"grid"``).
+        num_outputs: Always 1 (one logit).
+        cam_target_layer: Module Grad-CAM hooks (a dotted path inside the network).
+        temperature: Calibration temperature (> 0).
+        threshold: Decision threshold on the calibrated probability, in [0, 1].
+        threshold_rule: How the threshold was chosen (rule, target, validation figures).
+        label: Label definition (``positive_terms``, ``definition``).
+        training_data: What the model was trained on (counts, description).
+        metrics: Validation metrics before/after calibration.
+        software: Versions that wrote the bundle.
+        intended_use: The intended-use statement.
+        format_version: Bundle format version.
+        onnx: Record of an ONNX export inside the bundle (``file``, ``sha256``, ...).
+        onnx_int8: Record of an int8 ONNX export.
+        evaluation: Figures recorded by ``evaluate --update-card``.
+        reference: The training-distribution reference for the out-of-distribution check.
+        extra: Card keys this version does not know (preserved).
+    """
+
+    backbone: str
+    preprocess: dict[str, Any]
+    weights: dict[str, Any] = field(default_factory=dict)
+    name: str = "cxr-miliary"
+    head: str = "global"
+    num_outputs: int = 1
+    cam_target_layer: str | None = None
+    temperature: float = 1.0
+    threshold: float = 0.5
+    threshold_rule: dict[str, Any] = field(default_factory=dict)
+    label: dict[str, Any] = field(default_factory=dict)
+    training_data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    software: dict[str, Any] = field(default_factory=dict)
+    intended_use: str = "research only; not a medical device; not for diagnosis"
+    format_version: int = FORMAT_VERSION
+    onnx: dict[str, Any] | None = None
+    onnx_int8: dict[str, Any] | None = None
+    evaluation: dict[str, Any] | None = None
+    reference: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = CARD) -> Card:
+        """Check ``d`` against the schema and build the card.
+
+        Raises:
+            BundleError: Wrong types, values out of range, names that could leave the
+                bundle folder or reach the network.
+        """
+        if not isinstance(d, dict):
+            raise BundleError(f"{where}: the card must be a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        for key in ("backbone", "preprocess", "weights"):
+            if key not in d:
+                raise BundleError(f"{where}: missing '{key}'")
+        card = cls(**{k: v for k, v in d.items() if k in known}, extra={k: v for k, v in d.items() if k not in known})
+        card.validate(where)
+        return card
+
+    def validate(self, where: str = CARD) -> None:
+        """Raise :class:`BundleError` unless every field has the right type and range."""
+        from .grid_head import HEAD_ALIASES, HEADS
+
+        def bad(msg: str) -> BundleError:
+            return BundleError(f"{where}: {msg}")
+
+        if not isinstance(self.backbone, str) or not _NAME.match(self.backbone):
+            raise bad("'backbone' must be a timm model name (letters, digits, '_', '-', '.'; no hub prefixes or paths)")
+        if not isinstance(self.head, str) or HEAD_ALIASES.get(self.head, self.head) not in HEADS:
+            raise bad(f"'head' must be one of {', '.join(HEADS)}")
+        self.head = HEAD_ALIASES.get(self.head, self.head)
+        if not isinstance(self.name, str) or len(self.name) > 200:
+            raise bad("'name' must be a string of at most 200 characters")
+        if self.num_outputs != 1 or isinstance(self.num_outputs, bool):
+            raise bad("'num_outputs' must be 1")
+        pre = self.preprocess
+        if not isinstance(pre, dict):
+            raise bad("'preprocess' must be an object")
+        size, chans = pre.get("image_size"), pre.get("channels", 1)
+        if not _is_int(size) or not 32 <= size <= 4096:
+            raise bad("'preprocess.image_size' must be an integer from 32 to 4096")
+        if chans not in (1, 3) or isinstance(chans, bool):
+            raise bad("'preprocess.channels' must be 1 or 3")
+        for key, lo in (("mean", -10.0), ("std", 1e-6)):
+            v = pre.get(key, 0.5 if key == "mean" else 0.25)
+            if not _is_number(v) or not lo <= v <= 10.0:
+                raise bad(f"'preprocess.{key}' must be a finite number in [{lo:g}, 10]")
+        if not _is_number(self.temperature) or not 0.01 <= self.temperature <= 100:
+            raise bad("'temperature' must be a finite number from 0.01 to 100")
+        if not _is_number(self.threshold) or not 0.0 <= self.threshold <= 1.0:
+            raise bad("'threshold' must be a number from 0 to 1")
+        if self.cam_target_layer is not None and (not isinstance(self.cam_target_layer, str) or not _MODULE_PATH.match(self.cam_target_layer)):
+            raise bad("'cam_target_layer' must be a dotted module path")
+        _check_file_record(self.weights, ".safetensors", "weights", where)
+        for key in ("onnx", "onnx_int8"):
+            rec = getattr(self, key)
+            if rec is not None:
+                _check_file_record(rec, ".onnx", key, where)
+        for key in ("threshold_rule", "label", "training_data", "metrics", "software"):
+            if not isinstance(getattr(self, key), dict):
+                raise bad(f"'{key}' must be an object")
+        for key in ("evaluation", "reference"):
+            if getattr(self, key) is not None and not isinstance(getattr(self, key), dict):
+                raise bad(f"'{key}' must be an object")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (unknown keys kept; absent optional records left out)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        d = {k: v for k, v in d.items() if not (v is None and k in ("onnx", "onnx_int8", "evaluation", "reference"))}
+        return {**d, **self.extra}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Dict-style read access (older code and user scripts treat the card as a dict)."""
+        d = self.to_dict()
+        return d.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        d = self.to_dict()
+        if key not in d:
+            raise KeyError(key)
+        return d[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+    @property
+    def image_size(self) -> int:
+        """The network's square input side."""
+        return int(self.preprocess["image_size"])
+
+    @property
+    def channels(self) -> int:
+        """Input channels (1 or 3)."""
+        return int(self.preprocess.get("channels", 1))
+
+    def file(self, folder: Path, record: dict[str, Any]) -> Path:
+        """A file a record names, resolved inside the bundle ``folder`` (never outside)."""
+        path = (folder / record["file"]).resolve()
+        if path.parent != folder.resolve():
+            raise BundleError(f"{folder / CARD}: '{record['file']}' is not a file inside the bundle")
+        return path
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_file_record(rec: Any, suffix: str, key: str, where: str) -> None:
+    if not isinstance(rec, dict):
+        raise BundleError(f"{where}: '{key}' must be an object with 'file' and 'sha256'")
+    name = rec.get("file", WEIGHTS if key == "weights" else None)
+    if key == "weights":
+        rec.setdefault("file", WEIGHTS)
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", "..") or not name.endswith(suffix):
+        raise BundleError(f"{where}: '{key}.file' must be a plain *{suffix} file name inside the bundle folder")
+    if not isinstance(rec.get("sha256"), str) or not _SHA256.match(rec["sha256"]):
+        raise BundleError(f"{where}: '{key}.sha256' must be 64 lower-case hex digits")
+
+
+# --- reading and writing ----------------------------------------------------------------
+def bundle_folder(bundle: str | os.PathLike[str]) -> Path:
+    """The bundle folder for a folder or its ``card.json``; pickle files are refused."""
+    path = Path(bundle)
+    if path.is_file():
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            raise BundleError(f"{path}: pickle-based weights are refused (they can run code); export a bundle with 'cxr-miliary export-bundle'")
+        if path.name != CARD:
+            raise BundleError(f"{path}: not a bundle folder (expected {CARD} and {WEIGHTS})")
+        path = path.parent
+    if not (path / CARD).is_file():
+        pickles = [p.name for p in path.glob("*") if p.suffix.lower() in PICKLE_SUFFIXES] if path.is_dir() else []
+        hint = f"; found pickle files {pickles}, which are refused" if pickles else ""
+        raise BundleError(f"{path}: no {CARD} here{hint}")
+    return path
+
+
+def load_card(bundle: str | os.PathLike[str]) -> Card:
+    """Read and check ``card.json`` of a bundle folder."""
+    folder = bundle_folder(bundle)
+    path = folder / CARD
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise BundleError(f"{path}: {path.stat().st_size} bytes is too large for a card")
+    try:
+        d = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({str(exc)[:200]})") from None
+    except RecursionError:
+        raise BundleError(f"{path}: nested too deeply to be a card") from None
+    return Card.from_dict(d, str(path))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_card(bundle: str | os.PathLike[str]) -> dict[str, Any]:
+    """The card as a plain dict (checked). Kept for callers of the first API."""
+    return load_card(bundle).to_dict()
+
+
+def write_card(folder: Path, card: Card) -> None:
+    """Write ``card.json`` and ``MODEL_CARD.md`` atomically (temporary file + rename)."""
+    from .model_card import human_card
+
+    card.validate(str(folder / CARD))
+    _atomic_text(folder / CARD, json.dumps(card.to_dict(), indent=2, allow_nan=False) + "\n")
+    _atomic_text(folder / HUMAN_CARD, human_card(card.to_dict()))
+
+
+def update_card(bundle: str | os.PathLike[str], **changes: Any) -> Card:
+    """Change fields of a written card (unknown keys go to ``extra``); the one writer after export."""
+    folder = bundle_folder(bundle)
+    card = load_card(folder)
+    known = {f.name for f in dataclasses.fields(Card)} - {"extra"}
+    for key, value in changes.items():
+        if key in known:
+            setattr(card, key, value)
+        else:
+            card.extra[key] = value
+    write_card(folder, card)
+    return card
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_bundle(model: Any, out_dir: str | os.PathLike[str], card: dict[str, Any] | Card, human_card: str | None = None) -> Path:
     """Write the weights (safetensors) and the card; the card records their sha256.
 
     Args:
         model: The network (its ``state_dict`` is saved, contiguous, on CPU).
         out_dir: Bundle folder (created).
         card: Card fields; ``format_version`` and ``weights`` are filled in here.
-        human_card: Markdown for ``MODEL_CARD.md``.
+        human_card: Markdown for ``MODEL_CARD.md`` (default: generated from the card).
 
     Returns:
         The bundle folder.
     """
+    from safetensors.torch import save_file
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = out / (WEIGHTS + ".tmp")
     save_file(state, str(tmp))
     os.replace(tmp, out / WEIGHTS)
-    card = {**card, "format_version": FORMAT_VERSION, "weights": {"file": WEIGHTS, "sha256": sha256_file(out / WEIGHTS)}}
-    (out / CARD).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n")
+    d = card.to_dict() if isinstance(card, Card) else dict(card)
+    d.update(format_version=FORMAT_VERSION, weights={"file": WEIGHTS, "sha256": sha256_file(out / WEIGHTS)})
+    write_card(out, Card.from_dict(d, str(out / CARD)))
     if human_card:
-        (out / HUMAN_CARD).write_text(human_card)
+        _atomic_text(out / HUMAN_CARD, human_card)
     return out
 
 
-def read_card(bundle: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and sanity-check ``card.json`` of a bundle folder (refusing pickle files)."""
-    path = Path(bundle)
-    if path.is_file():
-        if path.suffix.lower() in PICKLE_SUFFIXES:
-            raise BundleError(f"{path}: pickle-based weights are refused (they can run code); export a bundle with 'cxr-miliary export-bundle'")
-        if path.name == CARD:
-            path = path.parent
-        else:
-            raise BundleError(f"{path}: not a bundle folder (expected {CARD} and {WEIGHTS})")
-    if not (path / CARD).is_file():
-        pickles = [p.name for p in path.glob("*") if p.suffix.lower() in PICKLE_SUFFIXES] if path.is_dir() else []
-        hint = f"; found pickle files {pickles}, which are refused" if pickles else ""
-        raise BundleError(f"{path}: no {CARD} here{hint}")
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file, checked against the file before any tensor is read."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise BundleError(f"{path}: too short to be a safetensors file")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(MAX_HEADER_BYTES, size - 8):
+            raise BundleError(f"{path}: not a safetensors file (header length {n} exceeds the file)")
+        raw = fh.read(n)
     try:
-        card = json.loads((path / CARD).read_text())
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{path / CARD}: not valid JSON ({exc})") from None
-    for key in ("backbone", "preprocess", "weights"):
-        if key not in card:
-            raise BundleError(f"{path / CARD}: missing '{key}'")
-    return card
+        header = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise BundleError(f"{path}: not a safetensors file (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise BundleError(f"{path}: not a safetensors file (header is not an object)")
+    data = size - 8 - n
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            lo, hi = (int(v) for v in info["data_offsets"])
+            count = math.prod(int(s) for s in info["shape"])
+        except (TypeError, KeyError, ValueError):
+            raise BundleError(f"{path}: tensor {key[:80]!r} has a malformed header entry") from None
+        if not 0 <= lo <= hi <= data or count < 0 or count > MAX_PARAMETERS:
+            raise BundleError(f"{path}: tensor {key[:80]!r} lies outside the file or is impossibly large")
+    return header
 
 
-def load_bundle(bundle: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
-    """Load a bundle: verify the sha256, build the network, load the weights strictly.
+def _check_against_network(backbone: str, head: str, channels: int, header: dict[str, Any], where: Path) -> None:
+    """Build the network on the meta device (no memory) and compare it with the file's tensors."""
+    import torch
+
+    from .factory import create_model
+
+    with torch.device("meta"):
+        net = create_model(backbone, in_chans=channels, head=head)
+    n_params = sum(p.numel() for p in net.parameters())
+    if n_params > MAX_PARAMETERS:
+        raise BundleError(f"{where}: {backbone} has {n_params / 1e6:.0f} M parameters, over the limit of {MAX_PARAMETERS / 1e6:.0f} M")
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    found = {k.replace("head.zone.", "head.cell."): tuple(int(s) for s in v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))[:3]
+        wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])[:3]
+        raise BundleError(
+            f"{where}: weights do not fit {backbone} (missing {missing}, shape mismatch {wrong}, {len(set(found) - set(expected))} unexpected)"
+        )
+
+
+def load_bundle(bundle: str | os.PathLike[str]) -> tuple[Any, Card]:
+    """Load a bundle: check the card, verify the sha256, check the file against the network, load strictly.
 
     Returns:
         ``(model in eval mode, card)``.
 
     Raises:
-        BundleError: Missing files, sha256 mismatch, pickle files, incompatible weights.
+        BundleError: Missing files, sha256 mismatch, pickle files, malformed card or
+            header, unknown backbone or layer, incompatible weights.
     """
-    card = read_card(bundle)
-    folder = Path(bundle) if Path(bundle).is_dir() else Path(bundle).parent
-    weights = folder / card["weights"].get("file", WEIGHTS)
-    if weights.suffix != ".safetensors":
-        raise BundleError(f"{weights}: only .safetensors weights are loaded")
+    import timm
+    from safetensors.torch import load_file
+
+    from .factory import create_model
+
+    folder = bundle_folder(bundle)
+    card = load_card(folder)
+    weights = card.file(folder, card.weights)
     if not weights.is_file():
         raise BundleError(f"{weights}: weights file missing")
     digest = sha256_file(weights)
-    if digest != card["weights"].get("sha256"):
-        raise BundleError(f"{weights}: sha256 {digest[:12]}… does not match the card ({str(card['weights'].get('sha256'))[:12]}…); the file was changed")
-    # bundles written before the zones head existed have no "head": timm's global pool
-    model = create_model(card["backbone"], in_chans=int(card["preprocess"].get("channels", 1)), head=card.get("head", "global"))
+    if digest != card.weights["sha256"]:
+        raise BundleError(f"{weights}: sha256 {digest[:12]}… does not match the card ({card.weights['sha256'][:12]}…); the file was changed")
+    if not timm.is_model(card.backbone):
+        raise BundleError(f"{folder / CARD}: backbone {card.backbone!r} is not a model this timm ({timm.__version__}) knows")
+    header = safetensors_header(weights)
+    _check_against_network(card.backbone, card.head, card.channels, header, weights)
     try:
+        model = create_model(card.backbone, in_chans=card.channels, head=card.head)
         model.load_state_dict(load_file(str(weights)), strict=True)
-    except RuntimeError as exc:
-        raise BundleError(f"{weights}: weights do not fit {card['backbone']} ({str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # the checks above should have caught it; never a raw error
+        raise BundleError(f"{weights}: weights do not load into {card.backbone} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    if card.cam_target_layer is not None:
+        try:
+            model.get_submodule(card.cam_target_layer)
+        except AttributeError:
+            raise BundleError(f"{folder / CARD}: cam_target_layer {card.cam_target_layer!r} is not a module of {card.backbone}") from None
     return model.eval(), card

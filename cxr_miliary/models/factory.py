@@ -10,7 +10,7 @@ import torch.nn as nn
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .zones import HEADS, ZoneClassifier
+from .grid_head import GridClassifier, canonical_head
 
 log = logging.getLogger(__name__)
 
@@ -35,37 +35,43 @@ def create_model(
             and adapts the stem to ``in_chans`` (summing RGB filters for one channel).
         in_chans: Input channels (1 grey, or 3 replicated).
         drop_rate: Dropout before the classifier.
-        head: ``"global"`` (timm's own: global average + linear) or ``"zones"``
-            (:class:`~cxr_miliary.models.zones.ZoneClassifier`: evidence pooled per lung
-            zone, so the classifier can tell diffuse from one-lung or one-zone).
+        head: ``"global"`` (timm's own: global average + linear) or ``"grid"``
+            (:class:`~cxr_miliary.models.grid_head.GridClassifier`: evidence pooled per
+            cell of a 3 x 2 image grid, so the classifier can tell diffuse from one-lung
+            or one-zone); ``"zones"`` is the grid head's old name.
 
     Returns:
         The model, outputting (B, 1) logits.
     """
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {', '.join(HEADS)}")
+    head = canonical_head(head)
     if pretrained_file and not os.path.isfile(pretrained_file):
         raise FileNotFoundError(f"{pretrained_file}: pretrained weights file not found")
     kwargs: dict = {"num_classes": 1, "in_chans": in_chans, "drop_rate": drop_rate}
-    if head == "zones":  # timm builds the backbone without pooling or classifier
+    if head == "grid":  # timm builds the backbone without pooling or classifier
         kwargs = {"num_classes": 0, "global_pool": "", "in_chans": in_chans}
-    if pretrained_file and head == "zones" and _is_zone_file(pretrained_file):
-        model = ZoneClassifier(timm.create_model(backbone, **kwargs), drop_rate=drop_rate)
-        model.load_state_dict(load_file(os.fspath(pretrained_file)), strict=True)  # continue a zones model
+    if pretrained_file and head == "grid" and _is_grid_file(pretrained_file):
+        model = GridClassifier(timm.create_model(backbone, **kwargs), drop_rate=drop_rate)
+        model.load_state_dict(load_file(os.fspath(pretrained_file)), strict=True)  # continue a grid-head model
         return model
     if pretrained_file:
         net = timm.create_model(backbone, pretrained=True, pretrained_cfg_overlay={"file": os.fspath(pretrained_file)}, **kwargs)
     else:
         net = timm.create_model(backbone, pretrained=pretrained, **kwargs)
-    return ZoneClassifier(net, drop_rate=drop_rate) if head == "zones" else net
+    return GridClassifier(net, drop_rate=drop_rate) if head == "grid" else net
 
 
-def _is_zone_file(path: str | os.PathLike[str]) -> bool:
-    """Whether a safetensors file holds a whole zones model (``net.*`` and ``head.*`` keys)."""
+def _is_grid_file(path: str | os.PathLike[str]) -> bool:
+    """Whether a safetensors file holds a whole grid-head model (``net.*`` and ``head.*`` keys)."""
     if not os.fspath(path).endswith(".safetensors"):
         return False
     with safe_open(os.fspath(path), "pt") as fh:
-        return any(k.startswith("head.zone.") for k in fh.keys())
+        names = fh.keys()  # safe_open is not iterable itself
+        return any(k.startswith(("head.cell.", "head.zone.")) for k in names)
+
+
+def head_name(model: nn.Module) -> str:
+    """The card's ``head`` for a network built by :func:`create_model`."""
+    return "grid" if isinstance(model, GridClassifier) else "global"
 
 
 def cam_target_layer(model: nn.Module) -> str:

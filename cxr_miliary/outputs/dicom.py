@@ -22,8 +22,18 @@ SC_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR Storage
 #: Patient/study attributes copied from the source so PACS files the result with the study.
 COPIED = (
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
-    "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName", "StudyDescription",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyDescription",
 )
 DISCLAIMER = "NOT FOR DIAGNOSTIC USE - research software output (cxr-miliary), not a medical device"
 
@@ -40,7 +50,17 @@ def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_
             setattr(ds, kw, src.data_element(kw).value)
     if "StudyInstanceUID" not in ds:
         ds.StudyInstanceUID = generate_uid()
-    for kw in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName"):
+    for kw in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "StudyID",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+    ):
         if kw not in ds:
             setattr(ds, kw, "")  # type 2: present, possibly empty
     now = dt.datetime.now()
@@ -101,14 +121,20 @@ def structured_report(src: Dataset, result: dict[str, Any]) -> Dataset:
         f"(threshold {result['threshold']:.3f}): {'POSITIVE' if result['positive'] else 'negative'}. "
         f"Distribution: {dist.get('pattern', 'not computed')}."
     )
-    ds.ContentSequence = Sequence([
-        _text_item("CONTAINS", ("121071", "DCM", "Finding"), findings),
-        _text_item("CONTAINS", ("121106", "DCM", "Comment"), f"Model {result['model']['name']} sha256 {result['model']['sha256'][:16]}. {DISCLAIMER}"),
-    ])
+    ds.ContentSequence = Sequence(
+        [
+            _text_item("CONTAINS", ("121071", "DCM", "Finding"), findings),
+            _text_item(
+                "CONTAINS", ("121106", "DCM", "Comment"), f"Model {result['model']['name']} sha256 {result['model']['sha256'][:16]}. {DISCLAIMER}"
+            ),
+        ]
+    )
     return ds
 
 
-def write_dicom_results(source: str | os.PathLike[str], out_dir: str | os.PathLike[str], result: dict[str, Any], overlay_rgb: np.ndarray, sr: bool = True) -> list[Path]:
+def write_dicom_results(
+    source: str | os.PathLike[str], out_dir: str | os.PathLike[str], result: dict[str, Any], overlay_rgb: np.ndarray, sr: bool = True
+) -> list[Path]:
     """Write the SC (and SR) for one scored DICOM file; returns the written paths.
 
     Raises:

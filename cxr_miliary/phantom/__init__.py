@@ -13,7 +13,6 @@ from .generator import (
     Phantom,
     render_phantom,
 )
-from ..lung_zones import ZONE_NAMES, zone_map
 from .writer import generate_phantoms
 
 __all__ = [
@@ -22,9 +21,7 @@ __all__ = [
     "NEGATIVE_PATTERNS",
     "POSITIVE_PATTERNS",
     "Phantom",
-    "ZONE_NAMES",
     "contact_sheet",
     "generate_phantoms",
     "render_phantom",
-    "zone_map",
 ]

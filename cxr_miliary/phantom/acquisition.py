@@ -60,7 +60,13 @@ def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | N
     bits = int(rng.choice([10, 12, 12, 14, 16]))
     top = 2**bits - 1
     stored = np.round(display * top).astype(np.uint16)
-    params = {"blur_px": round(float(blur), 3), "photons": round(float(photons), 1), "gamma": round(float(gamma), 3), "bits": bits, "collimated": bool(coll.any())}
+    params = {
+        "blur_px": round(float(blur), 3),
+        "photons": round(float(photons), 1),
+        "gamma": round(float(gamma), 3),
+        "bits": bits,
+        "collimated": bool(coll.any()),
+    }
     return Acquired((stored / top).astype(np.float32), stored, bits, params)
 
 

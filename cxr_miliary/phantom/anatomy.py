@@ -84,7 +84,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     # --- body / soft tissue: a torso that narrows to the neck at the top
     body_w = rng.uniform(0.86, 0.98)
     shoulder_y = rng.uniform(0.05, 0.10)
-    width_at = np.where(Y < shoulder_y, 0.28 + (body_w - 0.28) * np.clip((Y + 0.02) / (shoulder_y + 0.02), 0, 1) ** 2, body_w)
+    width_at = np.where(shoulder_y > Y, 0.28 + (body_w - 0.28) * np.clip((Y + 0.02) / (shoulder_y + 0.02), 0, 1) ** 2, body_w)
     xr = np.abs(X) / width_at
     body = _sig(1.0 - xr, soft * 2)
     thickness = np.sqrt(np.clip(1.0 - xr**2, 0.0, 1.0))
@@ -162,7 +162,7 @@ def _ribs(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, l
     frac = phase - np.floor(phase)
     duty = rng.uniform(0.38, 0.48)
     band = _sig(duty - frac, 0.04) * _sig(frac, 0.04)
-    cortex = np.exp(-((frac - 0.02) / 0.05) ** 2) + np.exp(-((frac - duty + 0.02) / 0.05) ** 2)
+    cortex = np.exp(-(((frac - 0.02) / 0.05) ** 2)) + np.exp(-(((frac - duty + 0.02) / 0.05) ** 2))
     post = (0.035 * band + 0.02 * cortex * band) * _sig(u - 0.05, soft) * _sig(phase, 0.2) * _sig(11.5 - phase, 0.2)
     # anterior ribs: fall medially towards the sternum, cartilage invisible medially
     sa = rng.uniform(0.075, 0.09)
@@ -183,7 +183,7 @@ def _clavicles(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: flo
     d = np.abs(Y - centre)
     band = _sig(half - d, soft)
     extent = _sig(u - 0.05, soft) * _sig(0.62 - u, 0.02)
-    return (0.10 * band + 0.05 * np.exp(-((d - half) / (soft * 1.5)) ** 2)) * extent
+    return (0.10 * band + 0.05 * np.exp(-(((d - half) / (soft * 1.5)) ** 2))) * extent
 
 
 def _breasts(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lat_w: float) -> np.ndarray:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..lung_zones import ZONE_NAMES, zone_map
 from .acquisition import acquire
 from .anatomy import render_anatomy
-from ..lung_zones import ZONE_NAMES, zone_map
 from .lesions import Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture
 from .vessels import render_vessels
 

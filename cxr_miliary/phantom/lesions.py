@@ -25,7 +25,6 @@ TIERS: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-
 @dataclass
 class Lesion:
     """What was drawn: attenuation to add, ground-truth mask, analysis parameters."""
@@ -97,7 +96,9 @@ def nodules(
     # thicker (larger) nodules attenuate more; the contrast is quoted for 2 mm
     peaks = (contrast * (radii * 2 * spacing_mm / 2.0) * rng.uniform(0.85, 1.15, r.size)).astype(np.float32)
     att = stamp_nodules(region.shape, r, c, radii, peaks)
-    return Lesion(att, att > 0.25 * contrast, {"nodule_count": int(r.size), "nodule_size_mm": round(float(diameter), 3), "contrast": round(float(contrast), 4)})
+    return Lesion(
+        att, att > 0.25 * contrast, {"nodule_count": int(r.size), "nodule_size_mm": round(float(diameter), 3), "contrast": round(float(contrast), 4)}
+    )
 
 
 def reticulonodular(lungs: np.ndarray, spacing_mm: float, tier: str, rng: np.random.Generator) -> Lesion:

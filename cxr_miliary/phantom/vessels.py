@@ -32,7 +32,7 @@ def render_vessels(
     canvas = Image.new("F", (size, size), 0.0)
     draw = ImageDraw.Draw(canvas)
     scale = size / 1024.0
-    for (hr, hc), side in zip(hila, (-1.0, 1.0)):
+    for (hr, hc), side in zip(hila, (-1.0, 1.0), strict=False):
         n_trunks = int(rng.integers(5, 8))
         # fan of directions pointing away from the midline: up-out, out, down-out, down
         angles = np.linspace(-2.2, 1.9, n_trunks) + rng.normal(0, 0.12, n_trunks)

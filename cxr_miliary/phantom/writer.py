@@ -48,7 +48,10 @@ def write_dicom(path: Path, ph: Phantom, patient_id: str) -> None:
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = _DX_FOR_PRESENTATION
-    uid = lambda kind: generate_uid(prefix=_UID_ROOT, entropy_srcs=[str(seed), str(index), kind])  # noqa: E731
+
+    def uid(kind: str) -> str:  # deterministic per (seed, index): same seed, same bytes
+        return generate_uid(prefix=_UID_ROOT, entropy_srcs=[str(seed), str(index), kind])
+
     ds.SOPClassUID = _DX_FOR_PRESENTATION
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid("sop")
     ds.StudyInstanceUID, ds.SeriesInstanceUID = uid("study"), uid("series")

@@ -1,6 +1,6 @@
 """Training (Lightning): the module, calibration + bundle export, the LightningCLI entry point."""
 
-from .export import ExportBundle, bundle_from_checkpoint, calibrate, load_checkpoint, predict_logits, write_bundle
+from .bundle_export import ExportBundle, bundle_from_checkpoint, calibrate, load_checkpoint, predict_logits, write_bundle
 from .module import MiliaryModule
 from .prediction_writer import ScoreWriter
 

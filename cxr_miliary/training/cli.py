@@ -9,6 +9,7 @@ Trainer). Multi-GPU / multi-node: ``--trainer.devices 4 --trainer.num_nodes 2
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
@@ -19,7 +20,7 @@ from .module import MiliaryModule
 class MiliaryCLI(LightningCLI):
     """LightningCLI with the input channels linked from the data to the model."""
 
-    def add_arguments_to_parser(self, parser) -> None:  # noqa: ANN001 - jsonargparse parser
+    def add_arguments_to_parser(self, parser: Any) -> None:
         """``data.channels`` sets ``model.in_chans`` so the two cannot disagree."""
         parser.link_arguments("data.channels", "model.in_chans")
 

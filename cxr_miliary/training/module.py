@@ -31,8 +31,9 @@ class MiliaryModule(L.LightningModule):
         pretrained_file: Local pretrained weights (offline); overrides ``pretrained``.
         in_chans: Input channels (must match the DataModule's ``channels``).
         drop_rate: Dropout before the classifier.
-        head: ``"global"`` (timm's classifier) or ``"zones"`` (evidence pooled per lung
-            zone; see :mod:`cxr_miliary.models.zones`).
+        head: ``"global"`` (timm's classifier) or ``"grid"`` (evidence pooled per cell
+            of a 3 x 2 image grid; see :mod:`cxr_miliary.models.grid_head`; ``"zones"``
+            is its old name and still accepted).
         loss: ``"bce"`` (BCE-with-logits) or ``"focal"``.
         pos_weight: BCE positive weight; ``None`` = (1 - p) / p from the DataModule's
             training positive fraction; a number to fix it; 1 to switch it off.

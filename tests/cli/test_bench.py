@@ -9,12 +9,30 @@ from cxr_miliary.cli.main import main
 
 def test_bench_reports_paths_ratios_and_faithfulness(tiny_bundle, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = main(["bench", "--weights", str(tiny_bundle), "--n", "4", "--size", "256", "--batch-size", "2", "--workers", "0",
-                 "--no-memory", "--score-inputs", "6", "--json", str(out)])
+    code = main(
+        [
+            "bench",
+            "--weights",
+            str(tiny_bundle),
+            "--n",
+            "4",
+            "--size",
+            "256",
+            "--batch-size",
+            "2",
+            "--workers",
+            "0",
+            "--no-memory",
+            "--score-inputs",
+            "6",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     res = json.loads(out.read_text())
     auto = res["auto_path"]
-    assert auto in ("fp32", "bf16", "onnxruntime")
+    assert auto in ("torch-fp32", "torch-bf16", "onnxruntime-fp32")
     for name in ("fp32-eager", "fp32", f"auto={auto}"):
         assert res[f"{name}_forward_img_s"] > 0 and res[f"{name}_score_img_s"] > 0
     assert res["fp32-eager_score_cam_img_s"] > 0 and res[f"auto={auto}_score_cam_img_s"] > 0

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from dicom_factory import CANARY, make_dicom, ramp
 
 from cxr_miliary.cli.main import main
@@ -41,10 +42,9 @@ def test_unreadable_and_usage_errors(tmp_path, capsys):
     assert main(["info", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "x.png" in err
-    try:
+    with pytest.raises(SystemExit) as exc:
         main(["info"])
-    except SystemExit as exc:
-        assert exc.code == 2
+    assert exc.value.code == 2
     assert capsys.readouterr().err.startswith("error: ")
 
 

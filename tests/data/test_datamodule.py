@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-import pytest
 import torch
 
-from cxr_miliary.cli.main import main
 from cxr_miliary.data import EpochSampler, MiliaryDataModule, prepare_cache
 from cxr_miliary.data.cache import read_cached
-from cxr_miliary.data.splits import assign_splits
 from cxr_miliary.io import load_image
-from cxr_miliary.phantom import generate_phantoms
-
-
-@pytest.fixture(scope="module")
-def phantom_manifest(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ph")
-    manifest = generate_phantoms(16, root, seed=5, size=160, formats=("png", "dcm"))
-    df = pd.read_csv(manifest)
-    df["split"] = assign_splits(df, (0.5, 0.25, 0.25), 0)
-    df.loc[0, "path"] = "images/does_not_exist.png"  # a file that fails to decode
-    df.loc[0, "split"] = "train"
-    df.to_csv(manifest, index=False)
-    return manifest
 
 
 def test_batches_shapes_and_skips(phantom_manifest):
@@ -95,7 +78,3 @@ def test_cache_matches_files_and_resumes(phantom_manifest, tmp_path):
     dm = MiliaryDataModule(str(phantom_manifest), cache_dir=str(tmp_path / "cache"), image_size=64, batch_size=32, num_workers=0)
     batch = next(iter(dm.val_dataloader()))
     assert batch["image"].shape[1:] == (1, 64, 64)
-
-
-def test_cli_prepare_exit_code(phantom_manifest, tmp_path):
-    assert main(["--quiet", "prepare", "--manifest", str(phantom_manifest), "--size", "64", "--out", str(tmp_path / "c"), "--workers", "1"]) == 1

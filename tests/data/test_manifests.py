@@ -2,50 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
-
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxr_miliary.cli.main import main
 from cxr_miliary.data import assign_splits, csv_manifest, folder_manifest, nih_manifest, padchest_manifest, parse_label_list
-
-PADCHEST_HEADER = (
-    ",ImageID,ImageDir,StudyDate_DICOM,StudyID,PatientID,PatientBirth,PatientSex_DICOM,ViewPosition_DICOM,Projection,"
-    "MethodProjection,Pediatric,Modality_DICOM,Manufacturer_DICOM,PhotometricInterpretation_DICOM,PixelRepresentation_DICOM,"
-    "PixelAspectRatio_DICOM,SpatialResolution_DICOM,BitsStored_DICOM,WindowCenter_DICOM,WindowWidth_DICOM,Rows_DICOM,"
-    "Columns_DICOM,XRayTubeCurrent_DICOM,Exposure_DICOM,ExposureInuAs_DICOM,ExposureTime,RelativeXRayExposure_DICOM,ReportID,"
-    "Report,MethodLabel,Labels,Localizations,LabelsLocalizationsBySentence,labelCUIS,LocalizationsCUIS"
-)
-
-
-def _pc_row(i, image, folder, patient, projection, labels, birth="1950", sex="M"):
-    return (
-        f'{i},{image},{folder},20140128,st{i},{patient},{birth},{sex},POSTEROANTERIOR,{projection},Manual review of DICOM fields,No,CR,'
-        f'PhilipsMedicalSystems,MONOCHROME2,0,None,0.139,12,2047,4095,2800,2500,None,None,None,None,None,r{i},"texto del informe",'
-        f'Physician,"{labels}","[]","[]","[]","[]"'
-    )
-
-
-@pytest.fixture
-def padchest_csv(tmp_path):
-    rows = [
-        _pc_row(0, "a1.png", 0, "p1", "PA", "['miliary opacities', 'normal']"),
-        _pc_row(1, "a2.png", 0, "p1", "L", "['miliary opacities']"),  # lateral of the same patient
-        _pc_row(2, "b1.png", 1, "p2", "AP", "[' reticulonodular interstitial pattern ', 'cardiomegaly']"),  # stray spaces
-        _pc_row(3, "c1.png", 1, "p3", "PA", "['normal']"),
-        _pc_row(4, "d1.png", 2, "p4", "PA_", "['normal']"),
-        _pc_row(5, "e1.png", 2, "p5", "AP_horizontal", "['reticular interstitial pattern']"),  # a different term, not a substring hit
-        _pc_row(6, "f1.png", 3, "p6", "PA", ""),  # no labels
-        _pc_row(7, "g1.png", 3, "p1", "PA", "['Miliary Opacities']"),  # case
-        _pc_row(8, "h1.png", 3, "p7", "PA", "['pseudonodule', 'miliary opacities nos']"),  # substring trap
-    ]
-    path = tmp_path / "PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz"
-    with gzip.open(path, "wt") as fh:
-        fh.write(PADCHEST_HEADER + "\n" + "\n".join(rows) + "\n")
-    return path
 
 
 def test_label_list_parsing():
@@ -109,8 +71,15 @@ def test_nih_proxy_labels(tmp_path):
 
 def test_csv_and_folder_sources(tmp_path):
     t = tmp_path / "t.csv"
-    pd.DataFrame({"file": ["a.png", "b.png", "c.png", "d.png"], "y": ["1", "0", "yes", "maybe"], "pid": ["x", "x", "y", "z"],
-                  "fold": ["train", "valid", "test", "train"], "site": ["A", "B", "C", "D"]}).to_csv(t, index=False)
+    pd.DataFrame(
+        {
+            "file": ["a.png", "b.png", "c.png", "d.png"],
+            "y": ["1", "0", "yes", "maybe"],
+            "pid": ["x", "x", "y", "z"],
+            "fold": ["train", "valid", "test", "train"],
+            "site": ["A", "B", "C", "D"],
+        }
+    ).to_csv(t, index=False)
     df, rep = csv_manifest(t, path_col="file", label_col="y", patient_col="pid", split_col="fold")
     assert df["split"].tolist() == ["train", "val", "test"] and df["site"].tolist() == ["A", "B", "C"]
     assert rep.dropped == {"label not 0/1": 1}
@@ -141,12 +110,3 @@ def test_split_is_stratified():
     split = assign_splits(df, (0.8, 0.1, 0.1), 0)
     pos = df.assign(split=split).groupby("split")["label"].sum()
     assert pos["train"] == 80 and pos["val"] == 10 and pos["test"] == 10
-
-
-def test_cli_manifest_summary(padchest_csv, tmp_path, capsys):
-    out = tmp_path / "m.csv"
-    assert main(["manifest", "padchest", "--labels", str(padchest_csv), "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "dropped 1: no parseable labels" in text and "positives" in text
-    assert pd.read_csv(out).shape[0] == 6
-    assert main(["manifest", "padchest", "--labels", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxr_miliary.explain import distribution, estimate_lung_mask
+from cxr_miliary.explain import distribution
 from cxr_miliary.phantom import render_phantom
-
-
-def test_lung_estimate_matches_phantom_truth():
-    ious = []
-    for index in range(12):
-        ph = render_phantom(31, index, 512)
-        est = estimate_lung_mask(ph.display)
-        ious.append((est & ph.lung_mask).sum() / max((est | ph.lung_mask).sum(), 1))
-    assert np.mean(ious) > 0.78 and min(ious) > 0.5, ious
 
 
 def _truth_map(pattern, index, difficulty="florid"):

@@ -1,9 +1,8 @@
-"""``precision="auto"``: the fastest path that is measured to give fp32's answers, cached."""
+"""``precision="auto"``: the fastest runtime measured to give fp32's answers, cached; never a Predictor inside."""
 
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -11,67 +10,61 @@ import torch
 
 from cxr_miliary import Predictor
 from cxr_miliary.inference import fastpath
-
-
-def _fn(offset: float, delay: float):
-    def run(x: torch.Tensor) -> np.ndarray:
-        time.sleep(delay)
-        return np.linspace(0.05, 0.95, len(x)) + offset
-    return run
-
-
-def test_select_takes_the_fastest_faithful_candidate():
-    x = torch.zeros(8, 1, 4, 4)
-    ref = _fn(0.0, 0.05)
-    choice, figures = fastpath.select(ref, {"fast-wrong": _fn(0.02, 0.0), "fast-right": _fn(0.004, 0.01), "slow-right": _fn(0.0, 0.03)}, x, 0.5)
-    assert choice == "fast-right"
-    assert figures["fast-wrong"]["max_abs_prob_diff"] == pytest.approx(0.02)
-    assert figures["fast-right"]["img_s"] > figures["slow-right"]["img_s"] > figures["fp32"]["img_s"]
-
-
-def test_select_falls_back_to_fp32_on_flips_errors_or_drift():
-    x = torch.zeros(8, 1, 4, 4)
-
-    def broken(x):
-        raise RuntimeError("kernel missing")
-
-    # 0.006 is within 0.01 but moves p=0.4999 over a 0.5 threshold: a flip disqualifies it
-    near = lambda b: np.full(len(b), 0.4999)  # noqa: E731
-    choice, figures = fastpath.select(near, {"flips": lambda b: np.full(len(b), 0.5059), "drifts": _fn(0.3, 0.0), "broken": broken}, x, 0.5)
-    assert choice == "fp32"
-    assert figures["flips"]["flips"] == 8 and "broken" not in figures
+from cxr_miliary.inference.runtime import MAX_ABS_PROB_DIFF, TorchBackend
+from cxr_miliary.models import load_bundle
 
 
 def test_bf16_network_folds_batchnorm_and_keeps_the_first_conv_in_fp32(tiny_bundle):
-    model = Predictor.load(tiny_bundle, precision="fp32").model
+    model, _ = load_bundle(tiny_bundle)
     net = fastpath.bf16_network(model)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
-    assert isinstance(next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, fastpath._Fp32))), fastpath._Fp32)
+    first = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d) or type(m).__name__ == "Fp32")
+    assert type(first).__name__ == "Fp32"
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())  # the original (for Grad-CAM) untouched
     x = torch.rand(2, 1, 128, 128)
     with torch.no_grad():
         torch.testing.assert_close(net(x.contiguous(memory_format=torch.channels_last)), model(x), atol=1e-4, rtol=1e-4)
 
 
+def test_measure_reports_speed_drift_and_flips_and_drops_failing_paths(tiny_bundle):
+    model, card = load_bundle(tiny_bundle)
+    ref = TorchBackend(model, "cpu", "fp32")
+
+    class Shifted(TorchBackend):
+        def logits(self, x):
+            return super().logits(x) + 3.0  # p moves a lot
+
+    class Broken(TorchBackend):
+        def logits(self, x):
+            raise RuntimeError("kernel missing")
+
+    x = fastpath.probe_inputs(card, 4)
+    figures = fastpath.measure(ref, {"shifted": Shifted(model), "broken": Broken(model), "same": TorchBackend(model)}, x, 1.5, 0.5)
+    assert set(figures) == {"torch-fp32", "shifted", "same"}
+    assert figures["same"]["max_abs_prob_diff"] == 0.0 and figures["same"]["flips"] == 0
+    assert figures["shifted"]["max_abs_prob_diff"] > 0.1
+    assert all(f["img_s"] > 0 for f in figures.values())
+
+
 def test_auto_measures_once_then_uses_the_cache(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
     auto = Predictor.load(tiny_bundle, precision="auto")
-    rec = json.loads((tmp_path / "fastpath.json").read_text())
-    (entry,) = rec.values()
-    assert entry["choice"] == auto.fastpath["choice"] and entry["probe_images"] == fastpath.PROBE_IMAGES
+    (entry,) = json.loads((tmp_path / "fastpath.json").read_text()).values()
+    assert entry["choice"] == auto.runtime.name == auto.fastpath["choice"] and entry["probe_images"] == fastpath.PROBE_IMAGES
     if fastpath.cpu_has_native_bf16():
-        assert "bf16" in entry["figures"]
-    # the chosen path gives fp32's answers on the probe set
+        assert "torch-bf16" in entry["figures"]
     ref = Predictor.load(tiny_bundle, precision="fp32")
-    x = fastpath.probe_batch(ref)
-    p_auto, p_ref = auto.probability(auto.logits(x).numpy()), ref.probability(ref.logits(x).numpy())
-    assert np.abs(p_auto - p_ref).max() <= fastpath.MAX_ABS_PROB_DIFF
+    x = fastpath.probe_inputs(ref.card)
+    p_auto, p_ref = auto.probability(auto.runtime.logits(x)), ref.probability(ref.runtime.logits(x))
+    assert np.abs(p_auto - p_ref).max() <= MAX_ABS_PROB_DIFF  # the chosen path gives fp32's answers
 
     def no_measuring(*a, **k):
         raise AssertionError("measured again despite the cache")
 
-    monkeypatch.setattr(fastpath, "probe_batch", no_measuring)
-    assert Predictor.load(tiny_bundle, precision="auto").precision == auto.precision
+    monkeypatch.setattr(fastpath, "measure", no_measuring)
+    again = Predictor.load(tiny_bundle, precision="auto")
+    assert again.runtime.name == auto.runtime.name
+    assert again.model_info["runtime"] == auto.runtime.name and auto.runtime.name in repr(again)
 
 
 def test_auto_never_tries_emulated_bf16(tiny_bundle, tmp_path, monkeypatch):
@@ -83,30 +76,27 @@ def test_auto_never_tries_emulated_bf16(tiny_bundle, tmp_path, monkeypatch):
 
 def test_a_damaged_cache_is_rebuilt(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
-    (tmp_path / "fastpath.json").write_text("[1, 2")
-    Predictor.load(tiny_bundle, precision="auto")
-    (tmp_path / "fastpath.json").write_text("[1, 2]")
-    p = Predictor.load(tiny_bundle, precision="auto")
-    assert p.fastpath["choice"] in ("fp32", "bf16", "onnxruntime")
-    if fastpath.candidates(p)[0]:  # something was measured, so the verdict was written over the damage
-        assert isinstance(json.loads((tmp_path / "fastpath.json").read_text()), dict)
+    for damage in ("[1, 2", "[1, 2]", '{"x": 1}'):
+        (tmp_path / "fastpath.json").write_text(damage)
+        p = Predictor.load(tiny_bundle, precision="auto")
+        assert p.fastpath["choice"] == p.runtime.name and "figures" in p.fastpath  # measured again, not read from the damage
+        cache = json.loads((tmp_path / "fastpath.json").read_text())
+        assert isinstance(cache, dict) and any(isinstance(v, dict) and "choice" in v for v in cache.values())
 
 
 def test_onnxruntime_is_a_candidate_through_a_cached_export(tiny_bundle, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
-    real_select = fastpath.select
     calls = []
 
-    def pick_onnx(reference, options, x, threshold):
-        calls.append(sorted(options))
-        _, figures = real_select(reference, options, x, threshold)
-        return ("onnxruntime" if "onnxruntime" in options else "fp32"), figures
+    def pick_onnx(figures, **kw):
+        calls.append(sorted(figures))
+        return "onnxruntime-fp32" if "onnxruntime-fp32" in figures else "torch-fp32"
 
     monkeypatch.setattr(fastpath, "select", pick_onnx)
     p = Predictor.load(tiny_bundle, precision="auto")
-    assert "onnxruntime" in calls[0] and p.backend == "onnxruntime"
-    assert p.fastpath["figures"]["onnxruntime"]["max_abs_prob_diff"] <= 1e-4  # the export is exact
+    assert "onnxruntime-fp32" in calls[0] and p.backend == "onnxruntime" and p.runtime.name == "onnxruntime-fp32"
+    assert p.fastpath["figures"]["onnxruntime-fp32"]["max_abs_prob_diff"] <= 1e-4  # the export is exact
     (onnx,) = (tmp_path / "onnx").glob("*.onnx")
     x = torch.rand(3, 1, 128, 128)
     ref = Predictor.load(tiny_bundle, precision="fp32")
@@ -117,3 +107,18 @@ def test_onnxruntime_is_a_candidate_through_a_cached_export(tiny_bundle, tmp_pat
     again = Predictor.load(tiny_bundle, precision="auto")
     assert len(calls) == 2 and again.backend == "onnxruntime"
     assert (again.logits(x) - ref.logits(x)).abs().max() <= 1e-4
+
+
+def test_auto_builds_no_predictor_and_sets_no_threads(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
+    built = []
+    original = Predictor.__init__
+
+    def counting(self, *a, **k):
+        built.append(1)
+        original(self, *a, **k)
+
+    monkeypatch.setattr(Predictor, "__init__", counting)
+    threads = torch.get_num_threads()
+    Predictor.load(tiny_bundle, precision="auto")
+    assert built == [1] and torch.get_num_threads() == threads

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from cxr_miliary import Predictor, load_image
-from cxr_miliary.benchmark import faithfulness
-from cxr_miliary.inference.precision import cpu_has_native_bf16
+from cxr_miliary.bench.inference import faithfulness
 from cxr_miliary.phantom import generate_phantoms
 
 

@@ -9,11 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from cxr_miliary import Predictor
 from cxr_miliary.calibration import sigmoid
-from cxr_miliary.cli.main import main
 from cxr_miliary.models import BundleError
 
 SCHEMA_KEYS = {"probability", "positive", "threshold", "model", "distribution", "warnings", "image", "disclaimer"}
@@ -25,7 +23,7 @@ def test_predict_probability_is_temperature_scaled(tiny_bundle, phantom_dir):
     assert pred.probability == pytest.approx(float(sigmoid(pred.logit / 1.5)), abs=1e-9)
     assert pred.positive == (pred.probability >= 0.5)
     assert pred.cam.shape == (256, 256) and pred.cam.dtype == np.float32
-    assert 0.0 <= pred.cam.min() and pred.cam.max() <= pred.probability + 1e-6
+    assert pred.cam.min() >= 0.0 and pred.cam.max() <= pred.probability + 1e-6
     assert pred.lung_mask.shape == (256, 256) and pred.lung_mask.any()
     assert (pred.cam[~pred.lung_mask] < 0.5 * pred.cam.max() + 1e-9).mean() > 0.95  # restricted to the lungs
 
@@ -39,12 +37,12 @@ def test_same_input_same_output(tiny_bundle, phantom_dir):
 
 def test_json_schema_golden(tiny_bundle, phantom_dir):
     d = Predictor.load(tiny_bundle).predict(phantom_dir / "images" / "ph0021_000002.dcm", threshold=0.0).to_dict()
-    assert SCHEMA_KEYS <= set(d) and {"differential", "recommendations"} <= set(d)
-    assert set(d["model"]) == {"name", "sha256"} and len(d["model"]["sha256"]) == 64
+    assert set(d) >= SCHEMA_KEYS and {"differential", "recommendations"} <= set(d)
+    assert set(d["model"]) == {"name", "sha256", "runtime"} and len(d["model"]["sha256"]) == 64
     dist = d["distribution"]
     assert set(dist) == {"left", "right", "zones", "involved_zones", "pattern"}
     assert set(dist["zones"]) == {"right-upper", "right-middle", "right-lower", "left-upper", "left-middle", "left-lower"}
-    assert dist["pattern"] in ("diffuse-bilateral", "unilateral", "focal", "none")
+    assert dist["pattern"] != "none"  # threshold 0 makes it positive: a positive's map has a pattern
     assert abs(dist["left"] + dist["right"] - 1) < 1e-3
     assert all(isinstance(c["conditions"], list) for c in d["differential"])
     assert "not a diagnosis" in d["disclaimer"]
@@ -120,21 +118,3 @@ def test_inference_never_imports_lightning(tiny_bundle, phantom_dir):
 def test_default_bundle_env_var(tiny_bundle, monkeypatch):
     monkeypatch.setenv("CXR_MILIARY_WEIGHTS", str(tiny_bundle))
     assert Predictor.from_pretrained().model_info["name"] == "tiny-test"
-
-
-def test_cli_predict_outputs_and_errors(tiny_bundle, phantom_dir, tmp_path, capsys):
-    img = phantom_dir / "images" / "ph0021_000003.dcm"
-    overlay, js = tmp_path / "o.png", tmp_path / "o.json"
-    assert main(["predict", str(img), "--weights", str(tiny_bundle), "--cam", str(overlay), "--json", str(js)]) == 0
-    printed = json.loads(capsys.readouterr().out)
-    assert json.loads(js.read_text()) == printed and overlay.stat().st_size > 1000
-    bad = tmp_path / "bad.dcm"
-    bad.write_bytes(b"")
-    assert main(["predict", str(bad), "--weights", str(tiny_bundle), "--cam", str(tmp_path / "x.png"), "--json", str(tmp_path / "x.json")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "bad.dcm" in err
-    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.json").exists()
-    assert main(["predict", str(img), "--weights", str(tmp_path)]) == 2
-    assert main(["predict", str(img), "--weights", str(tiny_bundle), "--format", "text", "--no-cam"]) == 0
-    assert "not a diagnosis" in capsys.readouterr().out
-    torch.set_num_threads(1)

@@ -32,7 +32,7 @@ def test_quarantine_redacts_warnings_and_pydicom_logs(caplog, capsys):
     with warnings.catch_warnings(record=True) as escaped:
         warnings.simplefilter("always")
         with quarantined_warnings([f"{CANARY}^NAME"]) as notes:
-            warnings.warn(f"Invalid value for VR PN: {CANARY}^NAME found", UserWarning)
+            warnings.warn(f"Invalid value for VR PN: {CANARY}^NAME found", UserWarning, stacklevel=2)
             logging.getLogger("pydicom").warning("Invalid value for VR DA: '%s'", f"{CANARY}BD")
     out, err = capsys.readouterr()
     assert not escaped

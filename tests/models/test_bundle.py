@@ -70,7 +70,7 @@ def test_crafted_checkpoint_never_runs_code_even_with_force_env(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     probe = (
-        "from cxr_miliary.training.export import load_checkpoint\n"
+        "from cxr_miliary.training.bundle_export import load_checkpoint\n"
         f"try:\n    load_checkpoint('{ckpt}')\nexcept ValueError as e:\n    print('refused', e)\n"
     )
     env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}

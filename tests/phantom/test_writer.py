@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from cxr_miliary import load_image
-from cxr_miliary.cli.main import main
 from cxr_miliary.phantom import generate_phantoms
 from cxr_miliary.phantom.writer import MANIFEST_COLUMNS
 
@@ -62,11 +61,3 @@ def test_bad_arguments(tmp_path):
         generate_phantoms(1, tmp_path, formats=("gif",))
     with pytest.raises(ValueError):
         generate_phantoms(1, tmp_path, patterns=("banana",))
-
-
-def test_cli_phantom_with_contact_sheet(tmp_path, capsys):
-    code = main(["--quiet", "phantom", "--n", "2", "--out", str(tmp_path), "--size", "128", "--format", "dcm", "--contact-sheet"])
-    assert code == 0
-    assert (tmp_path / "contact_sheet.png").exists() and len(list((tmp_path / "images").glob("*.dcm"))) == 2
-    assert main(["phantom", "--n", "1", "--out", str(tmp_path), "--format", "gif"]) == 2
-    assert "error: " in capsys.readouterr().err

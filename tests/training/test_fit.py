@@ -8,11 +8,9 @@ import sys
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pytest
 import torch
 
-from cxr_miliary.calibration import choose_threshold, fit_temperature, sigmoid
 from cxr_miliary.data import MiliaryDataModule
 from cxr_miliary.models import load_bundle
 from cxr_miliary.training import ExportBundle, MiliaryModule, bundle_from_checkpoint, load_checkpoint
@@ -26,17 +24,42 @@ def _dm(manifest, **kw):
 
 def _trainer(root, max_epochs, **kw):
     return L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=max_epochs, default_root_dir=str(root), deterministic=True,
-        enable_progress_bar=False, enable_model_summary=False, logger=False, precision="32-true", **kw,
+        accelerator="cpu",
+        devices=1,
+        max_epochs=max_epochs,
+        default_root_dir=str(root),
+        deterministic=True,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        logger=False,
+        precision="32-true",
+        **kw,
     )
 
 
 def test_train_py_cli_writes_checkpoint_and_bundle(phantom_train_manifest, tmp_path):
     cmd = [
-        sys.executable, str(ROOT / "train.py"), "fit", "--config", str(ROOT / "configs" / "phantom.yaml"),
-        "--model.backbone", "test_resnet", "--data.manifest", str(phantom_train_manifest), "--data.image_size", "64",
-        "--data.num_workers", "0", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
-        "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+        sys.executable,
+        str(ROOT / "train.py"),
+        "fit",
+        "--config",
+        str(ROOT / "configs" / "phantom.yaml"),
+        "--model.backbone",
+        "test_resnet",
+        "--data.manifest",
+        str(phantom_train_manifest),
+        "--data.image_size",
+        "64",
+        "--data.num_workers",
+        "0",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.enable_progress_bar",
+        "false",
     ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -81,7 +104,7 @@ def test_resume_gives_the_same_weights(phantom_train_manifest, tmp_path):
     full = run(tmp_path / "full")
     run(tmp_path / "half", interrupt=True)
     resumed = run(tmp_path / "half", ckpt=str(tmp_path / "half" / "last.ckpt"))
-    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+    for (name, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items(), strict=False):
         assert torch.equal(a, b), name
 
 
@@ -123,32 +146,40 @@ def test_export_bundle_from_checkpoint_with_calibration(phantom_train_manifest, 
     assert main(["export-bundle", str(tmp_path / "nope.ckpt"), "--out", str(tmp_path / "d")]) == 2
 
 
-def test_temperature_and_threshold_rules():
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 2000)
-    x = np.where(y == 1, 1.0, -1.0) + rng.normal(0, 1.0, 2000)
-    calibrated = 2.0 * x  # the exact log-odds of two unit Gaussians at +-1
-    overconfident = 3.0 * calibrated
-    t = fit_temperature(overconfident, y)
-    assert 2.0 < t < 4.5  # recovers roughly the factor 3
-    p = sigmoid(overconfident / t)
-    op = choose_threshold(p, y, "sensitivity", 0.9)
-    assert op["sensitivity"] >= 0.9 and op["specificity"] > 0.3
-    assert choose_threshold(p, y, "specificity", 0.9)["specificity"] >= 0.9
-    assert choose_threshold(p, y, "youden")["threshold"] > 0
-    with pytest.raises(ValueError):
-        choose_threshold(p, y, "banana")
-
-
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(phantom_train_manifest, tmp_path):
     cmd = [
-        sys.executable, str(ROOT / "train.py"), "fit", "--config", str(ROOT / "configs" / "phantom.yaml"),
-        "--model.backbone", "test_resnet", "--data.manifest", str(phantom_train_manifest), "--data.image_size", "64",
-        "--data.num_workers", "0", "--data.batch_size", "4", "--trainer.devices", "2", "--trainer.strategy", "ddp",
-        "--trainer.precision", "32-true", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
-        "--trainer.limit_val_batches", "1",
-        "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
+        sys.executable,
+        str(ROOT / "train.py"),
+        "fit",
+        "--config",
+        str(ROOT / "configs" / "phantom.yaml"),
+        "--model.backbone",
+        "test_resnet",
+        "--data.manifest",
+        str(phantom_train_manifest),
+        "--data.image_size",
+        "64",
+        "--data.num_workers",
+        "0",
+        "--data.batch_size",
+        "4",
+        "--trainer.devices",
+        "2",
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.precision",
+        "32-true",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.limit_val_batches",
+        "1",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.enable_progress_bar",
+        "false",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=400, cwd=tmp_path, env=env)

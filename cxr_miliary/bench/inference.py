@@ -1,4 +1,4 @@
-"""``cxr-miliary bench``: throughput, latency, memory and faithfulness figures on this machine.
+"""``cxr-miliary bench``: inference throughput, latency, memory and faithfulness on this machine.
 
 Everything is measured in one run on the same images, so the ratios are comparable.
 Benchmarks, not tests: nothing here asserts a speed.
@@ -10,19 +10,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .calibration import summary_metrics
-from .io import load_image
+from ..inference.fastpath import machine
+from ..io import load_image
+from ..metrics import agreement, auroc
 
 SCORE_INPUTS = 128
 
 
-def _timed(fn, repeat: int = 1) -> float:  # noqa: ANN001
+def _timed(fn: Callable[[], Any], repeat: int = 1) -> float:
     t = time.perf_counter()
     for _ in range(repeat):
         fn()
@@ -35,11 +37,11 @@ def _score_rate(predictor: Any, paths: list[str], batch_size: int, workers: int)
     return n / (time.perf_counter() - t)
 
 
-def _forward_rate(predictor: Any, tensors: torch.Tensor, batch_size: int) -> float:
-    predictor.logits(tensors[:batch_size])  # warm-up
+def _forward_rate(predictor: Any, tensors: np.ndarray, batch_size: int) -> float:
+    predictor.runtime.logits(tensors[:batch_size])  # warm-up
     t = time.perf_counter()
     for i in range(0, len(tensors), batch_size):
-        predictor.logits(tensors[i : i + batch_size])
+        predictor.runtime.logits(tensors[i : i + batch_size])
     return len(tensors) / (time.perf_counter() - t)
 
 
@@ -56,35 +58,52 @@ def _peak_rss_mb(cmd: list[str]) -> float:
 def faithfulness(fp32: Any, fast: Any, paths: list[str], labels: np.ndarray) -> dict[str, float]:
     """How far the fast path's answers are from fp32's: probabilities, AUROC, decisions, CAMs."""
     rads = [load_image(p) for p in paths]
-    x = torch.stack([fp32.tensor(r) for r in rads])
-    p32 = fp32.probability(torch.cat([fp32.logits(x[i : i + 8]) for i in range(0, len(x), 8)]).numpy())
-    pfast = fast.probability(torch.cat([fast.logits(x[i : i + 8]) for i in range(0, len(x), 8)]).numpy())
-    thr = fp32.threshold
+    x = np.stack([fp32.inputs(r) for r in rads])
+    p32 = fp32.probability(np.concatenate([fp32.runtime.logits(x[i : i + 8]) for i in range(0, len(x), 8)]))
+    pfast = fast.probability(np.concatenate([fast.runtime.logits(x[i : i + 8]) for i in range(0, len(x), 8)]))
+    agree = agreement(p32, pfast, fp32.threshold)
     corr = []
     for r in rads[:8]:
         a, b = fp32.predict(r).cam, fast.predict(r).cam
         if a.std() > 0 and b.std() > 0:
             corr.append(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]))
     out = {
-        "max_abs_prob_diff": float(np.abs(p32 - pfast).max()),
-        "decision_flips": float(np.mean((p32 >= thr) != (pfast >= thr))),
+        "max_abs_prob_diff": agree["max_abs_prob_diff"],
+        "decision_flips": agree["flips"] / max(len(p32), 1),
         "cam_correlation_min": float(min(corr)) if corr else float("nan"),
     }
     if 0 < labels.sum() < len(labels):
-        out["auroc_fp32"] = summary_metrics(p32, labels)["auroc"]
-        out["auroc_fast"] = summary_metrics(pfast, labels)["auroc"]
+        out["auroc_fp32"], out["auroc_fast"] = auroc(p32, labels), auroc(pfast, labels)
     return out
 
 
-def plain_fp32(predictor: Any) -> Any:
-    """Turn an fp32 Predictor into the peers' baseline: fp32 eager, default memory layout, whole batches."""
-    predictor.model.to(memory_format=torch.contiguous_format)
-    predictor.layout = torch.contiguous_format
-    predictor.micro_batch = None
-    return predictor
+def eager_baseline(weights: str | None) -> Any:
+    """The peers' baseline: fp32 eager, default memory layout, whole batches (its own copy of the model)."""
+    from ..inference import Predictor
+    from ..inference.runtime import TorchBackend
+    from ..models import load_bundle
+
+    model, card = load_bundle(weights) if weights else load_bundle(_default_bundle())
+    return Predictor(model, card, backend=TorchBackend(model, "cpu", "fp32", channels_last=False, micro_batch=0), bundle_dir=weights)
 
 
-def _paths_table(log, res: dict[str, Any], name: str, pred: Any, tensors: torch.Tensor, paths: list[str], batch_size: int, workers: int, cam: bool) -> None:  # noqa: ANN001
+def _default_bundle() -> Any:
+    from ..inference.locate import find_default_bundle
+
+    return find_default_bundle()
+
+
+def _paths_table(
+    log: Callable[[str], Any],
+    res: dict[str, Any],
+    name: str,
+    pred: Any,
+    tensors: np.ndarray,
+    paths: list[str],
+    batch_size: int,
+    workers: int,
+    cam: bool,
+) -> None:
     """Forward, score and (optionally) score-with-CAM rates for one numeric path."""
     fwd = _forward_rate(pred, tensors, batch_size)
     sc = _score_rate(pred, paths, batch_size, workers)
@@ -98,17 +117,32 @@ def _paths_table(log, res: dict[str, Any], name: str, pred: Any, tensors: torch.
     log(line)
 
 
-def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size: int = 16, workers: int = 2, memory: bool = True,
-              score_inputs: int = SCORE_INPUTS, log=print) -> dict[str, Any]:  # noqa: ANN001
+def run_bench(
+    weights: str | None,
+    *,
+    n: int = 32,
+    size: int = 2048,
+    batch_size: int = 16,
+    workers: int = 2,
+    memory: bool = True,
+    score_inputs: int = SCORE_INPUTS,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Any]:
     """Measure and return every figure (also logged line by line)."""
-    from .inference import Predictor
-    from .phantom import generate_phantoms
+    from ..inference import Predictor
+    from ..phantom import generate_phantoms
 
     load = (lambda **kw: Predictor.load(weights, **kw)) if weights else (lambda **kw: Predictor.from_pretrained(**kw))
-    eager, fp32, auto = plain_fp32(load(precision="fp32")), load(precision="fp32"), load(precision="auto")
-    auto_name = auto.backend if auto.backend != "torch" else auto.precision
-    res: dict[str, Any] = {"cpu_threads": torch.get_num_threads(), "auto_path": auto_name, "auto_check": auto.fastpath,
-                           "model": fp32.model_info["name"], "input": fp32.preprocess.image_size}
+    eager, fp32, auto = eager_baseline(weights), load(precision="fp32"), load(precision="auto")
+    auto_name = auto.runtime.name
+    res: dict[str, Any] = {
+        "cpu_threads": torch.get_num_threads(),
+        "cpu": machine("cpu"),
+        "auto_path": auto_name,
+        "auto_check": auto.fastpath,
+        "model": fp32.model_info["name"],
+        "input": fp32.preprocess.image_size,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         man = generate_phantoms(n, Path(tmp) / "ph", seed=9090, size=size, formats=("dcm",), workers=max(1, workers))
         import pandas as pd
@@ -119,13 +153,20 @@ def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size:
         # score and the predict loop run over >= score_inputs inputs (the files repeated), so
         # the decode pipeline's start-up is spread as over an archive, not over 32 files
         many = (paths * -(-score_inputs // n))[: max(n, score_inputs)]
-        log(f"{n} phantom DICOMs at {size}², model {res['model']} at {res['input']}², batch {batch_size}, {workers} decode workers, "
-            f"{res['cpu_threads']} torch threads; auto chose {auto_name}")
+        log(
+            f"{n} phantom DICOMs at {size}², model {res['model']} at {res['input']}², batch {batch_size}, {workers} decode workers, "
+            f"{res['cpu_threads']} torch threads; auto chose {auto_name}"
+        )
         if auto.fastpath and auto.fastpath.get("figures"):
-            log("  auto's check on its probe phantoms: " + "; ".join(
-                f"{k} {v['img_s']:.1f} img/s, max |Δp| {v['max_abs_prob_diff']:.4f}, {v['flips']} flips" for k, v in auto.fastpath["figures"].items()))
+            log(
+                "  auto's check on its probe phantoms: "
+                + "; ".join(
+                    f"{k} {v['img_s']:.1f} img/s, max |Δp| {v['max_abs_prob_diff']:.4f}, {v['flips']} flips"
+                    for k, v in auto.fastpath["figures"].items()
+                )
+            )
         t = time.perf_counter()
-        tensors = torch.stack([fp32.tensor(load_image(p)) for p in paths])
+        tensors = np.stack([fp32.inputs(load_image(p)) for p in paths])
         res["decode_ms"] = (time.perf_counter() - t) / n * 1000
         log(f"  decode + resize in one process: {res['decode_ms']:.0f} ms per image")
         _paths_table(log, res, "fp32-eager", eager, tensors, many, batch_size, workers, cam=True)
@@ -133,33 +174,52 @@ def run_bench(weights: str | None, *, n: int = 32, size: int = 2048, batch_size:
         _paths_table(log, res, f"auto={auto_name}", auto, tensors, many, batch_size, workers, cam=True)
         res["auto_score_img_s"] = res[f"auto={auto_name}_score_img_s"]
         res["auto_vs_eager_score"] = res["auto_score_img_s"] / res["fp32-eager_score_img_s"]
-        log(f"  auto vs fp32 eager, end-to-end score without CAM: {res['auto_vs_eager_score']:.2f}x; "
-            f"with CAM: {res[f'auto={auto_name}_score_cam_img_s'] / res['fp32-eager_score_cam_img_s']:.2f}x")
+        log(
+            f"  auto vs fp32 eager, end-to-end score without CAM: {res['auto_vs_eager_score']:.2f}x; "
+            f"with CAM: {res[f'auto={auto_name}_score_cam_img_s'] / res['fp32-eager_score_cam_img_s']:.2f}x"
+        )
         _onnx_rows(log, res, load, fp32, tensors, paths, labels, batch_size, workers, many)
         t_loop = _timed(lambda: [auto.predict(p, cam=False) for p in many])
         res["predict_loop_img_s"] = len(many) / t_loop
-        log(f"  predict() loop, {auto_name}, no CAM: {res['predict_loop_img_s']:6.1f} img/s -> score is {res['auto_score_img_s'] / res['predict_loop_img_s']:.2f}x faster")
+        log(
+            f"  predict() loop, {auto_name}, no CAM: {res['predict_loop_img_s']:6.1f} img/s -> score is {res['auto_score_img_s'] / res['predict_loop_img_s']:.2f}x faster"
+        )
         rad = load_image(paths[0])
         auto.predict(rad)
         plain = _timed(lambda: auto.predict(rad, cam=False), 3)
         withcam = _timed(lambda: auto.predict(rad, cam=True), 3)
         res["predict_latency_s"], res["predict_cam_latency_s"] = plain, withcam
-        log(f"  predict latency (one {size}² image, {auto_name}): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)")
+        log(
+            f"  predict latency (one {size}² image, {auto_name}): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)"
+        )
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cxr_miliary", "info", paths[0]], capture_output=True)
         res["cli_info_cold_s"] = time.perf_counter() - t
         log(f"  CLI cold start, 'cxr-miliary info': {res['cli_info_cold_s']:.2f} s")
-        fast = auto if auto_name != "fp32" else load(precision="bf16")
+        fast = auto if auto_name != "torch-fp32" else load(precision="bf16")
         f = faithfulness(fp32, fast, paths, labels)
-        res["faithfulness"] = {**f, "path": auto_name if fast is auto else "bf16"}
-        log(f"  faithfulness {res['faithfulness']['path']} vs fp32: max |Δp| {f['max_abs_prob_diff']:.4f}, decision flips {f['decision_flips']:.1%}, "
-            f"CAM corr ≥ {f['cam_correlation_min']:.3f}" + (f", AUROC {f['auroc_fp32']:.4f} vs {f['auroc_fast']:.4f}" if "auroc_fp32" in f else ""))
+        res["faithfulness"] = {**f, "path": fast.runtime.name}
+        log(
+            f"  faithfulness {res['faithfulness']['path']} vs fp32: max |Δp| {f['max_abs_prob_diff']:.4f}, decision flips {f['decision_flips']:.1%}, "
+            f"CAM corr ≥ {f['cam_correlation_min']:.3f}" + (f", AUROC {f['auroc_fp32']:.4f} vs {f['auroc_fast']:.4f}" if "auroc_fp32" in f else "")
+        )
         if memory:
             res.update(_memory(log, tmp, weights, workers, batch_size))
     return res
 
 
-def _onnx_rows(log, res: dict[str, Any], load, fp32: Any, tensors: torch.Tensor, paths: list[str], labels: np.ndarray, batch_size: int, workers: int, many: list[str]) -> None:  # noqa: ANN001
+def _onnx_rows(
+    log: Callable[[str], Any],
+    res: dict[str, Any],
+    load: Callable[..., Any],
+    fp32: Any,
+    tensors: np.ndarray,
+    paths: list[str],
+    labels: np.ndarray,
+    batch_size: int,
+    workers: int,
+    many: list[str],
+) -> None:
     for backend in ("onnxruntime", "onnxruntime-int8"):
         key = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx_int8"}[backend]
         if key not in fp32.card:
@@ -168,21 +228,21 @@ def _onnx_rows(log, res: dict[str, Any], load, fp32: Any, tensors: torch.Tensor,
         ort_p = load(backend=backend)
         fwd, sc = _forward_rate(ort_p, tensors, batch_size), _score_rate(ort_p, many, batch_size, workers)
         res[f"{backend}_forward_img_s"], res[f"{backend}_score_img_s"] = fwd, sc
-        p_ref = fp32.probability(fp32.logits(tensors).numpy())
-        p_ort = ort_p.probability(ort_p.logits(tensors).numpy())
+        p_ref = fp32.probability(fp32.runtime.logits(tensors))
+        p_ort = ort_p.probability(ort_p.runtime.logits(tensors))
         extra = ""
         if 0 < labels.sum() < len(labels):
-            d_auc = summary_metrics(p_ref, labels)["auroc"] - summary_metrics(p_ort, labels)["auroc"]
+            d_auc = auroc(p_ref, labels) - auroc(p_ort, labels)
             res[f"{backend}_auroc_drop"] = d_auc
             extra = f", AUROC drop {d_auc:+.4f}"
         res[f"{backend}_max_abs_prob_diff"] = float(np.abs(p_ref - p_ort).max())
         log(f"  {backend:14s} forward {fwd:6.1f} img/s | score {sc:6.1f} img/s; max |Δp| {res[f'{backend}_max_abs_prob_diff']:.4f}{extra}")
 
 
-def _memory(log, tmp: str, weights: str | None, workers: int, batch_size: int) -> dict[str, float]:  # noqa: ANN001
+def _memory(log: Callable[[str], Any], tmp: str, weights: str | None, workers: int, batch_size: int) -> dict[str, float]:
     import pandas as pd
 
-    from .phantom import generate_phantoms
+    from ..phantom import generate_phantoms
 
     small = generate_phantoms(8, Path(tmp) / "small", seed=9191, size=512, formats=("png",))
     files = [str(Path(tmp) / "small" / p) for p in pd.read_csv(small)["path"]]
@@ -190,7 +250,20 @@ def _memory(log, tmp: str, weights: str | None, workers: int, batch_size: int) -
     for count in (200, 2000):
         lst = Path(tmp) / f"list{count}.txt"
         lst.write_text("\n".join(files[i % len(files)] for i in range(count)) + "\n")
-        cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "score", str(lst), "--out", str(Path(tmp) / f"o{count}.csv"), "--workers", str(workers), "--batch-size", str(batch_size)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cxr_miliary",
+            "--quiet",
+            "score",
+            str(lst),
+            "--out",
+            str(Path(tmp) / f"o{count}.csv"),
+            "--workers",
+            str(workers),
+            "--batch-size",
+            str(batch_size),
+        ]
         if weights:
             cmd += ["--weights", weights]
         peaks[count] = _peak_rss_mb(cmd)

@@ -34,7 +34,7 @@ def human_card(card: dict[str, Any]) -> str:
     lines += [
         f"- Task: {card.get('label', {}).get('definition', 'miliary / reticulonodular pattern')}",
         f"- Backbone: `{card['backbone']}`, head `{card.get('head', 'global')}`"
-        f"{' (evidence pooled per lung zone, so one-lung or one-zone nodules are told from diffuse ones)' if card.get('head') == 'zones' else ''}, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
+        f"{' (evidence pooled per cell of a 3 x 2 image grid, so one-lung or one-zone nodules are told from diffuse ones)' if card.get('head') in ('grid', 'zones') else ''}, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
         f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
         f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive)",
         f"- Calibration: temperature {_f(card.get('temperature'), '.3f')} (fit on validation)",

@@ -1,4 +1,4 @@
-"""A classifier head that sees *where* the evidence is: pooled per lung zone, not globally.
+"""The grid head: a classifier that sees *where* the evidence is, pooled per image cell.
 
 Miliary means diffuse and bilateral. A timm network ends in one global average, which
 cannot tell "nodules through both lungs" from "nodules twice as dense in one lung": on
@@ -6,9 +6,14 @@ cannot tell "nodules through both lungs" from "nodules twice as dense in one lun
 negative but 0.923 once one-lung and one-zone nodule confounders were included (they
 averaged p = 0.55 and 0.29). This head pools the last feature map over a 3 x 2 grid
 (upper / middle / lower x image-left / image-right: image thirds and halves, a rough
-stand-in for the radiologist's six zones, not segmented lungs), turns
-each zone into a small evidence vector with shared weights, and lets a two-layer MLP
-combine the six, so "how many zones" is something it can express.
+stand-in for the radiologist's six lung zones, not segmented lungs - those are
+:mod:`cxr_miliary.lung_zones`), turns each cell into a small evidence vector with shared
+weights, and lets a two-layer MLP combine the six, so "how many cells" is something it
+can express.
+
+The head is called ``"grid"`` in cards and configs; ``"zones"`` (its first name) is still
+accepted everywhere. Parameter names are part of the bundle format: the per-cell layer
+was stored as ``head.zone.*`` before the rename and is read under either name.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ from typing import Any
 import torch
 from torch import nn
 
-HEADS = ("global", "zones")
+HEADS = ("global", "grid")
+#: Old spellings of head names (cards and configs written before the rename).
+HEAD_ALIASES = {"zones": "grid"}
 GRID = (3, 2)
 
 
-class ZonePool(nn.Module):
-    """Mean over each cell of the zone grid: ``nn.AdaptiveAvgPool2d(GRID)``'s bins, written
-    with slices because adaptive pooling to a size that does not divide the feature map
-    (16 x 16 at 512 px into 3 x 2) cannot be exported to ONNX."""
+class GridPool(nn.Module):
+    """Mean over each cell of the grid: ``nn.AdaptiveAvgPool2d(GRID)``'s bins.
+
+    Written with slices because adaptive pooling to a size that does not divide the
+    feature map (16 x 16 at 512 px into 3 x 2) cannot be exported to ONNX.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, C, 3, 2)."""
@@ -42,25 +51,39 @@ class ZonePool(nn.Module):
         return torch.stack(rows, dim=-2)
 
 
-class ZoneHead(nn.Module):
-    """(B, C, H, W) features -> (B, 1) logit through per-zone evidence."""
+class GridHead(nn.Module):
+    """(B, C, H, W) features -> (B, 1) logit through per-cell evidence."""
 
     def __init__(self, in_features: int, hidden: int = 32, drop_rate: float = 0.0) -> None:
         super().__init__()
-        self.pool = ZonePool()
-        self.zone = nn.Conv2d(in_features, hidden, kernel_size=1)  # the same evidence detector in every zone
+        self.pool = GridPool()
+        self.cell = nn.Conv2d(in_features, hidden, kernel_size=1)  # the same evidence detector in every cell
         self.drop = nn.Dropout(drop_rate)
-        zones = GRID[0] * GRID[1]
-        self.mix = nn.Sequential(nn.Linear(hidden * zones, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
+        cells = GRID[0] * GRID[1]
+        self.mix = nn.Sequential(nn.Linear(hidden * cells, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1)."""
-        z = torch.relu(self.zone(self.pool(x)))
+        z = torch.relu(self.cell(self.pool(x)))
         return self.mix(self.drop(torch.flatten(z, 1)))
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # bundles written before the rename stored the per-cell layer as "zone"
+        for key in [k for k in state_dict if k.startswith(prefix + "zone.")]:
+            state_dict[prefix + "cell." + key[len(prefix + "zone.") :]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-class ZoneClassifier(nn.Module):
-    """A timm feature extractor (``net``, no pooling or classifier) followed by :class:`ZoneHead`.
+
+def canonical_head(name: str) -> str:
+    """The head's current name (``"zones"`` -> ``"grid"``); raises on unknown heads."""
+    head = HEAD_ALIASES.get(name, name)
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)} (got {name!r})")
+    return head
+
+
+class GridClassifier(nn.Module):
+    """A timm feature extractor (``net``, no pooling or classifier) followed by :class:`GridHead`.
 
     Keeps the timm methods the rest of the package uses (``forward_features``,
     ``feature_info``, ``group_matcher`` for layer-wise learning-rate decay).
@@ -69,7 +92,7 @@ class ZoneClassifier(nn.Module):
     def __init__(self, net: nn.Module, hidden: int = 32, drop_rate: float = 0.0) -> None:
         super().__init__()
         self.net = net
-        self.head = ZoneHead(int(net.num_features), hidden, drop_rate)
+        self.head = GridHead(int(net.num_features), hidden, drop_rate)
         self.feature_info = [dict(f, module=f"net.{f['module']}") for f in getattr(net, "feature_info", [])]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,6 +110,7 @@ class ZoneClassifier(nn.Module):
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
         """timm's parameter groups of the backbone, re-rooted under ``net.`` (the head is the last group)."""
+
         def reroot(pattern: Any) -> Any:
             if isinstance(pattern, str):
                 return re.sub(r"\^", r"^net\\.", pattern)

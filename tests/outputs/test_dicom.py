@@ -47,7 +47,24 @@ def test_score_dicom_out(tiny_bundle, phantom_dir, tmp_path):
     import pandas as pd
 
     out = tmp_path / "s.csv"
-    assert main(["--quiet", "score", str(phantom_dir / "images"), "--weights", str(tiny_bundle), "--out", str(out), "--dicom-out", str(tmp_path / "pacs"), "--workers", "0"]) == 0
+    assert (
+        main(
+            [
+                "--quiet",
+                "score",
+                str(phantom_dir / "images"),
+                "--weights",
+                str(tiny_bundle),
+                "--out",
+                str(out),
+                "--dicom-out",
+                str(tmp_path / "pacs"),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
     df = pd.read_csv(out, keep_default_na=False)
     dicom_rows = df[df["path"].str.endswith(".dcm")]
     assert (dicom_rows["dicom_outputs"].str.count(";") == 1).all()  # SC + SR each

@@ -1,4 +1,7 @@
-"""Calibrate on validation and write the model bundle (also from a Lightning checkpoint)."""
+"""The bundle export: calibrate on validation and write the model bundle (also from a Lightning checkpoint).
+
+ONNX export of a written bundle lives in :mod:`cxr_miliary.models.onnx`.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +18,10 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 
 from .. import __version__
-from ..calibration import choose_threshold, fit_temperature, sigmoid, summary_metrics
+from ..calibration import choose_threshold, fit_temperature
 from ..data.labels import DEFAULT_POSITIVE_TERMS
-from ..models import cam_target_layer, create_model, read_card, save_bundle
-from ..models.card import human_card
-from ..models.zones import ZoneClassifier
+from ..metrics import sigmoid, summary_metrics
+from ..models import Card, cam_target_layer, create_model, head_name, save_bundle
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,13 @@ def _versions() -> dict[str, str]:
     import lightning
     import timm
 
-    return {"cxr_miliary": __version__, "torch": torch.__version__, "timm": timm.__version__, "lightning": lightning.__version__, "python": platform.python_version()}
+    return {
+        "cxr_miliary": __version__,
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "lightning": lightning.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def write_bundle(
@@ -78,29 +86,25 @@ def write_bundle(
     label_terms: tuple[str, ...] | list[str] = DEFAULT_POSITIVE_TERMS,
     name: str = "cxr-miliary",
 ) -> Path:
-    """Assemble the card and save the bundle."""
-    card = {
-        "name": name,
-        "backbone": backbone,
-        "head": "zones" if isinstance(model, ZoneClassifier) else "global",  # what load_bundle builds
-        "num_outputs": 1,
-        "preprocess": preprocess,
-        "cam_target_layer": cam_target_layer(model),
-        "temperature": calibration["temperature"],
-        "threshold": calibration["threshold"],
-        "threshold_rule": calibration["threshold_rule"],
-        "label": {
+    """Assemble the card and save the bundle (weights, card.json, MODEL_CARD.md)."""
+    card = Card(
+        name=name,
+        backbone=backbone,
+        head=head_name(model),  # what load_bundle builds
+        preprocess=preprocess,
+        cam_target_layer=cam_target_layer(model),
+        temperature=calibration["temperature"],
+        threshold=calibration["threshold"],
+        threshold_rule=calibration["threshold_rule"],
+        label={
             "positive_terms": list(label_terms),
             "definition": "miliary / reticulonodular pattern: numerous tiny (<2 mm) uniform nodules scattered at random through both lungs",
         },
-        "training_data": training_data,
-        "metrics": calibration["metrics"],
-        "software": _versions(),
-        "intended_use": "research only; not a medical device; not for diagnosis",
-    }
-    out = save_bundle(model, out_dir, card)
-    (out / "MODEL_CARD.md").write_text(human_card(read_card(out)))
-    return out
+        training_data=training_data,
+        metrics=calibration["metrics"],
+        software=_versions(),
+    )
+    return save_bundle(model, out_dir, card)
 
 
 def data_summary(dm: Any) -> dict[str, Any]:
@@ -159,8 +163,14 @@ class ExportBundle(L.Callback):
         logits, labels = predict_logits(pl_module.model, dm.val_dataloader(), pl_module.hparams.channels_last)
         cal = calibrate(logits, labels, self.threshold_rule, self.target)
         self.bundle_path = write_bundle(
-            pl_module.model, out, backbone=pl_module.hparams.backbone, preprocess=dm.preprocess.to_dict(),
-            calibration=cal, training_data=data_summary(dm), label_terms=self.label_terms, name=self.name,
+            pl_module.model,
+            out,
+            backbone=pl_module.hparams.backbone,
+            preprocess=dm.preprocess.to_dict(),
+            calibration=cal,
+            training_data=data_summary(dm),
+            label_terms=self.label_terms,
+            name=self.name,
         )
         log.info("model bundle written to %s", self.bundle_path)
 
@@ -174,7 +184,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a loadable checkpoint with weights_only=True ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        raise ValueError(
+            f"{path}: not a loadable checkpoint with weights_only=True ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
 
 
 def bundle_from_checkpoint(
@@ -196,7 +208,7 @@ def bundle_from_checkpoint(
     if "backbone" not in hp:
         raise ValueError(f"{ckpt}: not a cxr-miliary checkpoint (no backbone in hyper_parameters)")
     model = create_model(hp["backbone"], in_chans=int(hp.get("in_chans", 1)), head=hp.get("head", "global"))
-    weights = {k[len("model."):]: v for k, v in state["state_dict"].items() if k.startswith("model.")}
+    weights = {k[len("model.") :]: v for k, v in state["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(weights, strict=True)
     pre = Preprocess.from_dict(extra.get("preprocess", {"channels": hp.get("in_chans", 1)}))
     if manifest:

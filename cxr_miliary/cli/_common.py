@@ -1,0 +1,130 @@
+"""What the commands share.
+
+The usage error, exit codes, option groups and argument types, loading the model,
+checking output paths, and atomic writes of what the CLI itself writes to files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "eigencam")
+
+
+class UsageError(Exception):
+    """Bad arguments, input or output paths detected by a command (exit 2)."""
+
+
+def add_global_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``--debug`` and ``--quiet``: accepted before the command and after it.
+
+    On subcommands the default is "not given", so a flag before the command is not
+    overwritten by the subcommand's default.
+    """
+    default: Any = False if top else argparse.SUPPRESS
+    p.add_argument("--debug", action="store_true", default=default, help="show full tracebacks and debug logs")
+    p.add_argument("--quiet", action="store_true", default=default, help="only warnings and errors in the logs; no progress bars")
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return n
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return n
+
+
+def unit_interval(value: str) -> float:
+    """argparse type: a finite number in [0, 1] (a threshold)."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not (math.isfinite(x) and 0.0 <= x <= 1.0):
+        raise argparse.ArgumentTypeError(f"{value} must be a number from 0 to 1")
+    return x
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive number of seconds")
+    return x
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that runs the model shares (bundle, device, precision, threads)."""
+    p.add_argument("--weights", default=None, help="model bundle folder (default: the bundle shipped in weights/)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="forward pass: auto (default) = the fastest runtime measured to give fp32's answers on this machine "
+        "(checked once per model, cached), fp32, or bf16; Grad-CAM always runs in fp32",
+    )
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the model")
+
+
+def load_predictor(args: argparse.Namespace) -> Any:
+    """The Predictor for ``--weights`` (or the default bundle); bundle problems are usage errors."""
+    from ..inference import Predictor
+    from ..models import BundleError
+
+    try:
+        if args.weights:
+            return Predictor.load(args.weights, device=args.device, threads=args.threads, precision=args.precision)
+        return Predictor.from_pretrained(device=args.device, threads=args.threads, precision=args.precision)
+    except (BundleError, FileNotFoundError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write a file under a temporary name and rename it into place (never a partial file)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def check_outputs(files: dict[str, Any], folders: dict[str, Any]) -> None:
+    """Check output paths before any work starts (``{option: path}``; None skipped)."""
+    from ..outputs.paths import OutputPathError, check_dir_target, check_file_target
+
+    try:
+        for option, path in files.items():
+            if path is not None:
+                check_file_target(path, option)
+        for option, path in folders.items():
+            if path is not None:
+                check_dir_target(path, option)
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,108 @@
+"""``Prediction``: one image's result, its JSON form and its short text form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import knowledge
+
+
+@dataclass
+class Prediction:
+    """One image's result. Arrays are at the decoded image's resolution.
+
+    Attributes:
+        probability: Calibrated probability of the miliary / reticulonodular pattern.
+        positive: ``probability >= threshold``.
+        threshold: The decision threshold used.
+        logit: The network's raw logit.
+        model: ``name``, ``sha256`` and ``runtime`` of the model that answered.
+        cam: The map on the absolute scale (H x W, [0, 1]) when asked for.
+        lung_mask: The lung fields (H x W bool) when the map was asked for.
+        distribution: Left/right, six zones, involved zones and ``pattern``.
+        warnings: Things a user should know.
+        integrity: Is it a frontal chest film, is it what the model knows (see
+            :mod:`cxr_miliary.inference.integrity`).
+        reliable: False when the image is unlike the training data or its polarity is
+            suspect: the probability is then not to be trusted.
+        differential: Differential diagnosis (positive and reliable only).
+        recommendations: Next steps (positive and reliable only, or when uncertain).
+        meta: What was decoded (no identifiers).
+    """
+
+    probability: float
+    positive: bool
+    threshold: float
+    logit: float
+    model: dict[str, str]
+    cam: np.ndarray | None = None
+    lung_mask: np.ndarray | None = None
+    distribution: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    integrity: dict[str, Any] | None = None
+    reliable: bool = True
+    differential: list[dict[str, Any]] | None = None
+    recommendations: list[str] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object ``cxr-miliary predict`` prints (no arrays, no identifiers, no NaN)."""
+        out: dict[str, Any] = {
+            "probability": round(float(self.probability), 6),
+            "positive": bool(self.positive),
+            "threshold": round(float(self.threshold), 6),
+            "model": self.model,
+            "distribution": self.distribution,
+            "warnings": self.warnings,
+            "integrity": self.integrity,
+            "reliable": bool(self.reliable),
+        }
+        if self.differential is not None:
+            out["differential"] = self.differential
+        if self.recommendations:
+            out["recommendations"] = self.recommendations
+        out["image"] = {k: self.meta.get(k) for k in ("source_format", "rows", "columns", "modality", "view", "pixel_spacing_mm")}
+        out["disclaimer"] = knowledge.load()["disclaimer"]
+        return out
+
+    def to_text(self) -> str:
+        """A short human-readable summary (``predict --format text``)."""
+        return summary_text(self.to_dict())
+
+
+def summary_text(d: dict[str, Any]) -> str:
+    """A short human-readable summary of a prediction's JSON object."""
+    lines = []
+    if not d.get("reliable", True):
+        lines.append(f"NOT RELIABLE: {unreliable_sentence(d.get('integrity') or {})}")
+    lines.append(
+        f"probability {d['probability']:.3f} (threshold {d['threshold']:.3f}): "
+        f"{'POSITIVE' if d['positive'] else 'negative'} for the miliary / reticulonodular pattern"
+    )
+    dist = d.get("distribution")
+    if dist:
+        lines.append(
+            f"distribution: {dist['pattern']} (right lung {dist['right']:.0%}, left lung {dist['left']:.0%}; "
+            f"involved: {', '.join(dist['involved_zones']) or 'none'})"
+        )
+    for w in d.get("warnings", []):
+        lines.append(f"warning: {w}")
+    if d.get("differential"):
+        lines.append("differential: " + "; ".join(f"{c['category']}: {', '.join(c['conditions'][:2])}" for c in d["differential"][:3]) + " ...")
+    for r in d.get("recommendations") or []:
+        lines.append(f"- {r}")
+    lines.append(d["disclaimer"])
+    return "\n".join(lines)
+
+
+def unreliable_sentence(integrity: dict[str, Any]) -> str:
+    """The plain sentence that leads an unreliable result's text and overlay."""
+    reasons = integrity.get("reasons") or []
+    if integrity.get("in_distribution") is False:
+        return "this image is unlike the model's training data; its probability is not reliable."
+    if any(str(r).startswith("polarity-suspect") for r in reasons):
+        return "the image's grey levels look inverted (polarity suspect); its probability is not reliable."
+    return "the checks on this image failed; its probability is not reliable."

@@ -1,0 +1,46 @@
+"""Output paths are checked before any work starts, so a job never fails at its end on a name.
+
+A file target must not be a folder and its folder must exist (or be creatable) and be
+writable; a folder target must not be a file. The error names the path and the option.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class OutputPathError(ValueError):
+    """An output path that cannot be written."""
+
+
+def _writable_dir(folder: Path, what: str, path: Path) -> None:
+    probe = folder
+    while not probe.exists():  # the nearest existing ancestor decides whether we may create it
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise OutputPathError(f"{path}: cannot write {what} here ({probe} is a file, not a folder)")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{path}: cannot write {what} here ({probe} is not writable)")
+
+
+def check_file_target(path: str | os.PathLike[str], what: str = "the output") -> Path:
+    """``path`` can be written as a file (it may not exist yet)."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputPathError(f"{p}: is a folder; {what} must be a file name")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputPathError(f"{p}: {what} exists and is not writable")
+    _writable_dir(p.parent if str(p.parent) else Path("."), what, p)
+    return p
+
+
+def check_dir_target(path: str | os.PathLike[str], what: str = "the output folder") -> Path:
+    """``path`` can be used as an output folder (it may not exist yet)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputPathError(f"{p}: is a file; {what} must be a folder")
+    _writable_dir(p, what, p)
+    return p

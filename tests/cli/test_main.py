@@ -1,0 +1,56 @@
+"""The CLI's shared contract: global options anywhere, one-line errors, no tracebacks, exit codes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from cxr_miliary.cli.main import COMMANDS, build_parser, main
+
+
+@pytest.mark.parametrize("argv", [["--quiet", "info", "x"], ["info", "x", "--quiet"], ["info", "--quiet", "x"]])
+def test_global_options_before_or_after_the_command(argv):
+    args = build_parser().parse_args(argv)
+    assert args.quiet is True and args.debug is False and args.image == "x"
+
+
+def test_every_command_takes_the_global_options():
+    parser = build_parser()
+    for name in COMMANDS:
+        if name in ("train", "manifest"):
+            continue  # train forwards everything to LightningCLI; manifest takes them per source (below)
+        extra = {
+            "predict": ["img"],
+            "info": ["img"],
+            "score": ["img", "--out", "o.csv"],
+            "evaluate": ["--manifest", "m", "--out", "o"],
+            "phantom": ["--n", "1", "--out", "o"],
+            "prepare": ["--manifest", "m", "--size", "8", "--out", "o"],
+            "export-bundle": ["c", "--out", "o"],
+            "export": ["--weights", "w", "--onnx", "o.onnx"],
+        }.get(name, [])
+        assert parser.parse_args([name, *extra, "--debug"]).debug is True, name
+    assert parser.parse_args(["manifest", "csv", "--table", "t", "--path-col", "p", "--label-col", "l", "--out", "o", "--quiet"]).quiet
+
+
+def test_unexpected_failures_are_one_line_exit_3(monkeypatch, capsys):
+    import cxr_miliary.cli.info as info
+
+    def boom(args):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(info, "run", boom)  # register() binds the module's run when the parser is built
+    assert main(["info", "x"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected failure (RuntimeError: something broke)") and "Traceback" not in err
+    with pytest.raises(RuntimeError):
+        main(["info", "x", "--debug"])  # --debug shows the real traceback
+    logging.getLogger().handlers.clear()
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["score"])
+    assert exc.value.code == 2 and capsys.readouterr().err.startswith("error: ")
+    assert main([]) == 2
