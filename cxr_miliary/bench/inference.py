@@ -84,7 +84,12 @@ def eager_baseline(weights: str | None) -> Any:
     from ..models import load_bundle
 
     model, card = load_bundle(weights) if weights else load_bundle(_default_bundle())
-    return Predictor(model, card, backend=TorchBackend(model, "cpu", "fp32", channels_last=False, micro_batch=0), bundle_dir=weights)
+    return Predictor(
+        model,
+        card,
+        backend=TorchBackend(model, "cpu", "fp32", channels_last=False, micro_batch=0, feature_layer=card.cam_target_layer),
+        bundle_dir=weights,
+    )
 
 
 def _default_bundle() -> Any:
@@ -192,6 +197,13 @@ def run_bench(
         log(
             f"  predict latency (one {size}² image, {auto_name}): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)"
         )
+        res.update(_integrity_cost(auto, rad, plain))
+        log(
+            f"  integrity per image: lung fields {res['lung_fields_ms']:.1f} ms (needed by the map anyway), frontal-chest check "
+            f"{res['chest_check_ms']:.1f} ms, out-of-distribution distance {res['ood_ms']:.2f} ms = "
+            f"{(res['chest_check_ms'] + res['ood_ms']) / (plain * 1000):.1%} of predict without the map"
+        )
+
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cxr_miliary", "info", paths[0]], capture_output=True)
         res["cli_info_cold_s"] = time.perf_counter() - t
@@ -269,3 +281,21 @@ def _memory(log: Callable[[str], Any], tmp: str, weights: str | None, workers: i
         peaks[count] = _peak_rss_mb(cmd)
     log(f"  peak memory of score: 200 inputs {peaks[200]:.0f} MB, 2000 inputs {peaks[2000]:.0f} MB ({peaks[2000] / max(peaks[200], 1):.2f}x)")
     return {"peak_rss_mb_200": peaks[200], "peak_rss_mb_2000": peaks[2000]}
+
+
+def _integrity_cost(predictor: Any, rad: Any, predict_s: float) -> dict[str, float]:
+    """Milliseconds per image of the integrity checks (the features come from the forward pass itself)."""
+    from ..explain import lung_fields
+    from ..inference.chest_check import check_frontal_chest
+    from ..models.reference import pool
+
+    lungs = lung_fields(rad.pixels)
+    out = {"lung_fields_ms": _timed(lambda: lung_fields(rad.pixels), 5) * 1000}
+    out["chest_check_ms"] = _timed(lambda: check_frontal_chest(rad.pixels, lambda px: lungs if px is rad.pixels else lung_fields(px)), 5) * 1000
+    _, acts = predictor.runtime.forward(predictor.inputs(rad)[None])
+    if predictor.reference is not None and acts is not None:
+        out["ood_ms"] = _timed(lambda: predictor.reference.distance(pool(acts)), 20) * 1000
+    else:
+        out["ood_ms"] = 0.0
+    out["integrity_share_of_predict"] = (out["chest_check_ms"] + out["ood_ms"]) / (predict_s * 1000)
+    return out

@@ -26,7 +26,21 @@ from ._common import EXIT_INTERNAL, EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, UsageE
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_ROW_ERRORS", "EXIT_USAGE", "UsageError", "build_parser", "main", "run"]
 
 #: Command modules, in the order ``--help`` lists them.
-COMMANDS = ("demo", "info", "predict", "score", "evaluate", "phantom", "manifest", "prepare", "train", "export-bundle", "export", "bench")
+COMMANDS = (
+    "demo",
+    "info",
+    "predict",
+    "score",
+    "evaluate",
+    "phantom",
+    "manifest",
+    "prepare",
+    "train",
+    "export-bundle",
+    "export",
+    "reference",
+    "bench",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     written: list = []
     try:  # all outputs or none: a failure part-way removes what was already written
         if args.cam or args.dicom_out:
-            rgb = overlay_rgb(preview(rad.pixels), pred.cam, pred.lung_mask, caption(pred.probability, pred.positive, d["distribution"]["pattern"]))
+            rgb = overlay_rgb(
+                preview(rad.pixels), pred.cam, pred.lung_mask, caption(pred.probability, pred.positive, d["distribution"]["pattern"], pred.reliable)
+            )
             if args.cam:
                 written.append(save_png(args.cam, rgb))
             if args.dicom_out:

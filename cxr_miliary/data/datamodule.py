@@ -147,6 +147,16 @@ class MiliaryDataModule(L.LightningDataModule):
         """Deterministic test batches."""
         return self._loader(self._dataset("test", train=False))
 
+    def eval_dataloader(self, split: str, max_rows: int | None = None) -> DataLoader:
+        """Un-augmented batches of any split (at most ``max_rows`` rows, a seeded sample), e.g. for a bundle's reference."""
+        if not self.splits:
+            self.setup()
+        rows = self.splits[split]
+        if max_rows is not None and len(rows) > max_rows:
+            rows = rows.sample(n=max_rows, random_state=self.seed).reset_index(drop=True)
+        ds = ManifestDataset(rows, self.images_root, eval_transform(self.preprocess), self.preprocess.channels, self.cache_dir, self.seed)
+        return self._loader(ds)
+
     def predict_dataloader(self) -> DataLoader:
         """Rows for ``Trainer.predict`` (distributed across GPUs/nodes by Lightning)."""
         return self._loader(self._dataset("predict", train=False))

@@ -49,6 +49,7 @@ def evaluate_scores(df: pd.DataFrame, threshold: float, target_sensitivity: floa
     p, y = ok["probability"].astype(float).to_numpy(), ok["label"].astype(int).to_numpy()
     site = choose_threshold(p, y, "sensitivity", target_sensitivity)
     return {
+        "integrity": integrity_rates(df),
         "n": int(len(ok)),
         "positives": int(y.sum()),
         "errors": int(len(df) - len(ok)),
@@ -60,6 +61,22 @@ def evaluate_scores(df: pd.DataFrame, threshold: float, target_sensitivity: floa
             "sensitivity": site["sensitivity"],
             "specificity": site["specificity"],
         },
+    }
+
+
+def _rate(values: pd.Series) -> float | None:
+    v = values.dropna()
+    return float(v.astype(bool).mean()) if len(v) else None
+
+
+def integrity_rates(df: pd.DataFrame) -> dict[str, Any]:
+    """How many images were frontal chest films, in distribution, reliable; how many were refused as not-chest."""
+    ok = df[df["error"].fillna("") == ""]
+    errors = df["error"].fillna("")
+    return {
+        "in_distribution_rate": _rate(ok["in_distribution"]) if "in_distribution" in ok else None,
+        "reliable_rate": _rate(ok["reliable"]) if "reliable" in ok else None,
+        "rejected_not_chest": int(errors.str.startswith("not-chest").sum()),
     }
 
 
@@ -88,7 +105,17 @@ def subgroups(df: pd.DataFrame, columns: list[str], threshold: float) -> pd.Data
         for value, g in ok.groupby(ok[col].fillna("unknown").astype(str)):
             p, y = g["probability"].astype(float).to_numpy(), g["label"].astype(int).to_numpy()
             s, sp = sens_spec(p, y, threshold)
+            ind = _rate(g["in_distribution"]) if "in_distribution" in g else None
             rows.append(
-                {"column": col, "value": value, "n": len(g), "positives": int(y.sum()), "auroc": auroc(p, y), "sensitivity": s, "specificity": sp}
+                {
+                    "column": col,
+                    "value": value,
+                    "n": len(g),
+                    "positives": int(y.sum()),
+                    "auroc": auroc(p, y),
+                    "sensitivity": s,
+                    "specificity": sp,
+                    "in_distribution_rate": ind,
+                }
             )
-    return pd.DataFrame(rows, columns=["column", "value", "n", "positives", "auroc", "sensitivity", "specificity"])
+    return pd.DataFrame(rows, columns=["column", "value", "n", "positives", "auroc", "sensitivity", "specificity", "in_distribution_rate"])

@@ -53,6 +53,17 @@ def _df_table(df: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _integrity_line(rates: dict[str, Any]) -> str:
+    def pct(v: Any) -> str:
+        return "n/a (no reference in this bundle)" if v is None else f"{v:.1%}"
+
+    return (
+        f"<p>Input integrity: in distribution {pct(rates.get('in_distribution_rate'))}, reliable {pct(rates.get('reliable_rate'))}; "
+        f"{rates.get('rejected_not_chest', 0)} refused as not a frontal chest film. Results on images out of distribution "
+        "are not reliable.</p>"
+    )
+
+
 def write_report(
     out: Path,
     *,
@@ -79,6 +90,7 @@ def write_report(
         f"({html.escape(str(card.get('threshold_rule', {}).get('rule')))} rule).</p>",
         f"<h2>Metrics</h2><p>n = {metrics['n']} ({metrics['positives']} positive, {metrics['errors']} unreadable/rejected) at the bundle's threshold {metrics['threshold']:.4f}.</p>",
         _metrics_table(metrics),
+        _integrity_line(metrics.get("integrity") or {}),
         f"<p>Threshold that meets sensitivity ≥ {t['target']:.2f} on this data: <b>{t['threshold']:.4f}</b> (sensitivity {t['sensitivity']:.3f}, specificity {t['specificity']:.3f}). Sites should re-tune on local data.</p>",
         "<h2>Figures</h2>",
         *[f"<h3>{html.escape(name)}</h3>{_img(path, name)}" for name, path in figures.items()],

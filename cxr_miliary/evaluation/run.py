@@ -126,8 +126,9 @@ def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: s
         figures["mean map intensity in lungs: confident negatives vs positives"] = (
             f"{loc['mean_intensity_confident_negatives']:.4f} vs {loc['mean_intensity_positives']:.4f}"
         )
-    if metrics.get("integrity"):
-        figures["in-distribution rate"] = f"{metrics['integrity']['in_distribution_rate']:.1%}"
+    rate = (metrics.get("integrity") or {}).get("in_distribution_rate")
+    if rate is not None:
+        figures["in-distribution rate"] = f"{rate:.1%}"
     write(bundle, evaluation={"data": data, "figures": figures})
 
 

@@ -11,9 +11,10 @@ from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
 
-def caption(probability: float, positive: bool, pattern: str) -> str:
-    """The line burned into every overlay: the result and the disclaimer."""
-    return f"p={probability:.3f} {'POSITIVE' if positive else 'negative'} ({pattern}) - not for diagnostic use"
+def caption(probability: float, positive: bool, pattern: str, reliable: bool = True) -> str:
+    """The line burned into every overlay: the result and the disclaimer (led by NOT RELIABLE when it is not)."""
+    text = f"p={probability:.3f} {'POSITIVE' if positive else 'negative'} ({pattern}) - not for diagnostic use"
+    return text if reliable else f"NOT RELIABLE (unlike the training data or suspect image) - {text}"
 
 
 def overlay(pixels: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None = None, caption: str = "", max_side: int = 1024) -> np.ndarray:

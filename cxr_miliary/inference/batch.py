@@ -25,6 +25,7 @@ from ..explain import caption, explain, lung_fields
 from ..io import ImageError, load_image
 from ..io.limits import FILE_TIMEOUT_S
 from ..outputs.images import overlay_rgb, preview, save_map, save_png
+from .integrity import assess, chest_verdict
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class _Decode:
 
     def __init__(self, items: list[tuple[int, str]], predictor: Any, cam: bool, force: bool, file_timeout: float | None) -> None:
         self.items = items
-        self.inputs = predictor.inputs
+        self.inputs = predictor.inputs  # forked workers share the Predictor; nothing is pickled
         self.cam = cam
         self.force = force
         self.file_timeout = file_timeout
@@ -63,6 +64,8 @@ class _Decode:
         out: dict[str, Any] = {"index": index, "path": path, "error": ""}
         try:
             rad = load_image(path, force=self.force)
+            lungs = lung_fields(rad.pixels)
+            out["verdict"] = chest_verdict(path, rad.pixels, lungs, self.force)
         except ImageError as exc:
             out["error"] = f"{exc.code}: {exc.reason}"
             return out
@@ -73,7 +76,7 @@ class _Decode:
         out["is_dicom"] = rad.meta.source_format == "dicom"
         if self.cam:
             out["preview"] = preview(rad.pixels)
-            out["lungs"] = lung_fields(rad.pixels)
+            out["lungs"] = lungs
         return out
 
 
@@ -213,9 +216,11 @@ def _infer(predictor: Any, batch: list[dict[str, Any]], cam: bool, cam_root: Pat
     good = [b for b in batch if not b["error"]]
     probs: np.ndarray = np.zeros(0)
     maps: np.ndarray | None = None
+    acts: np.ndarray | None = None
     if good:
         x = np.stack([b["inputs"] for b in good])
-        probs = predictor.probability(predictor.runtime.logits(x))
+        logits, acts = predictor.runtime.forward(x)
+        probs = predictor.probability(logits)
         maps = predictor.raw_maps(x, method) if cam else None
     rows: list[dict[str, Any]] = []
     k = 0
@@ -224,6 +229,7 @@ def _infer(predictor: Any, batch: list[dict[str, Any]], cam: bool, cam_root: Pat
             rows.append(error_row(predictor, b["index"], b["path"], b["error"]))
             continue
         p = float(probs[k])
+        integrity = assess(b["verdict"], None if acts is None else acts[k], predictor.reference)
         row = {
             "_index": b["index"],
             "path": b["path"],
@@ -231,12 +237,13 @@ def _infer(predictor: Any, batch: list[dict[str, Any]], cam: bool, cam_root: Pat
             "positive": bool(p >= predictor.threshold),
             "threshold": predictor.threshold,
             "error": "",
-            "frontal_chest": None,
-            "in_distribution": None,
-            "ood_score": None,
-            "reliable": True,
+            "frontal_chest": integrity.frontal_chest,
+            "in_distribution": integrity.in_distribution,
+            "ood_score": None if integrity.ood_score is None else round(integrity.ood_score, 4),
+            "reliable": integrity.reliable,
             **_model_columns(predictor),
         }
+
         if maps is not None:
             _explain_row(row, b, maps[k], p, predictor, cam_root, dicom_out)
         rows.append(row)
@@ -250,11 +257,18 @@ def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: flo
     row.update({"pattern": dist["pattern"], "right": dist["right"], "left": dist["left"], **dist["zones"]})
     if cam_root is None and (dicom_out is None or not b.get("is_dicom")):
         return
-    rgb = overlay_rgb(b["preview"], exp.cam, exp.lung_mask, caption(p, row["positive"], dist["pattern"]))
+    rgb = overlay_rgb(b["preview"], exp.cam, exp.lung_mask, caption(p, row["positive"], dist["pattern"], row["reliable"]))
     if dicom_out is not None and b.get("is_dicom"):
         from ..outputs import write_dicom_results
 
-        result = {"probability": p, "threshold": row["threshold"], "positive": row["positive"], "distribution": dist, "model": predictor.model_info}
+        result = {
+            "probability": p,
+            "threshold": row["threshold"],
+            "positive": row["positive"],
+            "distribution": dist,
+            "model": predictor.model_info,
+            "reliable": row["reliable"],
+        }
         row["dicom_outputs"] = ";".join(str(x) for x in write_dicom_results(b["path"], dicom_out, result, rgb))
     if cam_root is not None:
         name = cam_name(b["index"], b["path"])

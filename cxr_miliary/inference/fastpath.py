@@ -190,7 +190,7 @@ def candidates(model: Any, card: Card, bundle_dir: Any, device: Any, threads: in
     else:
         native = cpu_has_native_bf16()
     if native:
-        out["torch-bf16"] = TorchBackend(model, device, "bf16")
+        out["torch-bf16"] = TorchBackend(model, device, "bf16", feature_layer=card.cam_target_layer)
     if not str(device).startswith("cuda"):
         try:
             found = onnx_export_for(bundle_dir, card)
@@ -209,13 +209,11 @@ def _read_cache(path: Path) -> dict[str, Any]:
     return cached if isinstance(cached, dict) else {}  # a damaged cache is rebuilt, never trusted
 
 
-def _from_record(record: dict[str, Any], model: Any, device: Any, threads: int | None) -> Backend | None:
+def _from_record(record: dict[str, Any], model: Any, card: Card, device: Any, threads: int | None) -> Backend | None:
     """The backend a cached verdict names, if it still holds (an ONNX file unchanged)."""
     choice = record.get("choice")
-    if choice == REFERENCE:
-        return TorchBackend(model, device, "fp32")
-    if choice == "torch-bf16":
-        return TorchBackend(model, device, "bf16")
+    if choice in (REFERENCE, "torch-bf16"):
+        return TorchBackend(model, device, "fp32" if choice == REFERENCE else "bf16", feature_layer=card.cam_target_layer)
     if choice == "onnxruntime-fp32":
         path = Path(str(record.get("onnx_file", "")))
         if path.is_file() and sha256_file(path) == record.get("onnx_sha256"):
@@ -235,10 +233,10 @@ def auto_runtime(model: Any, card: Card, bundle_dir: Any = None, device: Any = "
     key = _key(card, device, threads or torch.get_num_threads())
     cached = _read_cache(path)
     if isinstance(cached.get(key), dict):
-        backend = _from_record(cached[key], model, device, threads)
+        backend = _from_record(cached[key], model, card, device, threads)
         if backend is not None:
             return backend, cached[key]
-    reference = TorchBackend(model, device, "fp32")
+    reference = TorchBackend(model, device, "fp32", feature_layer=card.cam_target_layer)
     options = candidates(model, card, bundle_dir, device, threads)
     if not options:
         return reference, {"choice": REFERENCE, "reason": "no faster path on this device"}

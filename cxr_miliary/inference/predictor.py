@@ -23,6 +23,7 @@ from ..io import ImageMeta, Radiograph, load_image
 from ..metrics import sigmoid
 from ..models import Card, load_bundle
 from ..transforms import Preprocess, eval_transform, to_array
+from .integrity import assess, chest_verdict, warnings_for
 from .locate import find_default_bundle
 from .precision import PRECISIONS
 from .prediction import Prediction
@@ -71,7 +72,7 @@ def make_runtime(
         from .fastpath import auto_runtime
 
         return auto_runtime(model, card, bundle_dir, device, threads)
-    return TorchBackend(model, device, precision), None
+    return TorchBackend(model, device, precision, feature_layer=card.cam_target_layer), None
 
 
 def _device(device: str) -> Any:
@@ -133,6 +134,12 @@ class Predictor:
                 self.model, self.card, bundle_dir=bundle_dir, device=self.device, precision=precision, backend=backend, threads=threads
             )
         self.model_info = {"name": self.card.name, "sha256": self.card.weights["sha256"], "runtime": self.runtime.name}
+        #: The training-distribution reference (None when the bundle has none).
+        self.reference = None
+        if self.card.reference is not None and bundle_dir is not None:
+            from ..models.reference import load_reference
+
+            self.reference = load_reference(bundle_dir, self.card.reference)
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
@@ -238,18 +245,34 @@ class Predictor:
             A :class:`Prediction`. Same input twice gives the same output.
 
         Raises:
-            cxr_miliary.io.ImageError: The input is unreadable or rejected.
+            cxr_miliary.io.ImageError: The input is unreadable or rejected (``not-chest``:
+                the pixels do not look like a frontal chest radiograph).
         """
         thr = self.threshold if threshold is None else check_threshold(threshold)
         rad = self.radiograph(image, force)
+        lungs = lung_fields(rad.pixels)
+        verdict = chest_verdict(rad.path, rad.pixels, lungs, force)
         x = self.inputs(rad)[None]
-        logit = float(self.runtime.logits(x)[0])
+        logits, acts = self.runtime.forward(x)
+        integrity = assess(verdict, None if acts is None else acts[0], self.reference)
+        logit = float(logits[0])
         prob = float(self.probability(logit))
-        pred = Prediction(prob, prob >= thr, thr, logit, dict(self.model_info), warnings=list(rad.meta.warnings), meta=rad.meta.to_dict())
+        pred = Prediction(
+            prob,
+            prob >= thr,
+            thr,
+            logit,
+            dict(self.model_info),
+            warnings=list(rad.meta.warnings),
+            meta=rad.meta.to_dict(),
+            integrity=integrity.to_dict(),
+            reliable=integrity.reliable,
+        )
+        pred.warnings += warnings_for(integrity, str(self.card.training_data.get("description", "")), force)
         if cam:
             exp = explain(
                 self.raw_maps(x, cam_method)[0],
-                lung_fields(rad.pixels),
+                lungs,
                 input_size=self.preprocess.image_size,
                 probability=prob,
                 positive=pred.positive,

@@ -28,13 +28,21 @@ REFERENCE = "torch-fp32"
 
 
 class Backend:
-    """A way to run the network: ``logits(x)`` on (N, C, H, W) float32 inputs."""
+    """A way to run the network: ``logits(x)`` on (N, C, H, W) float32 inputs.
+
+    ``forward(x)`` also returns the activations of the CAM target layer (N, C, h, w) from
+    the same pass, or None when this backend cannot give them.
+    """
 
     name = "backend"
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(N,) float32 logits."""
         raise NotImplementedError
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N,) logits and the target layer's activations (or None)."""
+        return self.logits(x), None
 
     def describe(self) -> dict[str, Any]:
         """What this backend is, for reprs, logs and JSON."""
@@ -56,10 +64,19 @@ class TorchBackend(Backend):
             in fp32, same arithmetic). False gives the peers' plain eager baseline.
         micro_batch: Images per forward on CPU (default :data:`CPU_MICRO_BATCH`); 0 runs
             whole batches.
+        feature_layer: The module whose activations :meth:`forward` returns (the CAM
+            target layer); None gives no activations.
     """
 
     def __init__(
-        self, model: Any, device: Any = "cpu", precision: str = "fp32", *, channels_last: bool = True, micro_batch: int | None = None
+        self,
+        model: Any,
+        device: Any = "cpu",
+        precision: str = "fp32",
+        *,
+        channels_last: bool = True,
+        micro_batch: int | None = None,
+        feature_layer: str | None = None,
     ) -> None:
         import torch
 
@@ -81,6 +98,7 @@ class TorchBackend(Backend):
         if micro_batch is None:
             micro_batch = CPU_MICRO_BATCH[precision] if self.device.type == "cpu" else 0
         self.micro_batch = micro_batch
+        self.feature_layer = feature_layer
         self.name = f"torch-{precision}" + ("" if channels_last else "-eager")
 
     def logits(self, x: Any) -> np.ndarray:
@@ -92,6 +110,30 @@ class TorchBackend(Backend):
         with torch.no_grad():
             out = [self._forward(c) for c in chunks]
         return torch.cat(out).numpy().astype(np.float32) if out else np.zeros(0, np.float32)
+
+    def forward(self, x: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits and the feature layer's activations from one pass.
+
+        The bf16 network is a traced copy whose containers no longer exist as modules, so
+        there the activations come from the fp32 network (a second forward).
+        """
+        import torch
+
+        if not self.feature_layer:
+            return self.logits(x), None
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x)
+        seen: list[Any] = []
+        layer = self.model.get_submodule(self.feature_layer)
+        handle = layer.register_forward_hook(lambda _m, _i, out: seen.append(out.detach().float().cpu()))
+        try:
+            logits = self.logits(t)  # in fp32 the hook fires in this pass (the network is the model itself)
+            if self.precision != "fp32":
+                with torch.no_grad():
+                    for chunk in t.split(self.micro_batch or len(t)):
+                        self.model(chunk.to(self.device).contiguous(memory_format=self.layout))
+        finally:
+            handle.remove()
+        return logits, torch.cat(seen).numpy() if seen else None
 
     def _forward(self, x: Any) -> Any:
         import torch
@@ -135,6 +177,14 @@ class OnnxBackend(Backend):
         """(N,) float32 logits."""
         arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
         return self.session.run(self.outputs[:1], {"image": arr})[0].reshape(-1).astype(np.float32)
+
+    def forward(self, x: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits and, for exports that have it, the ``activations`` output of the same run."""
+        if "activations" not in self.outputs:
+            return self.logits(x), None
+        arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+        logits, acts = self.session.run(["logit", "activations"], {"image": arr})
+        return logits.reshape(-1).astype(np.float32), acts
 
     def describe(self) -> dict[str, Any]:
         """Name, file and outputs."""

@@ -48,6 +48,27 @@ def human_card(card: dict[str, Any]) -> str:
         lines += ["", f"## Measured quality: {ev.get('data', 'held-out data')}", ""]
         for key, value in ev.get("figures", {}).items():
             lines.append(f"- {key}: {value}")
+    lines += ["", "## When the model says its answer is not reliable", ""]
+    ref = card.get("reference")
+    if ref:
+        lines += [
+            f"The bundle carries a reference of its training distribution (`{ref.get('file')}`, sha256 `{str(ref.get('sha256'))[:16]}…`): "
+            f"the mean and Ledoit-Wolf-shrunk covariance of the pooled `{ref.get('layer')}` features of {ref.get('n_train')} training "
+            f"images ({ref.get('data')}); an image whose Mahalanobis distance exceeds **{float(ref.get('limit', 0)):.2f}** (the "
+            f"{float(ref.get('quantile', 0.99)):.0%} quantile of {ref.get('n_val')} validation images) is *out of distribution*.",
+        ]
+    else:
+        lines += [
+            "This bundle carries no training-distribution reference: the out-of-distribution check is not run (`cxr-miliary reference` adds one)."
+        ]
+    lines += [
+        "",
+        "Policy: an image that does not look like a frontal chest radiograph is refused (`not-chest`; `--force` scores it, marked). "
+        "An image out of distribution, or whose grey levels look inverted (`polarity-suspect`), keeps its probability but is marked "
+        "`reliable: false`; the text, the overlay and the DICOM report lead with NOT RELIABLE, and the differential and work-up are withheld.",
+    ]
+    if synthetic:
+        lines += ["", "Trained on phantoms only, this model calls real radiographs out of distribution: that is the honest answer."]
     lines += [
         "",
         "Sites should re-tune the threshold on their own data (`cxr-miliary evaluate` reports the threshold that meets a target sensitivity).",

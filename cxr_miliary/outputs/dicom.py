@@ -116,7 +116,8 @@ def structured_report(src: Dataset, result: dict[str, Any]) -> Dataset:
     ds.PerformedProcedureCodeSequence = Sequence()
     ds.ReferencedPerformedProcedureStepSequence = Sequence()
     dist = result.get("distribution") or {}
-    findings = (
+    caveat = "NOT RELIABLE (the image is unlike the model's training data or its checks failed). " if result.get("reliable") is False else ""
+    findings = caveat + (
         f"Miliary / reticulonodular pattern probability {result['probability']:.3f} "
         f"(threshold {result['threshold']:.3f}): {'POSITIVE' if result['positive'] else 'negative'}. "
         f"Distribution: {dist.get('pattern', 'not computed')}."

@@ -27,23 +27,54 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, loader: DataLoader, channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels for every decodable sample of ``loader`` (eval mode, fp32)."""
+@torch.no_grad()
+def predict_outputs(model: nn.Module, loader: DataLoader, channels_last: bool = False, feature_layer: str | None = None) -> dict[str, np.ndarray]:
+    """Logits, labels and (with ``feature_layer``) pooled features of every decodable sample (eval mode, fp32)."""
+    from ..models.reference import pool
+
     was_training = model.training
     model.eval()
-    logits, labels = [], []
-    for batch in loader:
-        if "image" not in batch:
-            continue
-        x = batch["image"]
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        logits.append(model(x).reshape(-1).float().cpu())
-        labels.append(batch["label"].reshape(-1).cpu())
-    model.train(was_training)
-    if not logits:
-        return np.zeros(0), np.zeros(0)
-    return torch.cat(logits).numpy().astype(np.float64), torch.cat(labels).numpy().astype(np.float64)
+    out: dict[str, list] = {"logits": [], "labels": [], "features": []}
+    seen: list[torch.Tensor] = []
+    handle = (
+        model.get_submodule(feature_layer).register_forward_hook(lambda _m, _i, o: seen.append(o.detach().float().cpu())) if feature_layer else None
+    )
+    try:
+        for batch in loader:
+            if "image" not in batch:
+                continue
+            x = batch["image"].to(next(model.parameters()).device)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            out["logits"].append(model(x).reshape(-1).float().cpu().numpy())
+            out["labels"].append(batch["label"].reshape(-1).cpu().numpy())
+            if seen:
+                out["features"].append(pool(seen.pop().numpy()))
+    finally:
+        if handle is not None:
+            handle.remove()
+        model.train(was_training)
+    return {k: (np.concatenate(v).astype(np.float64) if v else np.zeros(0)) for k, v in out.items()}
+
+
+def predict_logits(model: nn.Module, loader: DataLoader, channels_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and labels for every decodable sample of ``loader`` (eval mode, fp32)."""
+    o = predict_outputs(model, loader, channels_last)
+    return o["logits"], o["labels"]
+
+
+def add_reference(model: nn.Module, bundle: str | os.PathLike[str], dm: Any, channels_last: bool = False, max_train: int = 2000) -> dict[str, Any]:
+    """Store the bundle's training-distribution reference (features of up to ``max_train`` training and all validation images)."""
+    from ..models import update_card
+    from ..models.reference import fit_reference, save_reference
+
+    layer = cam_target_layer(model)
+    train = predict_outputs(model, dm.eval_dataloader("train", max_train), channels_last, layer)["features"]
+    val = predict_outputs(model, dm.eval_dataloader("val"), channels_last, layer)["features"]
+    ref = fit_reference(train, val)
+    record = save_reference(bundle, ref, layer, len(train), len(val), getattr(dm, "description", "") or os.path.basename(str(dm.manifest)))
+    update_card(bundle, reference=record)
+    return record
 
 
 def calibrate(logits: np.ndarray, labels: np.ndarray, rule: str = "sensitivity", target: float = 0.90) -> dict[str, Any]:
@@ -172,6 +203,10 @@ class ExportBundle(L.Callback):
             label_terms=self.label_terms,
             name=self.name,
         )
+        try:
+            add_reference(pl_module.model, self.bundle_path, dm, pl_module.hparams.channels_last)
+        except ValueError as exc:  # too few images for a reference: the bundle works without one
+            log.warning("no training-distribution reference in the bundle: %s", exc)
         log.info("model bundle written to %s", self.bundle_path)
 
 
@@ -218,4 +253,10 @@ def bundle_from_checkpoint(
     else:
         cal = {"temperature": 1.0, "threshold": 0.5, "threshold_rule": {"rule": "uncalibrated", "target": None}, "metrics": {}}
         summary = {"description": "unknown (exported without a manifest; uncalibrated)"}
-    return write_bundle(model.eval(), out_dir, backbone=hp["backbone"], preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)
+    out = write_bundle(model.eval(), out_dir, backbone=hp["backbone"], preprocess=pre.to_dict(), calibration=cal, training_data=summary, name=name)
+    if manifest:
+        try:
+            add_reference(model, out, dm)
+        except ValueError as exc:
+            log.warning("no training-distribution reference in the bundle: %s", exc)
+    return out

@@ -10,6 +10,7 @@ import pytest
 from cxr_miliary import Predictor
 from cxr_miliary.cli.main import main
 from cxr_miliary.models import BundleError
+from cxr_miliary.phantom import render_phantom
 
 
 def test_export_parity_and_backend(tiny_bundle, phantom_dir, tmp_path):
@@ -38,5 +39,5 @@ def test_int8_quantisation_option(tiny_bundle, tmp_path):
     assert main(["export", "--weights", str(bundle), "--onnx", str(bundle / "model.onnx"), "--int8", "--calibration-images", "4"]) == 0
     card = json.loads((bundle / "card.json").read_text())
     assert card["onnx_int8"]["file"] == "model.int8.onnx" and card["onnx_int8"]["max_abs_prob_diff_vs_fp32"] < 0.1
-    pred = Predictor.load(bundle, backend="onnxruntime-int8").predict(np.random.default_rng(0).random((128, 128)).astype(np.float32), cam=False)
+    pred = Predictor.load(bundle, backend="onnxruntime-int8").predict(render_phantom(5, 0, size=256).display, cam=False)
     assert 0 <= pred.probability <= 1

@@ -29,6 +29,7 @@ def test_every_command_takes_the_global_options():
             "prepare": ["--manifest", "m", "--size", "8", "--out", "o"],
             "export-bundle": ["c", "--out", "o"],
             "export": ["--weights", "w", "--onnx", "o.onnx"],
+            "reference": ["--weights", "w", "--manifest", "m"],
         }.get(name, [])
         assert parser.parse_args([name, *extra, "--debug"]).debug is True, name
     assert parser.parse_args(["manifest", "csv", "--table", "t", "--path-col", "p", "--label-col", "l", "--out", "o", "--quiet"]).quiet

@@ -13,6 +13,7 @@ import pytest
 from cxr_miliary import Predictor
 from cxr_miliary.calibration import sigmoid
 from cxr_miliary.models import BundleError
+from cxr_miliary.phantom import render_phantom
 
 SCHEMA_KEYS = {"probability", "positive", "threshold", "model", "distribution", "warnings", "image", "disclaimer"}
 
@@ -55,7 +56,7 @@ def test_hooks_released_and_memory_flat(tiny_bundle):
     import resource
 
     p = Predictor.load(tiny_bundle)
-    img = np.random.default_rng(0).random((160, 160)).astype(np.float32)
+    img = render_phantom(60, 0, size=160).display
     for _ in range(20):
         p.predict(img)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -69,7 +70,7 @@ def test_hooks_released_and_memory_flat(tiny_bundle):
 
 def test_cam_methods_and_negative_logits(tiny_bundle):
     p = Predictor.load(tiny_bundle)
-    img = np.random.default_rng(1).random((128, 128)).astype(np.float32)
+    img = render_phantom(60, 1, size=128).display
     for method in ("gradcam", "gradcam++", "hirescam", "layercam", "eigencam"):
         pred = p.predict(img, cam_method=method)
         assert pred.cam.shape == (128, 128) and np.isfinite(pred.cam).all()
@@ -79,7 +80,7 @@ def test_cam_methods_and_negative_logits(tiny_bundle):
 
 def test_absolute_scale_confident_negative_is_nearly_empty(tiny_bundle):
     p = Predictor.load(tiny_bundle)
-    img = np.random.default_rng(2).random((128, 128)).astype(np.float32)
+    img = render_phantom(60, 2, size=128).display
     p.temperature = 1e-3  # make the same logit confidently negative or positive
     pred = p.predict(img)
     assert (pred.cam.max() < 0.01) == (pred.probability < 0.01)

@@ -44,7 +44,8 @@ def test_grid_model_round_trips_through_a_bundle(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
     assert card2.head == "grid"
-    pred = Predictor.load(out, precision="fp32").predict(torch.rand(160, 160).numpy())
+    pred = Predictor.load(out, precision="fp32").predict(torch.rand(160, 160).numpy(), force=True)  # noise: forced past the chest check
+
     assert pred.cam is not None and pred.cam.shape == (160, 160)  # Grad-CAM through the grid head
 
 

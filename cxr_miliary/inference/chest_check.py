@@ -1,0 +1,177 @@
+"""Is it a frontal chest radiograph? A check on the decoded pixels, not on tags.
+
+Tags are often missing (a dental panoramic CR carries Modality CR and nothing else), so
+the check looks at the image as a reader would: two lung fields of plausible size,
+shape and position, side by side with a brighter mediastinum between them, inside a body
+that fills the film from top to bottom, in a roughly square film. It runs on the same
+lung fields the maps are restricted to (:func:`cxr_miliary.explain.lung_fields`), on a
+small working copy, in a few milliseconds.
+
+Polarity: a film whose grey levels were inverted on the way (a MONOCHROME1 flag lost on
+export, an inverted PNG) shows bright lungs and a dark mediastinum; such a film fails
+the check as it is and passes it inverted. It is then a chest film with the warning
+``polarity-suspect``; its pixels are never flipped silently.
+
+Measured in ``tests/inference/test_chest_check.py`` and in the README ("When the tool says no").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+#: Height / width of a film we accept (portrait 35 x 43 cm is 1.23, landscape 0.81);
+#: a dental panoramic is about 0.5, a spine or long-leg film 2-3.
+ASPECT_RANGE = (0.55, 1.8)
+WORK = 128
+
+
+@dataclass
+class ChestVerdict:
+    """The outcome of the check.
+
+    Attributes:
+        frontal_chest: It looks like a frontal chest radiograph (possibly inverted).
+        polarity_suspect: It passes only with its grey levels inverted.
+        reasons: Why not (or the polarity note), as short ``code: words`` strings.
+        features: The measured quantities (for reports and tuning).
+    """
+
+    frontal_chest: bool
+    polarity_suspect: bool = False
+    reasons: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def _fields(small_mask: np.ndarray) -> list[np.ndarray]:
+    """The two largest lung components of a mask (largest first)."""
+    labels, n = ndi.label(small_mask)
+    if n == 0:
+        return []
+    sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+    order = np.argsort(sizes)[::-1][:2]
+    return [labels == k + 1 for k in order]
+
+
+def _geometry(pixels: np.ndarray, mask: np.ndarray) -> tuple[list[str], dict[str, float]]:
+    """Reasons against a frontal chest (empty = plausible) and the features measured."""
+    h, w = mask.shape
+    feats: dict[str, float] = {}
+    parts = _fields(mask)
+    if len(parts) < 2:
+        return ["lung-fields: two lung fields not found"], feats
+    boxes = []
+    for p in parts:
+        rows, cols = np.flatnonzero(p.any(axis=1)), np.flatnonzero(p.any(axis=0))
+        boxes.append((rows[0], rows[-1] + 1, cols[0], cols[-1] + 1, p.sum(), *ndi.center_of_mass(p)))
+    (t1, b1, l1, r1, a1, y1, x1), (t2, b2, l2, r2, a2, y2, x2) = sorted(boxes, key=lambda b: b[6])
+    area = h * w
+    feats.update(
+        area_small=min(a1, a2) / area,
+        area_large=max(a1, a2) / area,
+        area_ratio=min(a1, a2) / max(a1, a2),
+        x_gap=(x2 - x1) / w,
+        v_overlap=max(0, min(b1, b2) - max(t1, t2)) / max(1, min(b1 - t1, b2 - t2)),
+        height=min(b1 - t1, b2 - t2) / h,
+        tall_1=(b1 - t1) / max(1, r1 - l1),
+        tall_2=(b2 - t2) / max(1, r2 - l2),
+        centre_x=(x1 + x2) / 2 / w,
+        centre_y=(y1 + y2) / 2 / h,
+    )
+    # lungs are near mirror images of each other about the midline between them
+    mid = (x1 + x2) / 2
+    left, right = (parts[0], parts[1]) if boxes[0][6] < boxes[1][6] else (parts[1], parts[0])
+    cols = np.arange(w)
+    mirror_cols = np.clip(np.round(2 * mid - cols).astype(int), 0, w - 1)
+    mirrored = right[:, mirror_cols] & ((2 * mid - cols >= 0) & (2 * mid - cols <= w - 1))[None, :]
+    feats["mirror_iou"] = float((left & mirrored).sum() / max((left | mirrored).sum(), 1))
+    reasons = []
+    if feats["mirror_iou"] < 0.35:
+        reasons.append("lung-fields: the two lung fields are not mirror images of each other")
+    if feats["area_small"] < 0.04 or feats["area_large"] > 0.40 or feats["height"] < 0.25:
+        reasons.append("lung-fields: lung fields of implausible size")
+    if feats["area_ratio"] < 0.25:
+        reasons.append("lung-fields: the two lung fields are very unequal")
+    if feats["x_gap"] < 0.28 or feats["v_overlap"] < 0.5:
+        reasons.append("lung-fields: the lung fields are not side by side")
+    if min(feats["tall_1"], feats["tall_2"]) < 0.8:
+        reasons.append("lung-fields: the lung fields are wider than tall (a rotated or non-chest image)")
+    if not 0.3 <= feats["centre_x"] <= 0.7 or not 0.2 <= feats["centre_y"] <= 0.75:
+        reasons.append("lung-fields: the lung fields are off-centre")
+    # the mediastinum: the band between the fields, over their common height, is brighter
+    top, bottom = max(t1, t2), min(b1, b2)
+    band = pixels[top:bottom, max(int(x1 + (x2 - x1) * 0.42), 0) : int(x1 + (x2 - x1) * 0.58) + 1]
+    lungs = pixels[parts[0] | parts[1]]
+    # lungs carry structure (vessels, ribs, noise); a flat drawn region does not
+    inner = ndi.binary_erosion(parts[0] | parts[1], iterations=2)
+    detail = pixels - cv2.GaussianBlur(pixels, (0, 0), 2.0)
+    feats["lung_texture"] = float(np.std(detail[inner])) if inner.any() else 0.0
+    if feats["lung_texture"] < 0.002:
+        reasons.append("lung-fields: the lung fields are flat (no structure, not a radiograph)")
+    if band.size and lungs.size:
+        feats["mediastinum_contrast"] = float(np.median(band) - np.median(lungs))
+        if feats["mediastinum_contrast"] < 0.04:
+            reasons.append("mediastinum: no brighter mediastinum between the lung fields")
+    # the lungs lie inside a body: the ring around them is brighter than they are
+    both = parts[0] | parts[1]
+    ring = ndi.binary_dilation(both, iterations=max(2, round(0.04 * max(h, w)))) & ~both
+    if ring.any():
+        feats["ring_contrast"] = float(np.median(pixels[ring]) - np.median(pixels[both]))
+        if feats["ring_contrast"] < 0.04:
+            reasons.append("body: the lung fields are not surrounded by denser tissue")
+    return reasons, feats
+
+
+def _body(pixels: np.ndarray) -> tuple[list[str], dict[str, float]]:
+    """A body that fills the film from top to bottom (neck above, abdomen below)."""
+    h, w = pixels.shape
+    lo = np.percentile(pixels, 2)
+    dark = pixels < lo + 0.08
+    feats = {"air_fraction": float(dark.mean())}
+    body_rows = (~dark).mean(axis=1)
+    feats["body_top"] = float(body_rows[: max(1, h // 12)].mean())
+    feats["body_bottom"] = float(body_rows[-max(1, h // 12) :].mean())
+    reasons = []
+    if feats["air_fraction"] > 0.5:
+        reasons.append("body: most of the image is empty")
+    if feats["body_top"] < 0.1 or feats["body_bottom"] < 0.3:
+        reasons.append("body: the body does not run from the top of the film to the bottom")
+    return reasons, feats
+
+
+def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any]) -> ChestVerdict:
+    """Decide whether ``pixels`` (display values, 1 = white) are a frontal chest radiograph.
+
+    Args:
+        pixels: Display values, H x W in [0, 1].
+        lungs_of: The lung-field finder (returns an object with ``small``, a bool mask on
+            a working copy); called on the image and, if needed, on its inverse.
+
+    Returns:
+        A :class:`ChestVerdict`.
+    """
+    h, w = pixels.shape
+    aspect = h / w
+    if not ASPECT_RANGE[0] <= aspect <= ASPECT_RANGE[1]:
+        return ChestVerdict(False, reasons=[f"aspect: a {w}x{h} image is not shaped like a chest film"], features={"aspect": aspect})
+    small = cv2.resize(pixels.astype(np.float32), (WORK, max(8, round(WORK * aspect))), interpolation=cv2.INTER_AREA)
+
+    def assess(img: np.ndarray, full: np.ndarray) -> tuple[list[str], dict[str, float]]:
+        mask = cv2.resize(lungs_of(full).small.astype(np.uint8), img.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+        reasons, feats = _geometry(img, mask)
+        body_reasons, body_feats = _body(img)
+        return reasons + body_reasons, {**feats, **body_feats, "aspect": aspect}
+
+    reasons, feats = assess(small, pixels)
+    if not reasons:
+        return ChestVerdict(True, features=feats)
+    inv_reasons, inv_feats = assess(1.0 - small, 1.0 - pixels)
+    if not inv_reasons:
+        note = "polarity-suspect: the lungs look brighter than the mediastinum (inverted grey levels?); the image was not flipped"
+        return ChestVerdict(True, polarity_suspect=True, reasons=[note], features=inv_feats)
+    return ChestVerdict(False, reasons=reasons, features=feats)

@@ -1,0 +1,124 @@
+"""Is it a frontal chest radiograph? Measured on phantoms, a real film, and what is not a chest film.
+
+The CI sets are small; the README's figures come from the same sets at full size
+(``python -m pytest tests/inference/test_chest_check.py`` with CXR_MILIARY_FULL_CHECK=1).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cxr_miliary.explain import lung_fields
+from cxr_miliary.inference.chest_check import check_frontal_chest
+from cxr_miliary.io import ImageError, load_image
+from cxr_miliary.phantom import render_phantom
+from cxr_miliary.phantom.lateral import render_lateral
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real" / "CR-MONO1-10-chest.dcm"
+FULL = bool(os.environ.get("CXR_MILIARY_FULL_CHECK"))
+PYDICOM_FILES = Path(__import__("pydicom").__file__).parent / "data" / "test_files"
+
+
+def _verdict(pixels):
+    return check_frontal_chest(pixels, lung_fields)
+
+
+def test_phantoms_of_every_variant_are_accepted():
+    n = 200 if FULL else 24
+    verdicts = [_verdict(render_phantom(8080, i, size=384).display) for i in range(n)]
+    accepted = [v.frontal_chest and not v.polarity_suspect for v in verdicts]
+    assert np.mean(accepted) >= 0.995 if FULL else all(accepted), [v.reasons for v in verdicts if v.reasons]
+
+
+def _natural():
+    data = pytest.importorskip("skimage.data")
+    names = [
+        "astronaut",
+        "brick",
+        "camera",
+        "cat",
+        "cell",
+        "checkerboard",
+        "chelsea",
+        "clock",
+        "coffee",
+        "coins",
+        "colorwheel",
+        "grass",
+        "gravel",
+        "hubble_deep_field",
+        "immunohistochemistry",
+        "logo",
+        "microaneurysms",
+        "moon",
+        "page",
+        "retina",
+        "rocket",
+        "shepp_logan_phantom",
+        "text",
+        "horse",
+        "binary_blobs",
+    ]
+    for name in names:
+        a = np.asarray(getattr(data, name)())
+        if a.ndim == 3:
+            a = cv2.cvtColor(a[..., :3].astype(np.uint8), cv2.COLOR_RGB2GRAY)
+        a = a.astype(np.float32)
+        a = (a - a.min()) / max(float(a.max() - a.min()), 1e-6)
+        yield name, a
+        yield name + "-inverted", 1.0 - a
+        yield name + "-mirrored", a[:, ::-1].copy()
+        yield name + "-crop", a[a.shape[0] // 8 : -(a.shape[0] // 8) or None, a.shape[1] // 8 : -(a.shape[1] // 8) or None].copy()
+
+
+def _pydicom_non_chest():
+    for f in sorted(glob.glob(str(PYDICOM_FILES / "**" / "*"), recursive=True)):
+        if os.path.isdir(f):
+            continue
+        try:
+            yield os.path.basename(f), load_image(f, force=True).pixels
+        except ImageError:
+            continue
+
+
+def _synthetic_non_chest():
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        s = int(rng.integers(64, 600))
+        yield f"noise{i}", rng.random((s, s)).astype(np.float32)
+        yield f"smooth-noise{i}", cv2.GaussianBlur(rng.random((s, s)).astype(np.float32), (0, 0), 5)
+        yield f"gradient{i}", np.tile(np.linspace(0, 1, s, dtype=np.float32), (s, 1))
+    for i in range(8 if FULL else 4):
+        yield f"rotated{i}", np.rot90(render_phantom(9090, i, size=320).display, k=1 + 2 * (i % 2)).copy()
+        yield f"lateral{i}", render_lateral(9090, i, 320)
+    yield "panoramic", cv2.resize(render_phantom(9090, 50, size=320).display, (640, 300))
+
+
+def test_what_is_not_a_frontal_chest_film_is_rejected():
+    items = [*_natural(), *_pydicom_non_chest(), *_synthetic_non_chest()]
+    wrong = [name for name, px in items if _verdict(px).frontal_chest]
+    assert len(items) > 150
+    assert len(wrong) / len(items) <= 0.01, wrong
+
+
+def test_the_real_film_is_a_chest_and_its_inverse_is_polarity_suspect():
+    if not REAL.exists():
+        pytest.skip("the shared real film is not in this checkout")
+    film = load_image(REAL).pixels
+    v = _verdict(film)
+    assert v.frontal_chest and not v.polarity_suspect, v.reasons
+    inv = _verdict(1.0 - film)
+    assert inv.frontal_chest and inv.polarity_suspect and inv.reasons[0].startswith("polarity-suspect")
+
+
+def test_reasons_say_why():
+    v = _verdict(np.random.default_rng(0).random((200, 200)).astype(np.float32))
+    assert not v.frontal_chest and v.reasons and ":" in v.reasons[0]
+    wide = _verdict(np.zeros((100, 300), np.float32) + 0.5)
+    assert wide.reasons[0].startswith("aspect:")
