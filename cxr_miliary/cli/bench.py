@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from .. import strict_json
 from ._common import non_negative_int, positive_int
 
 
@@ -62,5 +62,5 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2, default=str)
+            fh.write(strict_json.dumps(res, indent=2) + "\n")
     return 0

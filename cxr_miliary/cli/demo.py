@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
+from .. import strict_json
 from ._common import add_model_options
 
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     scores = pd.read_csv(out / "scores.csv", keep_default_na=False)
     best = scores.loc[pd.to_numeric(scores["probability"], errors="coerce").idxmax(), "path"]
     example = predictor.predict(best).to_dict()
-    (out / "example_prediction.json").write_text(json.dumps(example, indent=2) + "\n")
+    (out / "example_prediction.json").write_text(strict_json.dumps(example, indent=2) + "\n")
     a = metrics["metrics"]["auroc"]
     w = sys.stdout.write
     w(f"cxr-miliary demo — {metrics['n']} phantom radiographs ({metrics['positives']} with the pattern), model {predictor.model_info['name']}\n")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from .. import strict_json
 from ._common import UsageError, check_outputs, positive_int
 
 
@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except ImportError:
         raise UsageError("ONNX export needs the 'onnx' and 'onnxruntime' packages: pip install 'cxr-miliary[onnx]'") from None
-    sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    sys.stdout.write(strict_json.dumps(record, indent=2) + "\n")
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from .. import strict_json
 from ..io import DEFAULT_MAX_PIXELS, load_image
 
 
@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
     """Decode and print."""
     rad = load_image(args.image, force=args.force, max_pixels=args.max_pixels)
     out = {"path": rad.path, **rad.meta.to_dict(), "pixel_stats": rad.pixel_stats()}
-    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    sys.stdout.write(strict_json.dumps(out, indent=2) + "\n")
     return 0

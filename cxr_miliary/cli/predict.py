@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from .. import strict_json
 from ._common import CAM_METHODS, UsageError, add_model_options, atomic_write, check_outputs, load_predictor, unit_interval
 
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 dicoms = write_dicom_results(args.image, args.dicom_out, d, rgb, sr=not args.no_sr)
                 written += dicoms
                 d["dicom_outputs"] = [str(p) for p in dicoms]
-        text = json.dumps(d, indent=2, allow_nan=False)
+        text = strict_json.dumps(d, indent=2)
         if args.json:
             written.append(atomic_write(args.json, (text + "\n").encode()))
     except BaseException:

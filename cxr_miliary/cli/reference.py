@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from .. import strict_json
 from ._common import UsageError, positive_int
 
 
@@ -58,5 +58,5 @@ def run(args: argparse.Namespace) -> int:
         record = build_reference(predictor, paths["train"][: args.max_images], paths["val"], quantile=args.quantile, data=data)
     except (BundleError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    sys.stdout.write(strict_json.dumps(record, indent=2) + "\n")
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import strict_json
 from . import plots
 from .localisation import localisation
 from .metrics import evaluate_scores, subgroups
@@ -82,7 +82,7 @@ def evaluate(
         "Score histograms": plots.histograms(p, y, predictor.threshold, out / "histograms.png"),
         "Grad-CAM gallery": plots.gallery(df, out / "gallery.png"),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=_jsonable) + "\n")
+    (out / "metrics.json").write_text(strict_json.dumps(metrics, indent=2) + "\n")
     sub.to_csv(out / "subgroups.csv", index=False)
     write_report(out / "report.html", metrics=metrics, subgroups=sub, figures=figures, card=predictor.card, localisation=loc)
     return metrics
@@ -130,9 +130,3 @@ def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: s
     if rate is not None:
         figures["in-distribution rate"] = f"{rate:.1%}"
     write(bundle, evaluation={"data": data, "figures": figures})
-
-
-def _jsonable(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    return str(o)

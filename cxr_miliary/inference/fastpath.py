@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import strict_json
 from ..metrics import agreement, sigmoid
 from ..models import Card, sha256_file
 from .precision import cpu_has_native_bf16
@@ -257,6 +258,6 @@ def auto_runtime(model: Any, card: Card, bundle_dir: Any = None, device: Any = "
     with contextlib.suppress(OSError):  # an unwritable cache only costs the check next time
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(cached, indent=1))
+        tmp.write_text(strict_json.dumps(cached, indent=1))
         tmp.replace(path)
     return chosen, record

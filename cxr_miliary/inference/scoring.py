@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -11,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from ..outputs.paths import OutputPathError, check_dir_target, check_file_target
 from .batch import FILE_TIMEOUT_S, score_rows
@@ -33,9 +35,10 @@ def check_outputs(out: str | os.PathLike[str] | None, cam_dir: Any = None, dicom
     """
     try:
         if out is not None:
+            check_file_target(out, "the score table")
             if Path(out).suffix not in FORMATS:
                 raise OutputPathError(f"{out}: the output must end in {', '.join(FORMATS)}")
-            check_file_target(out, "the score table")
+
         if cam_dir is not None:
             check_dir_target(cam_dir, "--cam-dir")
         if dicom_out is not None:
@@ -92,7 +95,9 @@ def score_to_file(
         errors = sum(1 for r in previous + journaled if r.get("error"))
         scored = 0
         bar = tqdm(total=len(unique), initial=len(unique) - len(todo), desc="score", unit="img", disable=not progress, dynamic_ncols=True)
-        try:
+        # log lines written while the bar is drawn go through tqdm.write, each on its own line
+        with logging_redirect_tqdm(), contextlib.ExitStack() as stack:
+            stack.callback(bar.close)
             for rows in score_rows(
                 predictor,
                 todo,
@@ -110,8 +115,6 @@ def score_to_file(
                 errors += sum(1 for r in rows if r["error"])
                 bar.update(len(rows))
                 bar.set_postfix(errors=errors)
-        finally:
-            bar.close()
         seen: set[str] = set()
 
         def merged() -> Iterator[dict[str, Any]]:

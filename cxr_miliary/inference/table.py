@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import strict_json
 from ..lung_zones import ZONE_NAMES
 
 FORMATS = (".csv", ".parquet", ".jsonl")
@@ -82,7 +83,7 @@ def stored_path(path: str, fmt: str) -> str:
 
 def to_json(row: dict[str, Any]) -> str:
     """One row as strict JSON (no NaN or Infinity: they become null)."""
-    return json.dumps({k: _finite(v) for k, v in row.items()}, allow_nan=False, default=_json_default)
+    return strict_json.dumps(row)
 
 
 def _finite(v: Any) -> Any:
@@ -91,10 +92,6 @@ def _finite(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def _json_default(o: Any) -> Any:
-    return str(o)
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:

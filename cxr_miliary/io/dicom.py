@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -111,16 +112,25 @@ def _check_deflated(path: Path) -> None:
         raise RejectedImageError(path, "too-large", f"the deflated data set inflates to more than {MAX_INFLATED_BYTES / 1e6:.0f} MB (limit)")
 
 
-def _read_dataset(path: Path, legacy: bool) -> Dataset:
-    """The data set with its pixel data deferred; a legacy file gets the transfer syntax it was parsed with."""
+def _read_dataset(path: Path, legacy: bool) -> tuple[Dataset, bool]:
+    """The data set with its pixel data deferred, and whether pydicom hit the end of the file mid-element.
+
+    A legacy file gets the transfer syntax it was parsed with.
+    """
     # Large elements (the pixel data) are read only when accessed, after the header
     # checks, so a huge or hostile file costs nothing to reject.
-    ds = pydicom.dcmread(path, defer_size="256 KB", force=legacy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = pydicom.dcmread(path, defer_size="256 KB", force=legacy)
+    cut = False
+    for w in caught:  # handed on to the quarantine around us (redacted there)
+        cut = cut or "end of file" in str(w.message).lower() or "truncat" in str(w.message).lower()
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if legacy:
         implicit, little = ds.original_encoding
         ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
-    return ds
+    return ds, cut
 
 
 def _check_codestream(ds: Dataset, path: Path, rows: int, cols: int, max_pixels: int) -> None:
@@ -138,6 +148,14 @@ def _check_codestream(ds: Dataset, path: Path, rows: int, cols: int, max_pixels:
         )
     if (r, c) != (rows, cols):
         raise UnreadableImageError(path, "corrupt-pixels", f"the compressed image is {r}x{c} but the header says {rows}x{cols}")
+
+
+def _is_image_storage(ds: Dataset) -> bool:
+    """The SOP Class is an image storage class (not SR, RT plan, waveform ...): it must hold pixels."""
+    uid = str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    return uid.startswith("1.2.840.10008.5.1.4.1.1.") and not uid.startswith(
+        ("1.2.840.10008.5.1.4.1.1.88.", "1.2.840.10008.5.1.4.1.1.481.", "1.2.840.10008.5.1.4.1.1.9.", "1.2.840.10008.5.1.4.1.1.104.")
+    )
 
 
 def _image_header(ds: Dataset) -> bool:
@@ -166,7 +184,7 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX
         if not legacy:
             _check_deflated(path)
         try:
-            ds = _read_dataset(path, legacy)
+            ds, cut = _read_dataset(path, legacy)
         except InvalidDicomError:
             raise UnreadableImageError(path, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)") from None
         except (EOFError, struct.error):
@@ -178,7 +196,7 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX
         phi.extend(collect_phi_values(ds))
 
         if "PixelData" not in ds:
-            if _image_header(ds):  # an image header with no pixels: the file was cut
+            if cut or len(ds) < 2 or _image_header(ds) or _is_image_storage(ds):  # an image without its pixels: the file was cut
                 raise UnreadableImageError(path, "truncated", "the file ends before its pixel data")
             raise UnreadableImageError(path, "no-pixel-data", "the DICOM file holds no image pixel data")
         try:

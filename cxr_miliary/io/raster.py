@@ -11,6 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .acceptance import check_header
 from .errors import RejectedImageError, UnreadableImageError
 from .limits import DEFAULT_MAX_PIXELS
+from .phi import quarantined_warnings
 from .radiograph import ImageMeta, Radiograph
 
 _FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "MPO": "jpeg"}
@@ -64,9 +65,11 @@ def read_raster(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MA
     """
     notes: list[str] = []
     try:
-        with warnings.catch_warnings():
+        # Pillow's own warnings (corrupt EXIF, which may quote text) go to the debug log, redacted
+        with quarantined_warnings([]), warnings.catch_warnings():
             # A decompression bomb is an error, never a warning scrolling past.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+
             with Image.open(path) as img:
                 fmt = _FORMATS.get(img.format or "", (img.format or "unknown").lower())
                 cols, rows = img.size

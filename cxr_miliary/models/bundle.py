@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import strict_json
+
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
 HUMAN_CARD = "MODEL_CARD.md"
@@ -273,7 +275,7 @@ def write_card(folder: Path, card: Card) -> None:
     from .model_card import human_card
 
     card.validate(str(folder / CARD))
-    _atomic_text(folder / CARD, json.dumps(card.to_dict(), indent=2, allow_nan=False) + "\n")
+    _atomic_text(folder / CARD, strict_json.dumps(card.to_dict(), indent=2) + "\n")
     _atomic_text(folder / HUMAN_CARD, human_card(card.to_dict()))
 
 

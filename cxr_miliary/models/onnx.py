@@ -8,7 +8,6 @@ is built from. :func:`onnx_session` is the one place ONNX Runtime sessions are s
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import warnings
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import strict_json
 from ..metrics import agreement, sigmoid
 from .bundle import Card, bundle_folder, load_bundle, sha256_file, update_card
 
@@ -137,7 +137,7 @@ def export_onnx(
     else:
         side = out.with_name(out.name + ".json")
         side_tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-        side_tmp.write_text(json.dumps(record, indent=2) + "\n")
+        side_tmp.write_text(strict_json.dumps(record, indent=2) + "\n")
         os.replace(side_tmp, side)  # a concurrent reader never sees half a record
     return record
 

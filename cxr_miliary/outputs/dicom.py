@@ -8,15 +8,23 @@ a new Series). Every other output of cxr-miliary stays free of identifiers.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pydicom
+from pydicom import config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import validate_value
+
+from ..io.phi import collect_phi_values, quarantined_warnings
+
+log = logging.getLogger(__name__)
+
 
 SC_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage
 BASIC_TEXT_SR = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR Storage
@@ -47,7 +55,9 @@ def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     for kw in COPIED:
         if kw in src:
-            setattr(ds, kw, src.data_element(kw).value)
+            value = _valid_value(src, kw)
+            if value is not None:
+                setattr(ds, kw, value)
     if "StudyInstanceUID" not in ds:
         ds.StudyInstanceUID = generate_uid()
     for kw in (
@@ -141,17 +151,53 @@ def write_dicom_results(
     Raises:
         ValueError: The source is not DICOM (there is no study to attach results to).
     """
+    from ..io.files import read_head
+
+    legacy = read_head(source)[128:132] != b"DICM"
     try:
-        src = pydicom.dcmread(source, stop_before_pixels=True)
+        with quarantined_warnings([]):  # quoted values in pydicom's warnings are redacted even before the identifiers are known
+            src = pydicom.dcmread(source, stop_before_pixels=True, force=legacy)
     except Exception:
         raise ValueError(f"{source}: DICOM output needs a DICOM input (no study to attach the result to)") from None
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ds in [secondary_capture(src, overlay_rgb)] + ([structured_report(src, result)] if sr else []):
-        path = out / f"{ds.SOPInstanceUID}.dcm"
-        tmp = path.with_suffix(".tmp")
-        ds.save_as(tmp, enforce_file_format=True)
-        os.replace(tmp, path)
-        written.append(path)
+    written: list[Path] = []
+    phi = collect_phi_values(src)
+    try:
+        # pydicom's warnings quote element values (the study's identifiers): redacted, at debug level
+        with quarantined_warnings(phi):
+            for ds in [secondary_capture(src, overlay_rgb)] + ([structured_report(src, result)] if sr else []):
+                path = out / f"{ds.SOPInstanceUID}.dcm"
+                tmp = out / f".{ds.SOPInstanceUID}.{os.getpid()}.tmp"
+                try:
+                    ds.save_as(tmp, enforce_file_format=True)
+                    os.replace(tmp, path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+                written.append(path)
+    except BaseException:
+        for path in written:  # all or nothing
+            path.unlink(missing_ok=True)
+        raise
     return written
+
+
+def _valid_value(src: Dataset, keyword: str) -> object | None:
+    """The source's value if it is valid for its VR (and free of control characters), else None with a warning.
+
+    Copying an invalid value verbatim (a StudyDate that is not a date, a name with a
+    control character) would write an invalid DICOM file; the value itself is never
+    printed, only which attribute was left out.
+    """
+    try:
+        elem = src.data_element(keyword)
+        value = elem.value
+        texts = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])] if value is not None else []
+        if any(ord(c) < 0x20 and c != "\x1b" for t in texts for c in t):
+            raise ValueError("control character")
+        validate_value(elem.VR, value, config.RAISE)
+    except Exception:
+        log.warning("DICOM output: %s left out (the source's value is not valid for its type)", keyword)
+        return None
+    return value

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cxr_miliary.cli.main import main
+from cxr_miliary.inference.table import read_output
 
 
 def test_errors_are_rows_and_exit_1(tiny_bundle, messy_folder, tmp_path):
@@ -67,3 +68,129 @@ def test_outputs_jsonl_and_model_mix_refused(tiny_bundle, phantom_dir, tmp_path)
 
 
 EXPECTED = {"zero.dcm": "empty-file", "truncated.dcm": "truncated", "notes.png": "not-an-image", "ct.dcm": "modality", "colour.png": "colour"}
+
+
+def test_a_second_run_to_the_same_output_is_refused(tiny_bundle, phantom_dir, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    out = tmp_path / "s.csv"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time; from pathlib import Path\n"
+                "from cxr_miliary.inference.journal import Journal\n"
+                f"j = Journal(Path({str(out)!r})); print('locked', flush=True); time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code = main(["score", str(phantom_dir / "images"), "--weights", str(tiny_bundle), "--out", str(out), "--workers", "0", "--quiet"])
+        assert code == 2 and "another 'score' run is writing to this output" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(["--quiet", "score", str(phantom_dir / "images"), "--weights", str(tiny_bundle), "--out", str(out), "--workers", "0"]) == 0
+    assert len(pd.read_csv(out)) == len(list((phantom_dir / "images").iterdir()))
+
+
+def test_special_files_odd_names_and_duplicates(tiny_bundle, phantom_dir, tmp_path, capsys):
+    import os
+
+    d = tmp_path / "archive"
+    d.mkdir()
+    src = (phantom_dir / "images" / "ph0021_000000.dcm").read_bytes()
+    odd = os.fsencode(str(d)) + b"/caf\xe9\xff.dcm"  # not UTF-8
+    with open(odd, "wb") as fh:
+        fh.write(src)
+    (d / "ok.dcm").write_bytes(src)
+    os.mkfifo(d / "pipe")
+    long_name = str(d / ("y" * 300 + ".png"))
+    for fmt in (".csv", ".jsonl", ".parquet"):
+        out = tmp_path / f"s{fmt}"
+        code = main(
+            [
+                "score",
+                str(d),
+                str(d / "ok.dcm"),
+                long_name,
+                "--weights",
+                str(tiny_bundle),
+                "--out",
+                str(out),
+                "--workers",
+                "1",
+                "--cam-dir",
+                str(tmp_path / f"cams{fmt}"),
+                "--quiet",
+            ]
+        )
+        assert code == 1
+        rows = list(read_output(out))
+        errors = {os.path.basename(r["path"]): r["error"] for r in rows}
+
+        assert len(rows) == 4, errors  # the odd name, ok.dcm once (given twice), the FIFO, the long name
+        assert errors["pipe"].startswith("not-a-file") and any(e.startswith("name-too-long") for e in errors.values())
+        assert sum(1 for e in errors.values() if e == "") == 2
+        assert "1 duplicate input(s) scored once" in capsys.readouterr().err
+        # --resume reads the odd name back and scores nothing again
+        assert main(["score", str(d), long_name, "--weights", str(tiny_bundle), "--out", str(out), "--workers", "0", "--resume", "--quiet"]) == 1
+        assert "(0 scored now)" in capsys.readouterr().err
+
+
+def test_output_paths_are_checked_before_any_work(tiny_bundle, phantom_dir, tmp_path, capsys):
+    images = str(phantom_dir / "images")
+    (tmp_path / "afile").write_text("x")
+    for args, needle in (
+        (["--out", str(tmp_path)], "is a folder"),
+        (["--out", str(tmp_path / "s.xlsx")], "must end in"),
+        (["--out", str(tmp_path / "s.csv"), "--cam-dir", str(tmp_path / "afile")], "--cam-dir must be a folder"),
+        (["--out", str(tmp_path / "afile" / "s.csv")], "is a file, not a folder"),
+    ):
+        assert main(["score", images, "--weights", str(tiny_bundle), *args]) == 2
+        assert needle in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written
+
+
+def test_a_file_that_hangs_the_decoder_is_a_timeout_row(tiny_bundle, phantom_dir, tmp_path, monkeypatch):
+    import time
+
+    import cxr_miliary.inference.batch as batch
+
+    real = batch.load_image
+
+    def slow_on_one(path, **kw):
+        if str(path).endswith("ph0021_000001.dcm"):
+            time.sleep(30)
+        return real(path, **kw)
+
+    monkeypatch.setattr(batch, "load_image", slow_on_one)  # the forked workers inherit it
+    out = tmp_path / "s.csv"
+    t = time.perf_counter()
+    code = main(
+        [
+            "--quiet",
+            "score",
+            str(phantom_dir / "images"),
+            "--weights",
+            str(tiny_bundle),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--batch-size",
+            "2",
+            "--file-timeout",
+            "2",
+        ]
+    )
+    assert code == 1 and time.perf_counter() - t < 25
+    df = pd.read_csv(out, keep_default_na=False)
+    slow = df[df["path"].str.endswith("ph0021_000001.dcm")]["error"].iloc[0]
+    assert slow.startswith("timeout: decoding took longer than the 2 s budget")
+    assert (df[~df["path"].str.endswith("ph0021_000001.dcm")]["error"] == "").all()

@@ -14,7 +14,7 @@ from pydicom.uid import (
 )
 
 from cxr_miliary import load_image
-from cxr_miliary.io import RejectedImageError, UnreadableImageError
+from cxr_miliary.io import ImageError, RejectedImageError, UnreadableImageError
 
 N = 5  # columns of distinct values in strip()
 
@@ -297,3 +297,17 @@ def test_installed_codecs_cover_the_transfer_syntaxes(uid):
     from pydicom.pixels import get_decoder
 
     assert get_decoder(uid).is_available
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2.4.90"])
+def test_every_cut_of_an_image_file_reports_truncated(tmp_path, syntax):
+    src = make_dicom(tmp_path / "a.dcm", ramp(48, 48), transfer_syntax=syntax)
+    raw = src.read_bytes()
+    codes = set()
+    for k in range(1, 120):
+        cut = tmp_path / "cut.dcm"
+        cut.write_bytes(raw[: len(raw) * k // 120])
+        with pytest.raises(ImageError) as exc:
+            load_image(cut)
+        codes.add(exc.value.code)
+    assert codes == {"truncated"}

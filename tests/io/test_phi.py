@@ -62,3 +62,38 @@ def test_rejection_message_free_of_phi(tmp_path):
 
 def test_redact_removes_quoted_and_known_values():
     assert redact("Invalid value for VR DA: 'JOHN' in DOE", ["DOE"]) == "Invalid value for VR DA: '[redacted]' in [redacted]"
+
+
+def test_redaction_is_linear_in_the_number_of_identifiers(tmp_path):
+    """A crafted file with 20,000 OtherPatientIDs (each also quoted in an invalid-value warning) reads fast."""
+    import time
+
+    import pydicom
+
+    path = make_dicom(tmp_path / "many.dcm", ramp())
+    ds = pydicom.dcmread(path)
+    ds.add_new(0x00101000, "LO", [f"{CANARY}{i:06d}" for i in range(20_000)])  # OtherPatientIDs (retired, still identifying)
+    ds.add_new(0x00080020, "DA", [f"{CANARY}D{i}" for i in range(2_000)])  # invalid dates: pydicom warns, quoting each
+    ds.save_as(path, enforce_file_format=True)
+    assert path.stat().st_size > 300_000
+    t = time.perf_counter()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        rad = load_image(path)
+    elapsed = time.perf_counter() - t
+    assert elapsed < 3.0, f"{elapsed:.1f} s"
+    assert CANARY not in repr(rad.meta.to_dict()) + " ".join(str(w.message) for w in escaped)
+
+
+def test_scrub_with_many_values_is_fast_and_complete():
+    import time
+
+    from cxr_miliary.io.phi import scrub
+
+    values = sorted({f"ID{i:05d}X" for i in range(5_000)} | {"JOHN^DOE", "JOHN"}, key=len, reverse=True)
+    msg = "Invalid value 'ID04242X' for JOHN^DOE and JOHNNY; ID00001X. " * 50
+    t = time.perf_counter()
+    for _ in range(200):
+        out = scrub(msg, values)
+    assert time.perf_counter() - t < 2.0
+    assert "ID04242X" not in out and "JOHN^DOE" not in out and "[redacted]NY" in out

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
+import shutil
+import struct
 import subprocess
 import sys
 
@@ -105,3 +108,71 @@ def test_card_must_be_json(tmp_path):
     with pytest.raises(BundleError, match="JSON"):
         load_bundle(tmp_path / "b")
     assert json.loads(json.dumps(_card()))
+
+
+def _rewrite(bundle, **card_changes):
+    card = json.loads((bundle / "card.json").read_text())
+    for key, value in card_changes.items():
+        node, *path = key.split("__")
+        if path:
+            card[node][path[0]] = value
+        else:
+            card[node] = value
+    (bundle / "card.json").write_text(json.dumps(card))
+    return bundle
+
+
+def _resign(bundle):
+    card = json.loads((bundle / "card.json").read_text())
+    card["weights"]["sha256"] = hashlib.sha256((bundle / card["weights"]["file"]).read_bytes()).hexdigest()
+    (bundle / "card.json").write_text(json.dumps(card))
+
+
+CRAFTED = {
+    "pickle named safetensors": lambda b: ((b / "model.safetensors").write_bytes(pickle.dumps({"w": 1})), _resign(b)),
+    "huge tensor in the header": lambda b: (_header(b, {"w": {"dtype": "F32", "shape": [1 << 40], "data_offsets": [0, 1 << 42]}}), _resign(b)),
+    "header length 2^62": lambda b: ((b / "model.safetensors").write_bytes(struct.pack("<Q", 1 << 62) + b"{}"), _resign(b)),
+    "unknown backbone": lambda b: _rewrite(b, backbone="no_such_net_v9"),
+    "hub backbone name": lambda b: _rewrite(b, backbone="hf-hub:someone/model"),
+    "giant backbone": lambda b: _rewrite(b, backbone="vit_giant_patch14_224"),
+    "unknown head": lambda b: _rewrite(b, head="patches"),
+    "wrong JSON types": lambda b: _rewrite(b, preprocess="512"),
+    "deeply nested card": lambda b: (b / "card.json").write_text("[" * 100_000 + "]" * 100_000),
+    "image_size 0": lambda b: _rewrite(b, preprocess__image_size=0),
+    "image_size 10^6": lambda b: _rewrite(b, preprocess__image_size=1_000_000),
+    "threshold -1": lambda b: _rewrite(b, threshold=-1),
+    "threshold 2": lambda b: _rewrite(b, threshold=2),
+    "temperature 0": lambda b: _rewrite(b, temperature=0),
+    "temperature negative": lambda b: _rewrite(b, temperature=-1.5),
+    "temperature NaN": lambda b: (b / "card.json").write_text((b / "card.json").read_text().replace('"temperature": 1.5', '"temperature": NaN')),
+    "temperature inf": lambda b: (b / "card.json").write_text((b / "card.json").read_text().replace('"temperature": 1.5', '"temperature": Infinity')),
+    "bogus CAM layer": lambda b: _rewrite(b, cam_target_layer="layer99.conv"),
+    "weights outside the bundle": lambda b: _rewrite(b, weights__file="../model.safetensors"),
+    "absolute weights path": lambda b: _rewrite(b, weights__file="/etc/passwd"),
+    "onnx outside the bundle": lambda b: _rewrite(b, onnx={"file": "../x.onnx", "sha256": "0" * 64}),
+    "sha256 not hex": lambda b: _rewrite(b, weights__sha256="zz"),
+}
+
+
+def _header(bundle, header):
+    raw = json.dumps(header).encode()
+    (bundle / "model.safetensors").write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * 64)
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_crafted_bundles_are_clear_refusals(tiny_bundle, phantom_dir, tmp_path, name, capsys):
+    import time
+
+    from cxr_miliary.cli.main import main
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    CRAFTED[name](bundle)
+    t = time.perf_counter()
+    with pytest.raises(BundleError):
+        load_bundle(bundle)
+    assert time.perf_counter() - t < 5, "refused only after allocating"
+    image = phantom_dir / "images" / "ph0021_000000.png"
+    assert main(["predict", str(image), "--weights", str(bundle)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and str(bundle) in err

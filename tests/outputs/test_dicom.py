@@ -70,3 +70,38 @@ def test_score_dicom_out(tiny_bundle, phantom_dir, tmp_path):
     assert (dicom_rows["dicom_outputs"].str.count(";") == 1).all()  # SC + SR each
     assert (df[df["path"].str.endswith(".png")]["dicom_outputs"] == "").all()
     assert len(list((tmp_path / "pacs").glob("*.dcm"))) == 2 * len(dicom_rows)
+
+
+def test_invalid_identifiers_are_neither_printed_nor_copied(tiny_bundle, tmp_path, capsys, caplog):
+    """A non-date StudyDate and a PatientName with a control character: valid DICOM out, nothing printed."""
+    import logging
+
+    from dicom_factory import CANARY
+
+    from cxr_miliary.phantom import render_phantom
+
+    src = tmp_path / "odd.dcm"
+    ph = render_phantom(12, 0, size=256)
+    import numpy as np
+    from dicom_factory import make_dicom
+
+    make_dicom(src, ph.stored.astype(np.uint16), bits_stored=ph.bits, invalid_phi=True)
+    ds = pydicom.dcmread(src)
+    ds.PatientName = f"{CANARY}\x01CTRL"
+    ds.save_as(src, enforce_file_format=True)
+    caplog.set_level(logging.INFO)
+    out = tmp_path / "pacs"
+    for argv in (
+        ["predict", str(src), "--dicom-out", str(out)],
+        ["--quiet", "score", str(src), "--out", str(tmp_path / "s.csv"), "--dicom-out", str(out / "s"), "--workers", "0"],
+    ):
+        main([*argv, "--weights", str(tiny_bundle), "--force"])
+        printed = capsys.readouterr()
+        assert CANARY not in printed.out + printed.err + caplog.text
+    files = sorted(out.rglob("*.dcm"))
+    assert len(files) == 4
+    for f in files:
+        written = pydicom.dcmread(f)
+        assert written.get("StudyDate", "") == "" and CANARY not in str(written.get("PatientName", ""))
+        assert written.PatientID == ds.PatientID  # the valid identifiers are still copied for PACS
+    assert "StudyDate left out" in caplog.text and "PatientName left out" in caplog.text
