@@ -7,14 +7,18 @@ pretrained config). Inputs are ``Radiograph.pixels``: float32 H x W in [0, 1].
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import albumentations as A
 import cv2
 import numpy as np
 
+# albumentations checks PyPI for a newer version when imported: never from a hospital network
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
 if TYPE_CHECKING:
+    import albumentations as A
     import torch
 
 
@@ -78,19 +82,57 @@ def letterbox(shape: tuple[int, int], size: int) -> tuple[int, int, int, int]:
 
 
 def _geometry(pre: Preprocess) -> list[A.BasicTransform]:
+    import albumentations as A
+
     return [
         A.LongestMaxSize(max_size=pre.image_size, interpolation=cv2.INTER_AREA),
         A.PadIfNeeded(min_height=pre.image_size, min_width=pre.image_size, border_mode=cv2.BORDER_CONSTANT, fill=0),
     ]
 
 
-def eval_transform(pre: Preprocess) -> A.Compose:
+class EvalTransform:
+    """Resize (longest side, area interpolation) + centre pad + normalise: the network input of an image.
+
+    The same arithmetic as albumentations' ``LongestMaxSize`` + ``PadIfNeeded`` +
+    ``Normalize`` (a test holds them equal), written out so that inference does not import
+    albumentations, which imports torch whenever torch is installed. Training validates and
+    calibrates with this same object, so inference cannot drift from what was measured.
+    Called like an albumentations pipeline: ``transform(image=pixels)["image"]``.
+    """
+
+    def __init__(self, pre: Preprocess) -> None:
+        self.pre = pre
+
+    def __call__(self, *, image: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"image": H x W float32}`` at the network's input size."""
+        size = self.pre.image_size
+        img = np.asarray(image, dtype=np.float32)
+        h, w = img.shape[:2]
+        scale = size / max(h, w)
+        nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+        if (nh, nw) != (h, w):
+            img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)  # also when enlarging, as the training pipeline does
+
+        top, left = max(0, size - nh) // 2, max(0, size - nw) // 2
+        out = np.zeros((max(size, nh), max(size, nw)), dtype=np.float32)
+        out[top : top + nh, left : left + nw] = img
+        out -= np.float32(self.pre.mean)
+        out *= np.float32(1.0 / self.pre.std)
+        return {"image": out}
+
+    def set_random_seed(self, seed: int) -> None:
+        """Nothing random here (the datasets seed every transform they are given)."""
+
+
+def eval_transform(pre: Preprocess) -> EvalTransform:
     """Deterministic resize (longest side) + pad + normalise."""
-    return A.Compose([*_geometry(pre), A.Normalize(mean=pre.mean, std=pre.std, max_pixel_value=1.0)])
+    return EvalTransform(pre)
 
 
 def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
     """Small rotations/shifts/scales, brightness/contrast/gamma, optional CLAHE and flip."""
+    import albumentations as A
+
     aug = aug or Augment()
     steps: list[A.BasicTransform] = [
         *_geometry(pre),
@@ -114,7 +156,7 @@ def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
     return A.Compose(steps)
 
 
-def to_array(pixels: np.ndarray, transform: A.Compose, channels: int) -> np.ndarray:
+def to_array(pixels: np.ndarray, transform: Any, channels: int) -> np.ndarray:
     """Apply ``transform`` to a 2-D [0, 1] image: a C x H x W float32 array (no torch needed)."""
     out = np.asarray(transform(image=np.ascontiguousarray(pixels, dtype=np.float32))["image"], dtype=np.float32)
     if out.ndim == 3:  # albumentations may return H x W x 1
@@ -122,7 +164,7 @@ def to_array(pixels: np.ndarray, transform: A.Compose, channels: int) -> np.ndar
     return np.repeat(out[None], channels, axis=0)
 
 
-def to_tensor(pixels: np.ndarray, transform: A.Compose, channels: int) -> torch.Tensor:
+def to_tensor(pixels: np.ndarray, transform: Any, channels: int) -> torch.Tensor:
     """Apply ``transform`` to a 2-D [0, 1] image and return a C x H x W float32 tensor."""
     import torch
 

@@ -20,6 +20,9 @@ def test_dockerfile_install_matches_package_install():
     user = [line for line in text.splitlines() if line.startswith("USER")]
     assert user and user[-1].split()[1] not in ("root", "0")
     assert "ARG TORCH_INDEX" in text  # the GPU variant is a build argument
+    stages = re.findall(r"^FROM \S+ AS (\w+)", text, flags=re.MULTILINE)
+    assert stages[-1] == "runtime" and "torch" in stages  # the default image is the torch-free one
+    assert 'pip install --extra-index-url "${TORCH_INDEX}" ".[torch]"' in text
 
 
 def test_hadolint_clean():

@@ -17,7 +17,10 @@ def test_core_dependencies_leave_training_to_the_extra():
     for name in ("lightning", "jsonargparse", "torchmetrics"):
         assert name not in core
         assert any(dep.startswith(name) for dep in project["optional-dependencies"]["train"])
-    assert "cxr-miliary[train]" in project["optional-dependencies"]["dev"]
+    assert "cxr-miliary[torch,train]" in project["optional-dependencies"]["dev"]
+    for name in ("torch", "timm", "grad-cam"):  # the core runs on ONNX Runtime
+        assert not any(dep.startswith(name) for dep in project["dependencies"])
+        assert any(dep.startswith(name) for dep in project["optional-dependencies"]["torch"])
 
 
 def test_predict_and_score_never_import_lightning(tiny_bundle, phantom_dir, tmp_path):
@@ -35,3 +38,47 @@ def test_predict_and_score_never_import_lightning(tiny_bundle, phantom_dir, tmp_
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.stdout.strip().endswith("CLEAN"), out.stdout + out.stderr[-3000:]
+
+
+BLOCK_TORCH = """
+import importlib.abc, importlib.metadata, sys
+BLOCKED = ("torch", "torchvision", "timm", "pytorch_grad_cam", "lightning", "sklearn")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"No module named {name!r} (blocked: an install without torch)")
+        return None
+sys.meta_path.insert(0, Block())
+_version = importlib.metadata.version
+def version(name):
+    if name in BLOCKED:
+        raise importlib.metadata.PackageNotFoundError(name)
+    return _version(name)
+importlib.metadata.version = version
+"""
+
+
+def test_the_default_bundle_predicts_with_a_map_without_torch(tmp_path):
+    """An install without torch: predict and score with maps on the shipped ONNX export; other CAM methods say what to install."""
+    from cxr_miliary.phantom import render_phantom
+    from cxr_miliary.phantom.writer import write_dicom
+
+    img = tmp_path / "chest.dcm"
+    write_dicom(img, render_phantom(515, 0, size=1024, pattern="miliary"), "P515")
+    code = BLOCK_TORCH + (
+        "from cxr_miliary.cli.main import main\n"
+        f"print('RC', main(['--quiet', 'predict', {str(img)!r}, '--json', {str(tmp_path / 'p.json')!r}]))\n"
+        f"print('RC', main(['--quiet', 'score', {str(img)!r}, '--out', {str(tmp_path / 's.csv')!r}, '--cam', '--workers', '0']))\n"
+        f"print('RC', main(['--quiet', 'predict', {str(img)!r}, '--cam-method', 'gradcam++']))\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
+    env = {**__import__("os").environ, "CXR_MILIARY_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    codes = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("RC ")]
+    assert codes == ["0", "0", "2"], out.stdout[-2000:] + out.stderr[-3000:]
+
+    assert "TORCH False" in out.stdout
+    d = __import__("json").loads((tmp_path / "p.json").read_text())
+    assert d["model"]["runtime"] == "onnxruntime-fp32" and abs(d["distribution"]["left"] + d["distribution"]["right"] - 1) < 1e-3
+    assert d["integrity"]["ood_score"] is not None
+    assert "gradcam++ map needs the grad-cam library" in out.stderr and "cxr-miliary[torch]" in out.stderr

@@ -38,3 +38,23 @@ def test_train_transform_is_seeded_and_never_flips_vertically():
         outs.append(to_array(img, tf, 1)[0])
     assert np.array_equal(outs[0], outs[1])
     assert outs[0][:8].mean() > outs[0][-8:].mean()  # the top stays at the top
+
+
+@pytest.mark.parametrize("shape", [(300, 201), (201, 300), (513, 512), (99, 37), (40, 30), (1000, 1700)])
+@pytest.mark.parametrize("size", [64, 512])
+def test_eval_transform_equals_the_albumentations_pipeline(shape, size):
+    """Inference's written-out transform gives the training pipeline's pixels, bit for bit."""
+    import albumentations as A
+    import cv2
+
+    pre = Preprocess(image_size=size, mean=0.5, std=0.25)
+    ref = A.Compose(
+        [
+            A.LongestMaxSize(max_size=size, interpolation=cv2.INTER_AREA),
+            A.PadIfNeeded(min_height=size, min_width=size, border_mode=cv2.BORDER_CONSTANT, fill=0),
+            A.Normalize(mean=0.5, std=0.25, max_pixel_value=1.0),
+        ]
+    )
+    img = np.random.default_rng(size).random(shape).astype(np.float32)
+    expected = np.asarray(ref(image=img)["image"]).reshape(size, size)
+    np.testing.assert_array_equal(eval_transform(pre)(image=img)["image"], expected)

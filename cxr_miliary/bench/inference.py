@@ -6,6 +6,7 @@ Benchmarks, not tests: nothing here asserts a speed.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,17 @@ def run_bench(
         log(
             f"  predict latency (one {size}² image, {auto_name}): {plain * 1000:.0f} ms; with Grad-CAM {withcam * 1000:.0f} ms ({withcam / plain:.1f}x)"
         )
+        eager_maps = copy.copy(auto)
+        eager_maps.maps = "eager"
+        eager_maps.predict(rad)
+        eager_cam = _timed(lambda: eager_maps.predict(rad, cam=True), 3)
+        res["predict_eager_cam_latency_s"] = eager_cam
+        res["cam_over_plain"] = withcam / plain
+        log(
+            f"  maps: {auto.cam_path} path {withcam / plain:.2f}x predict without the map; grad-cam's eager path {eager_cam * 1000:.0f} ms "
+            f"({eager_cam / plain:.2f}x); score with maps / without: {res[f'auto={auto_name}_score_cam_img_s'] / res['auto_score_img_s']:.2f}"
+        )
+        res["map_faithfulness"] = map_faithfulness(auto, eager_maps, log=log)
         res.update(_integrity_cost(auto, rad, plain))
         log(
             f"  integrity per image: lung fields {res['lung_fields_ms']:.1f} ms (needed by the map anyway), frontal-chest check "
@@ -204,10 +216,7 @@ def run_bench(
             f"{(res['chest_check_ms'] + res['ood_ms']) / (plain * 1000):.1%} of predict without the map"
         )
 
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cxr_miliary", "info", paths[0]], capture_output=True)
-        res["cli_info_cold_s"] = time.perf_counter() - t
-        log(f"  CLI cold start, 'cxr-miliary info': {res['cli_info_cold_s']:.2f} s")
+        res.update(cold_start(paths[0], weights, log))
         fast = auto if auto_name != "torch-fp32" else load(precision="bf16")
         f = faithfulness(fp32, fast, paths, labels)
         res["faithfulness"] = {**f, "path": fast.runtime.name}
@@ -261,7 +270,11 @@ def _memory(log: Callable[[str], Any], tmp: str, weights: str | None, workers: i
     peaks = {}
     for count in (200, 2000):
         lst = Path(tmp) / f"list{count}.txt"
-        lst.write_text("\n".join(files[i % len(files)] for i in range(count)) + "\n")
+        links = Path(tmp) / f"links{count}"  # distinct names (score scores a repeated path once)
+        links.mkdir()
+        for i in range(count):
+            (links / f"{i:05d}.png").symlink_to(files[i % len(files)])
+        lst.write_text("\n".join(str(p) for p in sorted(links.iterdir())) + "\n")
         cmd = [
             sys.executable,
             "-m",
@@ -275,11 +288,12 @@ def _memory(log: Callable[[str], Any], tmp: str, weights: str | None, workers: i
             str(workers),
             "--batch-size",
             str(batch_size),
+            "--cam",
         ]
         if weights:
             cmd += ["--weights", weights]
         peaks[count] = _peak_rss_mb(cmd)
-    log(f"  peak memory of score: 200 inputs {peaks[200]:.0f} MB, 2000 inputs {peaks[2000]:.0f} MB ({peaks[2000] / max(peaks[200], 1):.2f}x)")
+    log(f"  peak memory of score --cam: 200 inputs {peaks[200]:.0f} MB, 2000 inputs {peaks[2000]:.0f} MB ({peaks[2000] / max(peaks[200], 1):.2f}x)")
     return {"peak_rss_mb_200": peaks[200], "peak_rss_mb_2000": peaks[2000]}
 
 
@@ -292,10 +306,58 @@ def _integrity_cost(predictor: Any, rad: Any, predict_s: float) -> dict[str, flo
     lungs = lung_fields(rad.pixels)
     out = {"lung_fields_ms": _timed(lambda: lung_fields(rad.pixels), 5) * 1000}
     out["chest_check_ms"] = _timed(lambda: check_frontal_chest(rad.pixels, lambda px: lungs if px is rad.pixels else lung_fields(px)), 5) * 1000
-    _, acts = predictor.runtime.forward(predictor.inputs(rad)[None])
+    acts = predictor.runtime.forward(predictor.inputs(rad)[None]).activations
     if predictor.reference is not None and acts is not None:
         out["ood_ms"] = _timed(lambda: predictor.reference.distance(pool(acts)), 20) * 1000
     else:
         out["ood_ms"] = 0.0
     out["integrity_share_of_predict"] = (out["chest_check_ms"] + out["ood_ms"]) / (predict_s * 1000)
+    return out
+
+
+def map_faithfulness(fast: Any, eager: Any, n: int = 32, seed: int = 6161, log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The fast maps against grad-cam's eager maps on ``n`` phantoms of a seed used nowhere else."""
+    from ..phantom import render_phantom
+
+    corr, diff, same = [], [], 0
+    for i in range(n):
+        img = render_phantom(seed, i, size=512).display
+        a, b = fast.predict(img, force=True), eager.predict(img, force=True)
+        diff.append(float(np.abs(a.cam - b.cam).max()))
+        if a.cam.std() > 0 and b.cam.std() > 0:
+            corr.append(float(np.corrcoef(a.cam.ravel(), b.cam.ravel())[0, 1]))
+        same += int(a.distribution["pattern"] == b.distribution["pattern"] and a.distribution["involved_zones"] == b.distribution["involved_zones"])
+    out = {"images": n, "pearson_min": min(corr) if corr else None, "max_abs_diff": max(diff), "same_pattern_and_zones": same}
+    pearson = "n/a" if out["pearson_min"] is None else f"{out['pearson_min']:.5f}"
+    log(
+        f"  map faithfulness, {fast.cam_path} vs eager grad-cam, {n} phantoms (seed {seed}): Pearson >= {pearson}, "
+        f"max |difference| {out['max_abs_diff']:.2e}, same pattern and involved zones on {same}/{n}"
+    )
+    return out
+
+
+def cold_start(image: str, weights: str | None, log: Callable[[str], Any] = print) -> dict[str, float]:
+    """Wall time of fresh processes: ``import torch`` against ``predict`` without and with the map (second of two runs each)."""
+    w = ["--weights", weights] if weights else []
+
+    def wall(cmd: list[str]) -> float:
+        runs = []
+        for _ in range(2):  # the first run warms the disk cache
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True)
+            runs.append(time.perf_counter() - t)
+        return runs[-1]
+
+    out = {
+        "import_torch_s": wall([sys.executable, "-c", "import torch"]),
+        "cli_info_cold_s": wall([sys.executable, "-m", "cxr_miliary", "info", image]),
+        "predict_no_cam_cold_s": wall([sys.executable, "-m", "cxr_miliary", "--quiet", "predict", image, "--no-cam", *w]),
+        "predict_cam_cold_s": wall([sys.executable, "-m", "cxr_miliary", "--quiet", "predict", image, *w]),
+    }
+    t = out["import_torch_s"]
+    log(
+        f"  cold start: 'import torch' {t:.2f} s; 'cxr-miliary info' {out['cli_info_cold_s']:.2f} s; 'predict --no-cam' "
+        f"{out['predict_no_cam_cold_s']:.2f} s ({out['predict_no_cam_cold_s'] / t:.2f}x import torch); 'predict' with the map "
+        f"{out['predict_cam_cold_s']:.2f} s ({out['predict_cam_cold_s'] / t:.2f}x)"
+    )
     return out

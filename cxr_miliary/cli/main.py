@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
 from ..io import ImageError
+from ..models.bundle import BundleError
 from ._common import EXIT_INTERNAL, EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, UsageError, add_global_options
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_ROW_ERRORS", "EXIT_USAGE", "UsageError", "build_parser", "main", "run"]
@@ -103,10 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug, args.quiet)
     try:
         return int(args.func(args) or 0)
-    except (ImageError, UsageError) as exc:
+    except (ImageError, UsageError, BundleError) as exc:
         if args.debug:
             raise
         _error(str(exc))
+        return EXIT_USAGE
+    except ImportError as exc:  # an optional part of the install is missing
+        if args.debug:
+            raise
+        hint = "" if "pip install" in str(exc) else " (pip install 'cxr-miliary[torch]' for the PyTorch parts, '[train]' for training)"
+        _error(f"this needs a package that is not installed: {exc}{hint}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")

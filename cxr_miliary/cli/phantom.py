@@ -14,7 +14,7 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``phantom`` command."""
-    from ..phantom import ALL_PATTERNS
+    from ..phantom.patterns import ALL_PATTERNS
 
     p = sub.add_parser(
         "phantom",
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     """Generate the set."""
     from pathlib import Path
 
-    from ..phantom import contact_sheet, generate_phantoms
+    from ..phantom import generate_phantoms
+    from ..phantom.contact_sheet import contact_sheet
 
     if args.n < 0 or args.size < 64:
         raise UsageError("--n must be >= 0 and --size >= 64")

@@ -6,16 +6,29 @@ hooks are always released. Only its last step is replaced: the library rescales 
 map to its own min-max, which makes a confident negative look as "hot" as a positive.
 Here the raw map's shape is kept (normalised by its maximum) and multiplied by the
 calibrated probability, so a map's intensity means the same thing on every image.
+
+Two ways to the raw map, with the same weighting code:
+
+- :func:`raw_cam`, the eager reference: the library's own forward and backward hooks.
+- :func:`raw_cam_from`, the fast path: activations and the head's gradient that the
+  runtime already computed in its forward pass (see :mod:`cxr_miliary.models.head_gradient`),
+  weighted by the library's ``get_cam_image`` of the chosen method. Without torch (an
+  ONNX-only deployment) the library cannot be imported; Grad-CAM's weighting - the
+  spatial mean of the gradient - is then applied directly, and the other methods say
+  they need the ``[torch]`` extra.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
-import torch.nn as nn
+
+if TYPE_CHECKING:
+    import torch
+    import torch.nn as nn
 
 #: CAM methods by name -> the grad-cam class. The library is imported on first use: it
 #: pulls in torchvision (1.7 s), which a `predict --no-cam` or a plain `score` need not pay.
@@ -76,6 +89,33 @@ def raw_cam(model: nn.Module, target_layer: nn.Module, x: torch.Tensor, method: 
     return np.asarray(maps, dtype=np.float32)
 
 
+def raw_cam_from(activations: np.ndarray, gradients: np.ndarray, method: str = "gradcam") -> np.ndarray:
+    """Raw CAMs (B, h, w) from activations and d(logit)/d(activations) (both (B, C, h, w)).
+
+    The same weighting as :func:`raw_cam` (the library's ``get_cam_image``), without a
+    forward or backward pass.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown CAM method {method!r}; choose from {', '.join(METHODS)}")
+    acts = np.asarray(activations, dtype=np.float32)
+    grads = np.asarray(gradients, dtype=np.float32)
+    if method == "gradcam":
+        # Grad-CAM's weighting is the spatial mean of the gradient per channel, as in the
+        # library's GradCAM.get_cam_weights (a test holds the two equal). Written here
+        # because importing the library imports torch and torchvision (2-3 s of a
+        # one-image CLI run) and is impossible in an install without torch.
+        weights = grads.mean(axis=(2, 3))
+        return np.maximum((weights[:, :, None, None] * acts).sum(axis=1), 0).astype(np.float32)
+    try:
+        cls = _raw_class(method)
+    except ImportError:  # no torch / grad-cam in this install
+        raise ImportError(f"the {method} map needs the grad-cam library (pip install 'cxr-miliary[torch]')") from None
+    cam = cls.__new__(cls)  # no model and no hooks: only the weighting is used
+    cam.activations_and_grads = _NoHooks()  # what the library's __del__ releases
+
+    return np.maximum(np.asarray(cam.get_cam_image(None, None, None, acts, grads, False), dtype=np.float32), 0)
+
+
 def to_image(cam: np.ndarray, input_size: int, shape: tuple[int, int]) -> np.ndarray:
     """Map a feature-resolution CAM back onto the original image (undo resize + centre pad)."""
     from ..transforms import letterbox
@@ -102,3 +142,10 @@ def absolute_map(raw: np.ndarray, probability: float, lung_mask: np.ndarray | No
     if peak <= 0:
         return np.zeros_like(m)
     return np.clip(m / peak * float(probability), 0.0, 1.0)
+
+
+class _NoHooks:
+    """Stands in for grad-cam's hook holder on an instance used only for its weighting."""
+
+    def release(self) -> None:
+        """Nothing to release."""

@@ -1,4 +1,4 @@
-"""Batch scoring of archives: decode in DataLoader workers, batched inference, one row per input.
+"""Batch scoring of archives: decode in forked worker processes, batched inference, one row per input.
 
 One row per input, always: a file that cannot be decoded (or is rejected) is an error
 row with the same reason ``load_image`` gives; a decoder that kills its worker process,
@@ -15,7 +15,10 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +48,7 @@ class _Decode:
 
     def __getitem__(self, k: int) -> dict[str, Any]:
         index, path = self.items[k]
-        from torch.utils.data import get_worker_info
-
-        in_worker = get_worker_info() is not None
+        in_worker = _WORKER.active
         if in_worker and self.file_timeout:
             # the default action of SIGALRM ends the process, even inside a C decoder
             # that never returns to Python; the loader then reports a dead worker and
@@ -80,8 +81,63 @@ class _Decode:
         return out
 
 
-def _collate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return items
+class _WorkerState:
+    """Set in forked decode workers: the dataset they read (inherited, never pickled)."""
+
+    dataset: _Decode | None = None
+    active = False
+
+
+_WORKER = _WorkerState()
+
+
+def _worker_start() -> None:
+    _WORKER.active = True
+
+
+def _decode_one(k: int) -> dict[str, Any]:
+    assert _WORKER.dataset is not None
+    return _WORKER.dataset[k]
+
+
+class WorkerDied(RuntimeError):
+    """A decode worker process died (a codec crash, or its per-file alarm)."""
+
+
+def decoded_batches(dataset: _Decode, batch_size: int, workers: int) -> Iterator[list[dict[str, Any]]]:
+    """Decoded items in order, in batches, from ``workers`` forked processes (0: in this process).
+
+    At most ``2 x batch_size x workers`` items are in flight, so memory stays flat over an
+    archive of any size. No torch: this is the decode pipeline of the torch-free install too.
+
+    Raises:
+        WorkerDied: A worker process died; the items after the last batch yielded were not delivered.
+    """
+    n = len(dataset)
+    if workers == 0:
+        for start in range(0, n, batch_size):
+            yield [dataset[k] for k in range(start, min(n, start + batch_size))]
+        return
+    _WORKER.dataset = dataset  # inherited by the forked workers
+    ahead = batch_size * workers * 2
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start)
+    try:
+        pending: deque = deque()
+        nxt, batch = 0, []
+        while nxt < n or pending:
+            while nxt < n and len(pending) < ahead:
+                pending.append(pool.submit(_decode_one, nxt))
+                nxt += 1
+            try:
+                batch.append(pending.popleft().result())
+            except BrokenProcessPool as exc:
+                raise WorkerDied(str(exc) or "a decode worker process died") from None
+            if len(batch) == batch_size or (not pending and nxt >= n):
+                yield batch
+                batch = []
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER.dataset = None
 
 
 def _probe(path: str, force: bool) -> None:
@@ -150,8 +206,8 @@ def score_rows(
 
     Workers decode; the main process runs the model. If a worker dies (a native codec
     crash, or its per-file alarm), the files it may have held are probed one by one in
-    throw-away processes: the culprits become error rows and scoring resumes with a
-    fresh loader.
+    throw-away processes: the culprits become error rows and scoring resumes with fresh
+    workers.
 
     Args:
         predictor: A :class:`~cxr_miliary.inference.Predictor`.
@@ -165,8 +221,6 @@ def score_rows(
         dicom_out: Write DICOM SC + SR results for DICOM inputs here.
         file_timeout: Seconds a worker may spend decoding one file.
     """
-    from torch.utils.data import DataLoader
-
     cam = cam or cam_dir is not None or dicom_out is not None
     cam_root = Path(cam_dir) if cam_dir is not None else None
     if cam_root is not None:
@@ -176,23 +230,12 @@ def score_rows(
         remaining = [(i, p) for i, p in enumerate(paths) if i not in done]
         if not remaining:
             return
-        loader = DataLoader(
-            _Decode(remaining, predictor, cam, force, file_timeout),
-            batch_size=batch_size,
-            num_workers=num_workers,  # type: ignore[arg-type]
-            # torch already runs each worker single-threaded, so workers + model threads do
-            # not oversubscribe the cores; re-configuring OpenCV's pool after fork can hang
-            collate_fn=_collate,
-            persistent_workers=False,
-            prefetch_factor=2 if num_workers else None,
-        )
+        dataset = _Decode(remaining, predictor, cam, force, file_timeout)
         try:
-            for batch in loader:
+            for batch in decoded_batches(dataset, batch_size, num_workers):
                 yield _public(_infer(predictor, batch, cam, cam_root, cam_method, dicom_out), done)
             return
-        except RuntimeError as exc:
-            if "DataLoader worker" not in str(exc):
-                raise
+        except WorkerDied as exc:
             log.warning("a decoder worker died (%s); isolating the file responsible", str(exc).splitlines()[0])
             suspects = [(i, p) for i, p in remaining if i not in done][: batch_size * max(num_workers, 1) * 2]
             culprits = []
@@ -219,9 +262,10 @@ def _infer(predictor: Any, batch: list[dict[str, Any]], cam: bool, cam_root: Pat
     acts: np.ndarray | None = None
     if good:
         x = np.stack([b["inputs"] for b in good])
-        logits, acts = predictor.runtime.forward(x)
-        probs = predictor.probability(logits)
-        maps = predictor.raw_maps(x, method) if cam else None
+        fwd = predictor.runtime.forward(x, gradients=cam)
+        acts = fwd.activations
+        probs = predictor.probability(fwd.logits)
+        maps = predictor.raw_maps(x, method, fwd) if cam else None
     rows: list[dict[str, Any]] = []
     k = 0
     for b in batch:

@@ -104,10 +104,34 @@ def machine(device: Any) -> str:
     return f"{name} bf16={'native' if cpu_has_native_bf16() else 'no'}"
 
 
-def _key(card: Card, device: Any, threads: int) -> str:
-    import torch
+def _torch_version() -> str | None:
+    """torch's version from the installed metadata (no import), or None when torch is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    parts = [str(VERSION), card.weights["sha256"], str(card.image_size), machine(device), torch.__version__, str(threads)]
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
+
+
+def _threads(threads: int | None) -> int:
+    if threads:
+        return int(threads)
+    try:
+        return int(os.environ.get("OMP_NUM_THREADS", "")) or os.cpu_count() or 1
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+def model_identity(card: Card) -> str:
+    """What the network is: weights, backbone, head, input (a card that changes any of them is another model)."""
+    return hashlib.sha256(
+        "|".join([card.weights["sha256"], card.backbone, card.head, str(card.image_size), str(card.channels)]).encode()
+    ).hexdigest()[:24]
+
+
+def _key(card: Card, device: Any, threads: int | None) -> str:
+    parts = [str(VERSION), model_identity(card), machine(device), str(_torch_version()), str(_threads(threads))]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
 
 
@@ -166,7 +190,7 @@ def onnx_export_for(bundle_dir: str | os.PathLike[str] | None, card: Card) -> tu
         return card.file(Path(bundle_dir), card.onnx), str(card.onnx["sha256"])
     from ..models.onnx import export_onnx
 
-    path = cache_dir() / "onnx" / f"{card.weights['sha256'][:32]}-{card.image_size}-v{VERSION}.onnx"
+    path = cache_dir() / "onnx" / f"{model_identity(card)}-v{VERSION}.onnx"
     sidecar = path.with_name(path.name + ".json")
     if not _matches_sidecar(path, sidecar):  # missing, half-written or changed: export again
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -210,11 +234,11 @@ def _read_cache(path: Path) -> dict[str, Any]:
     return cached if isinstance(cached, dict) else {}  # a damaged cache is rebuilt, never trusted
 
 
-def _from_record(record: dict[str, Any], model: Any, card: Card, device: Any, threads: int | None) -> Backend | None:
+def _from_record(record: dict[str, Any], load_model: Any, card: Card, device: Any, threads: int | None) -> Backend | None:
     """The backend a cached verdict names, if it still holds (an ONNX file unchanged)."""
     choice = record.get("choice")
     if choice in (REFERENCE, "torch-bf16"):
-        return TorchBackend(model, device, "fp32" if choice == REFERENCE else "bf16", feature_layer=card.cam_target_layer)
+        return TorchBackend(load_model(), device, "fp32" if choice == REFERENCE else "bf16", feature_layer=card.cam_target_layer)
     if choice == "onnxruntime-fp32":
         path = Path(str(record.get("onnx_file", "")))
         if path.is_file() and sha256_file(path) == record.get("onnx_sha256"):
@@ -226,17 +250,33 @@ def auto_runtime(model: Any, card: Card, bundle_dir: Any = None, device: Any = "
     """Resolve ``auto``: the backend to use and the evidence (the measured figures).
 
     The first call per model and machine measures (a few seconds) and caches the verdict
-    in ``<cache_dir>/fastpath.json``; later calls read it.
-    """
-    import torch
+    in ``<cache_dir>/fastpath.json``; later calls read it without importing torch. Where
+    torch is not installed, the bundle's own ONNX export (parity-checked when it was
+    exported) is used as is.
 
+    Args:
+        model: The network, or a function that builds it (called only if needed).
+        card: Its card.
+        bundle_dir: The bundle folder (for its ONNX export).
+        device: ``"cpu"`` or ``"cuda"``.
+        threads: CPU threads.
+    """
+    load_model = model if callable(model) and not hasattr(model, "state_dict") else (lambda: model)
     path = cache_dir() / "fastpath.json"
-    key = _key(card, device, threads or torch.get_num_threads())
+    key = _key(card, device, threads)
     cached = _read_cache(path)
     if isinstance(cached.get(key), dict):
-        backend = _from_record(cached[key], model, card, device, threads)
+        backend = _from_record(cached[key], load_model, card, device, threads)
         if backend is not None:
             return backend, cached[key]
+    if _torch_version() is None:
+        from ..models import BundleError
+
+        if card.onnx is None or bundle_dir is None:
+            raise BundleError("without torch installed, a bundle needs its ONNX export (cxr-miliary export) or pip install 'cxr-miliary[torch]'")
+        onnx = OnnxBackend(card.file(Path(bundle_dir), card.onnx), card.onnx["sha256"], threads)
+        return onnx, {"choice": onnx.name, "reason": "torch is not installed: the bundle's ONNX export (parity-checked when exported)"}
+    model = load_model()
     reference = TorchBackend(model, device, "fp32", feature_layer=card.cam_target_layer)
     options = candidates(model, card, bundle_dir, device, threads)
     if not options:

@@ -141,7 +141,7 @@ def build_reference(
                 except ImageError:
                     continue  # an unreadable image has no features; the counts say how many were used
             if x:
-                _, acts = predictor.runtime.forward(np.stack(x))
+                acts = predictor.runtime.forward(np.stack(x)).activations
                 if acts is None:
                     raise ValueError(f"the runtime {predictor.runtime.name} gives no features; load the bundle with precision='fp32'")
                 rows.append(pool(acts))

@@ -16,3 +16,22 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_device(device: str | None) -> str:
+    """``"auto"`` -> ``"cuda"`` when a usable GPU is there, else ``"cpu"``; other names as given.
+
+    Without an NVIDIA driver on the machine the answer is ``"cpu"`` without importing torch
+    (an ONNX Runtime deployment never pays torch's import).
+    """
+    if device not in (None, "auto"):
+        return str(device)
+    import os
+
+    if not os.path.exists("/proc/driver/nvidia/version") and not os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"

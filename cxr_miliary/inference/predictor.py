@@ -15,19 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .. import knowledge
 from ..explain import explain, lung_fields
 from ..io import ImageMeta, Radiograph, load_image
 from ..metrics import sigmoid
-from ..models import Card, load_bundle
+from ..models import Card, load_bundle, load_card
 from ..transforms import Preprocess, eval_transform, to_array
 from .integrity import assess, chest_verdict, warnings_for
 from .locate import find_default_bundle
-from .precision import PRECISIONS
+from .precision import PRECISIONS, resolve_device
 from .prediction import Prediction
-from .runtime import Backend, OnnxBackend, TorchBackend
+from .runtime import Backend, Forward, OnnxBackend, TorchBackend
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,8 @@ def make_runtime(
 
     ``precision="auto"`` with the torch backend asks :func:`~cxr_miliary.inference.fastpath.auto_runtime`
     (measured once per model and machine, cached); ``backend="onnxruntime"`` uses the
-    ONNX file the card records.
+    ONNX file the card records. ``model`` is the network or a function that builds it
+    (called only when a torch runtime or a measurement needs it).
     """
     from ..models import BundleError
 
@@ -72,22 +72,21 @@ def make_runtime(
         from .fastpath import auto_runtime
 
         return auto_runtime(model, card, bundle_dir, device, threads)
-    return TorchBackend(model, device, precision, feature_layer=card.cam_target_layer), None
+    return TorchBackend(_built(model), device, precision, feature_layer=card.cam_target_layer), None
 
 
-def _device(device: str) -> Any:
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+def _built(model: Any) -> Any:
+    """The network itself, from a network or a function that builds it."""
+    return model() if callable(model) and not hasattr(model, "state_dict") else model
 
 
 class Predictor:
     """Scores radiographs with a model bundle.
 
     Args:
-        model: The network (kept in fp32 for Grad-CAM).
+        model: The network (kept in fp32 for Grad-CAM), or None to build it from
+            ``bundle_dir`` only when something needs it (a torch runtime, the eager
+            Grad-CAM path, ``auto``'s first measurement).
         card: The bundle's card (:class:`~cxr_miliary.models.Card` or its dict).
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         threads: CPU threads for torch and ONNX Runtime (default: their choice).
@@ -110,16 +109,18 @@ class Predictor:
         backend: str | Backend = "torch",
         bundle_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        if threads is not None:
-            if int(threads) < 1:
-                raise ValueError("threads must be >= 1")
-            import torch
-
-            torch.set_num_threads(int(threads))  # asked for by the caller
+        if threads is not None and int(threads) < 1:
+            raise ValueError("threads must be >= 1")
+        self.threads = threads
         self.card = card if isinstance(card, Card) else Card.from_dict(card)
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.bundle_dir = bundle_dir
-        self.model = model.to(self.device).eval()
+        if model is None and bundle_dir is None:
+            raise ValueError("give the network or the bundle folder it comes from")
+        self._model = model
+        #: ``"auto"``: maps from the forward pass where the head allows it; ``"eager"``: always
+        #: grad-cam's own forward and backward (the reference the fast maps are checked against).
+        self.maps = "auto"
         self.preprocess = Preprocess.from_dict(self.card.preprocess)
         self.transform = eval_transform(self.preprocess)
         self.temperature = float(self.card.temperature)
@@ -131,7 +132,7 @@ class Predictor:
             self.runtime = backend
         else:
             self.runtime, self.fastpath = make_runtime(
-                self.model, self.card, bundle_dir=bundle_dir, device=self.device, precision=precision, backend=backend, threads=threads
+                lambda: self.model, self.card, bundle_dir=bundle_dir, device=self.device, precision=precision, backend=backend, threads=threads
             )
         self.model_info = {"name": self.card.name, "sha256": self.card.weights["sha256"], "runtime": self.runtime.name}
         #: The training-distribution reference (None when the bundle has none).
@@ -141,11 +142,32 @@ class Predictor:
 
             self.reference = load_reference(bundle_dir, self.card.reference)
 
+    @property
+    def model(self) -> Any:
+        """The fp32 PyTorch network (built from the bundle, sha256 verified, on first use)."""
+        if self._model is None:
+            model, _ = load_bundle(self.bundle_dir)
+            self._model = model
+        if not getattr(self, "_model_ready", False):
+            import torch
+
+            if self.threads is not None:
+                torch.set_num_threads(int(self.threads))  # asked for by the caller
+            self._model = self._model.to(self.device).eval()
+            self._model_ready = True
+        return self._model
+
     @classmethod
     def load(cls, bundle: str | os.PathLike[str], **kwargs: Any) -> Predictor:
-        """Load a bundle folder (card checked, sha256 verified, pickle refused)."""
-        model, card = load_bundle(bundle)
-        return cls(model, card, bundle_dir=bundle, **kwargs)
+        """Load a bundle folder (card checked, pickle refused; the weights' sha256 when the network is built).
+
+        With ``precision="auto"`` and a cached verdict for ONNX Runtime, nothing here imports torch.
+        """
+        from ..models.bundle import bundle_folder, check_weights
+
+        card = load_card(bundle)
+        check_weights(bundle_folder(bundle), card)
+        return cls(None, card, bundle_dir=bundle, **kwargs)
 
     @classmethod
     def from_pretrained(cls, name: str = "default", **kwargs: Any) -> Predictor:
@@ -212,14 +234,59 @@ class Predictor:
         """Temperature-scaled sigmoid."""
         return sigmoid(np.asarray(logit, dtype=np.float64) / self.temperature)
 
-    def raw_maps(self, x: np.ndarray, method: str = "gradcam") -> np.ndarray:
-        """Raw class-activation maps (B, h, w) at feature resolution, for the positive logit."""
+    @property
+    def cam_path(self) -> str:
+        """``"fast"`` (maps from the forward pass's activations and the head's gradient) or ``"eager"`` (grad-cam's backward)."""
+        return "fast" if self._cam_record().get("separable") else "eager"
+
+    def _cam_record(self) -> dict[str, Any]:
+        if self.card.cam is None:  # bundles written before the record existed: checked once, on the network
+            from ..models.head_gradient import cam_record
+
+            self.card.cam = cam_record(self.model, self.card)
+        return self.card.cam
+
+    def head_gradients(self, activations: np.ndarray) -> np.ndarray:
+        """d(logit)/d(activations) through the head alone (closed form where known, else autograd on the head)."""
+        import torch
+
+        from ..models.head_gradient import explicit_gradient, head_function
+
+        if not hasattr(self, "_head_grad"):
+            explicit = explicit_gradient(self.model) if self._cam_record().get("gradient") == "explicit" else None
+            self._head_grad = explicit
+            self._head_fn = head_function(self.model)
+        a = torch.as_tensor(np.asarray(activations, dtype=np.float32)).to(self.device)
+        if self._head_grad is not None:
+            with torch.no_grad():
+                return self._head_grad(a).float().cpu().numpy()
+        a.requires_grad_(True)
+        (g,) = torch.autograd.grad(self._head_fn(a).sum(), a)
+        return g.float().cpu().numpy()
+
+    def raw_maps(self, x: np.ndarray, method: str = "gradcam", forward: Forward | None = None) -> np.ndarray:
+        """Raw class-activation maps (B, h, w) at feature resolution, for the positive logit.
+
+        With the forward pass's activations (and gradient) and a separable head, the map
+        costs no second pass; otherwise grad-cam's eager forward and backward on the fp32
+        network (the reference).
+        """
+        if not self.cam_layer_name:
+            raise ValueError("the bundle card names no cam_target_layer")
+        if (
+            self.maps == "auto"
+            and forward is not None
+            and forward.activations is not None
+            and (forward.gradients is not None or self.cam_path == "fast")
+        ):
+            from ..explain.cam import raw_cam_from
+
+            grads = forward.gradients if forward.gradients is not None else self.head_gradients(forward.activations)
+            return raw_cam_from(forward.activations, grads, method)
         import torch
 
         from ..explain import raw_cam
 
-        if not self.cam_layer_name:
-            raise ValueError("the bundle card names no cam_target_layer")
         layer = self.model.get_submodule(self.cam_layer_name)
         return raw_cam(self.model, layer, torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device), method)
 
@@ -253,9 +320,9 @@ class Predictor:
         lungs = lung_fields(rad.pixels)
         verdict = chest_verdict(rad.path, rad.pixels, lungs, force)
         x = self.inputs(rad)[None]
-        logits, acts = self.runtime.forward(x)
-        integrity = assess(verdict, None if acts is None else acts[0], self.reference)
-        logit = float(logits[0])
+        fwd = self.runtime.forward(x, gradients=cam)
+        integrity = assess(verdict, None if fwd.activations is None else fwd.activations[0], self.reference)
+        logit = float(fwd.logits[0])
         prob = float(self.probability(logit))
         pred = Prediction(
             prob,
@@ -271,7 +338,7 @@ class Predictor:
         pred.warnings += warnings_for(integrity, str(self.card.training_data.get("description", "")), force)
         if cam:
             exp = explain(
-                self.raw_maps(x, cam_method)[0],
+                self.raw_maps(x, cam_method, fwd)[0],
                 lungs,
                 input_size=self.preprocess.image_size,
                 probability=prob,
@@ -333,7 +400,7 @@ class Predictor:
         cam_method: str = "gradcam",
         force: bool = False,
         progress: bool = False,
-    ) -> pd.DataFrame:
+    ) -> Any:
         """Score many inputs; a DataFrame with exactly one row per input.
 
         Columns: see :mod:`cxr_miliary.inference.table` (``path, probability, positive,

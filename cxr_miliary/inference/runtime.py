@@ -11,6 +11,7 @@ this module never measures and never builds a Predictor.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,27 @@ CPU_MICRO_BATCH = {"fp32": 1, "bf16": 2}
 REFERENCE = "torch-fp32"
 
 
+@dataclass
+class Forward:
+    """What one forward pass gives.
+
+    Attributes:
+        logits: (N,) float32.
+        activations: The CAM layer's output (N, C, h, w), or None.
+        gradients: d(logit)/d(activations) (N, C, h, w) when the runtime computes it in the
+            same pass (an ONNX export with the head's gradient), else None.
+    """
+
+    logits: np.ndarray
+    activations: np.ndarray | None = None
+    gradients: np.ndarray | None = None
+
+
 class Backend:
     """A way to run the network: ``logits(x)`` on (N, C, H, W) float32 inputs.
 
-    ``forward(x)`` also returns the activations of the CAM target layer (N, C, h, w) from
-    the same pass, or None when this backend cannot give them.
+    ``forward(x)`` also returns, from the same pass, the activations of the CAM layer
+    (and, where the backend can, the head's gradient); see :class:`Forward`.
     """
 
     name = "backend"
@@ -40,9 +57,9 @@ class Backend:
         """(N,) float32 logits."""
         raise NotImplementedError
 
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(N,) logits and the target layer's activations (or None)."""
-        return self.logits(x), None
+    def forward(self, x: np.ndarray, gradients: bool = False) -> Forward:
+        """Logits and what else this backend gives from the same pass."""
+        return Forward(self.logits(x))
 
     def describe(self) -> dict[str, Any]:
         """What this backend is, for reprs, logs and JSON."""
@@ -111,8 +128,8 @@ class TorchBackend(Backend):
             out = [self._forward(c) for c in chunks]
         return torch.cat(out).numpy().astype(np.float32) if out else np.zeros(0, np.float32)
 
-    def forward(self, x: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits and the feature layer's activations from one pass.
+    def forward(self, x: Any, gradients: bool = False) -> Forward:
+        """Logits and the feature layer's activations from one pass (gradients come from the Predictor's head).
 
         The bf16 network is a traced copy whose containers no longer exist as modules, so
         there the activations come from the fp32 network (a second forward).
@@ -120,7 +137,7 @@ class TorchBackend(Backend):
         import torch
 
         if not self.feature_layer:
-            return self.logits(x), None
+            return Forward(self.logits(x))
         t = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x)
         seen: list[Any] = []
         layer = self.model.get_submodule(self.feature_layer)
@@ -133,7 +150,7 @@ class TorchBackend(Backend):
                         self.model(chunk.to(self.device).contiguous(memory_format=self.layout))
         finally:
             handle.remove()
-        return logits, torch.cat(seen).numpy() if seen else None
+        return Forward(logits, torch.cat(seen).numpy() if seen else None)
 
     def _forward(self, x: Any) -> Any:
         import torch
@@ -178,13 +195,13 @@ class OnnxBackend(Backend):
         arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
         return self.session.run(self.outputs[:1], {"image": arr})[0].reshape(-1).astype(np.float32)
 
-    def forward(self, x: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits and, for exports that have it, the ``activations`` output of the same run."""
+    def forward(self, x: Any, gradients: bool = False) -> Forward:
+        """Logits and, for exports that have them, the ``activations`` (and ``cam_grad``) outputs of the same run."""
         if "activations" not in self.outputs:
-            return self.logits(x), None
-        arr = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
-        logits, acts = self.session.run(["logit", "activations"], {"image": arr})
-        return logits.reshape(-1).astype(np.float32), acts
+            return Forward(self.logits(x))
+        names = ["logit", "activations"] + (["cam_grad"] if gradients and "cam_grad" in self.outputs else [])
+        out = self.session.run(names, {"image": np.ascontiguousarray(np.asarray(x, dtype=np.float32))})
+        return Forward(out[0].reshape(-1).astype(np.float32), out[1], out[2] if len(out) > 2 else None)
 
     def describe(self) -> dict[str, Any]:
         """Name, file and outputs."""

@@ -37,6 +37,9 @@ MAX_CARD_BYTES = 4 << 20
 MAX_HEADER_BYTES = 100 << 20
 #: Largest network a bundle may describe (parameters), checked on an unallocated copy.
 MAX_PARAMETERS = 500_000_000
+#: Classifier heads a card may name; ``"zones"`` is the grid head's first name.
+HEADS = ("global", "grid")
+HEAD_ALIASES = {"zones": "grid"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _MODULE_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,15}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -44,6 +47,14 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class BundleError(Exception):
     """A bundle that is missing, tampered with, malformed, or not in the safe format."""
+
+
+def canonical_head(name: str) -> str:
+    """The head's current name (``"zones"`` -> ``"grid"``); raises ValueError on unknown heads."""
+    head = HEAD_ALIASES.get(name, name)
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)} (got {name!r})")
+    return head
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -82,6 +93,7 @@ class Card:
         onnx_int8: Record of an int8 ONNX export.
         evaluation: Figures recorded by ``evaluate --update-card``.
         reference: The training-distribution reference for the out-of-distribution check.
+        cam: Whether maps come from the head alone (``separable``, ``gradient``, ``reason``).
         extra: Card keys this version does not know (preserved).
     """
 
@@ -105,6 +117,7 @@ class Card:
     onnx_int8: dict[str, Any] | None = None
     evaluation: dict[str, Any] | None = None
     reference: dict[str, Any] | None = None
+    cam: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -127,7 +140,6 @@ class Card:
 
     def validate(self, where: str = CARD) -> None:
         """Raise :class:`BundleError` unless every field has the right type and range."""
-        from .grid_head import HEAD_ALIASES, HEADS
 
         def bad(msg: str) -> BundleError:
             return BundleError(f"{where}: {msg}")
@@ -167,14 +179,14 @@ class Card:
         for key in ("threshold_rule", "label", "training_data", "metrics", "software"):
             if not isinstance(getattr(self, key), dict):
                 raise bad(f"'{key}' must be an object")
-        for key in ("evaluation", "reference"):
+        for key in ("evaluation", "reference", "cam"):
             if getattr(self, key) is not None and not isinstance(getattr(self, key), dict):
                 raise bad(f"'{key}' must be an object")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (unknown keys kept; absent optional records left out)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        d = {k: v for k, v in d.items() if not (v is None and k in ("onnx", "onnx_int8", "evaluation", "reference"))}
+        d = {k: v for k, v in d.items() if not (v is None and k in ("onnx", "onnx_int8", "evaluation", "reference", "cam"))}
         return {**d, **self.extra}
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -379,6 +391,17 @@ def _check_against_network(backbone: str, head: str, channels: int, header: dict
         )
 
 
+def check_weights(folder: Path, card: Card) -> tuple[Path, dict[str, Any]]:
+    """The weights file: inside the bundle, present, its sha256 the card's, its safetensors header sound (no torch needed)."""
+    weights = card.file(folder, card.weights)
+    if not weights.is_file():
+        raise BundleError(f"{weights}: weights file missing")
+    digest = sha256_file(weights)
+    if digest != card.weights["sha256"]:
+        raise BundleError(f"{weights}: sha256 {digest[:12]}… does not match the card ({card.weights['sha256'][:12]}…); the file was changed")
+    return weights, safetensors_header(weights)
+
+
 def load_bundle(bundle: str | os.PathLike[str]) -> tuple[Any, Card]:
     """Load a bundle: check the card, verify the sha256, check the file against the network, load strictly.
 
@@ -396,15 +419,9 @@ def load_bundle(bundle: str | os.PathLike[str]) -> tuple[Any, Card]:
 
     folder = bundle_folder(bundle)
     card = load_card(folder)
-    weights = card.file(folder, card.weights)
-    if not weights.is_file():
-        raise BundleError(f"{weights}: weights file missing")
-    digest = sha256_file(weights)
-    if digest != card.weights["sha256"]:
-        raise BundleError(f"{weights}: sha256 {digest[:12]}… does not match the card ({card.weights['sha256'][:12]}…); the file was changed")
+    weights, header = check_weights(folder, card)
     if not timm.is_model(card.backbone):
         raise BundleError(f"{folder / CARD}: backbone {card.backbone!r} is not a model this timm ({timm.__version__}) knows")
-    header = safetensors_header(weights)
     _check_against_network(card.backbone, card.head, card.channels, header, weights)
     try:
         model = create_model(card.backbone, in_chans=card.channels, head=card.head)

@@ -24,9 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-HEADS = ("global", "grid")
-#: Old spellings of head names (cards and configs written before the rename).
-HEAD_ALIASES = {"zones": "grid"}
+from .bundle import HEAD_ALIASES, HEADS, canonical_head  # noqa: F401 - the head names live with the card schema
+
 GRID = (3, 2)
 
 
@@ -72,14 +71,6 @@ class GridHead(nn.Module):
         for key in [k for k in state_dict if k.startswith(prefix + "zone.")]:
             state_dict[prefix + "cell." + key[len(prefix + "zone.") :]] = state_dict.pop(key)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-
-def canonical_head(name: str) -> str:
-    """The head's current name (``"zones"`` -> ``"grid"``); raises on unknown heads."""
-    head = HEAD_ALIASES.get(name, name)
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {', '.join(HEADS)} (got {name!r})")
-    return head
 
 
 class GridClassifier(nn.Module):

@@ -44,8 +44,8 @@ def onnx_session(path: str | os.PathLike[str], sha256: str | None = None, thread
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def _with_activations(model: Any, layer_name: str) -> Any:
-    """``model`` returning ``(logit, activations of layer_name)``, traceable for export."""
+def _with_activations(model: Any, layer_name: str, gradient: Any = None) -> Any:
+    """``model`` returning ``(logit, activations of layer_name[, d logit / d activations])``, traceable for export."""
     import torch
 
     class WithActivations(torch.nn.Module):
@@ -53,15 +53,18 @@ def _with_activations(model: Any, layer_name: str) -> Any:
             super().__init__()
             self.model = model
             self.layer = model.get_submodule(layer_name)
+            self.gradient = gradient
 
-        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
             seen: list[torch.Tensor] = []
             handle = self.layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
             try:
                 logit = self.model(x)
             finally:
                 handle.remove()
-            return logit, seen[-1]
+            if self.gradient is None:
+                return logit, seen[-1]
+            return logit, seen[-1], self.gradient(seen[-1])
 
     return WithActivations().eval()
 
@@ -96,8 +99,15 @@ def export_onnx(
     out.parent.mkdir(parents=True, exist_ok=True)
     outputs = ["logit"]
     net = model
+    from .head_gradient import cam_record
+
+    cam = cam_record(model, card)
     if card.cam_target_layer:
-        net, outputs = _with_activations(model, card.cam_target_layer), ["logit", "activations"]
+        from .head_gradient import explicit_gradient
+
+        gradient = explicit_gradient(model) if cam["gradient"] == "explicit" else None
+        net = _with_activations(model, card.cam_target_layer, gradient)
+        outputs = ["logit", "activations"] + (["cam_grad"] if gradient is not None else [])
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with warnings.catch_warnings():
@@ -133,7 +143,7 @@ def export_onnx(
     }
     folder = bundle_folder(bundle)
     if out.resolve().parent == folder.resolve():
-        update_card(folder, onnx=record)
+        update_card(folder, onnx=record, cam=cam)
     else:
         side = out.with_name(out.name + ".json")
         side_tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")

@@ -10,14 +10,8 @@ from ..lung_zones import ZONE_NAMES, zone_map
 from .acquisition import acquire
 from .anatomy import render_anatomy
 from .lesions import Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture
+from .patterns import ALL_PATTERNS, DIFFICULTIES, NEGATIVE_PATTERNS, POSITIVE_PATTERNS  # noqa: F401 - re-exported
 from .vessels import render_vessels
-
-#: Patterns that carry the miliary / reticulonodular label.
-POSITIVE_PATTERNS = ("miliary", "reticulonodular")
-#: Confounders (label 0). "normal" has no finding at all.
-NEGATIVE_PATTERNS = ("normal", "masses", "consolidation", "clustered-zone", "unilateral-nodules", "effusion", "vascular", "texture")
-ALL_PATTERNS = POSITIVE_PATTERNS + NEGATIVE_PATTERNS
-DIFFICULTIES = ("florid", "moderate", "subtle")
 
 #: Default pixel spacing at 1024 px; a different size covers the same anatomy.
 DEFAULT_SPACING_AT_1024 = 0.35

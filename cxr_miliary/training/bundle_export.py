@@ -135,6 +135,9 @@ def write_bundle(
         metrics=calibration["metrics"],
         software=_versions(),
     )
+    from ..models.head_gradient import cam_record
+
+    card.cam = cam_record(model.eval(), card)
     return save_bundle(model, out_dir, card)
 
 

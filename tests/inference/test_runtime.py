@@ -54,7 +54,7 @@ def test_onnx_backend_matches_torch_and_checks_the_file(tiny_bundle, tmp_path):
     model, _ = load_bundle(tiny_bundle)
     x = np.random.default_rng(1).random((3, 1, 128, 128)).astype(np.float32)
     ort = OnnxBackend(tmp_path / "m.onnx", rec["sha256"])
-    assert ort.outputs == ["logit", "activations"] and ort.name == "onnxruntime-fp32"
+    assert ort.outputs == ["logit", "activations", "cam_grad"] and ort.name == "onnxruntime-fp32"
     np.testing.assert_allclose(ort.logits(x), TorchBackend(model).logits(x), atol=1e-4)
     with pytest.raises(BundleError):
         OnnxBackend(tmp_path / "m.onnx", "0" * 64)

@@ -59,7 +59,6 @@ def test_worker_segfault_costs_one_error_row(tiny_bundle, phantom_dir, tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_sigkill_and_resume_one_row_per_input(tiny_bundle, phantom_dir, tmp_path):
     d = tmp_path / "many"
     d.mkdir()

@@ -96,7 +96,7 @@ def test_grid_model_exports_to_onnx_with_parity(tmp_path):
     model = create_model("test_resnet", head="grid").eval()
     out = save_bundle(model, tmp_path / "b", _card(model, size=128))
     rec = export_onnx(out, out / "model.onnx")
-    assert rec["parity_max_abs_prob_diff"] <= 1e-4 and rec["outputs"] == ["logit", "activations"]
+    assert rec["parity_max_abs_prob_diff"] <= 1e-4 and rec["outputs"] == ["logit", "activations", "cam_grad"]
     p_ort, p_t = Predictor.load(out, backend="onnxruntime"), Predictor.load(out, precision="fp32")
     x = torch.rand(3, 1, 128, 128)
     assert (p_ort.logits(x) - p_t.logits(x)).abs().max() <= 1e-4

@@ -14,13 +14,13 @@ from cxr_miliary.models.onnx import calibration_inputs, export_onnx, onnx_sessio
 pytest.importorskip("onnxruntime")
 
 
-def test_export_outside_the_bundle_writes_a_sidecar_and_two_outputs(tiny_bundle, tmp_path):
+def test_export_outside_the_bundle_writes_a_sidecar_and_three_outputs(tiny_bundle, tmp_path):
     rec = export_onnx(tiny_bundle, tmp_path / "m.onnx")
     assert json.loads((tmp_path / "m.onnx.json").read_text()) == rec
     assert "onnx" not in load_card(tiny_bundle).to_dict()  # the bundle itself untouched
     sess = onnx_session(tmp_path / "m.onnx", rec["sha256"])
     x = np.random.default_rng(0).random((2, 1, 128, 128)).astype(np.float32)
-    logit, acts = sess.run(None, {"image": x})
+    logit, acts, grads = sess.run(None, {"image": x})
     model, card = load_bundle(tiny_bundle)
     seen = []
     layer = model.get_submodule(card.cam_target_layer)
@@ -30,6 +30,9 @@ def test_export_outside_the_bundle_writes_a_sidecar_and_two_outputs(tiny_bundle,
     handle.remove()
     np.testing.assert_allclose(logit, ref, atol=1e-4)
     np.testing.assert_allclose(acts, seen[0].numpy(), atol=1e-4)
+    a = torch.from_numpy(acts).requires_grad_(True)
+    (ref_grad,) = torch.autograd.grad(model.forward_head(a).sum(), a)
+    np.testing.assert_allclose(grads, ref_grad.numpy(), atol=1e-6)  # the head's gradient, exported in closed form
 
 
 def test_failed_parity_leaves_no_file(tiny_bundle, tmp_path):
