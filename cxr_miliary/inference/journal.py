@@ -3,9 +3,13 @@
 Rows are appended to ``<out>.journal.jsonl`` and flushed + fsynced after every batch, so
 a run killed at any moment (even SIGKILL) loses at most the batch in flight. A torn last
 line is cut when the journal is opened again. The journal is held under an exclusive
-``flock`` for the whole run: a second run writing to the same output refuses at once
-instead of deleting the first run's rows (the kernel releases the lock when a process
-dies, however it dies). The final table is written by :mod:`.table`.
+POSIX record lock (``lockf``) for the whole run: a second run writing to the same output
+refuses at once instead of deleting the first run's rows, and the kernel releases the lock
+when the process dies, however it dies. Not ``flock``: its lock belongs to the open file,
+which the forked decode workers share, so workers outliving a killed run kept the output
+locked. A POSIX lock belongs to the process alone — and is dropped when the process closes
+*any* descriptor of the file, so the journal is only ever read through its own handle.
+The final table is written by :mod:`.table`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .table import read_jsonl, to_json
+from .table import parse_jsonl, read_jsonl, to_json
 
 try:
     import fcntl
@@ -54,7 +58,7 @@ class Journal:
         self.fh = open(self.path, "a+b")  # noqa: SIM115 - held (and locked) for the whole run, closed by close()
         if fcntl is not None:
             try:
-                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 self.fh.close()
                 raise JournalBusy(
@@ -74,9 +78,12 @@ class Journal:
         self.fh.seek(0, os.SEEK_END)
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        """The rows journaled so far."""
+        """The rows journaled so far (read through the locked handle: see the module's note)."""
         self.fh.flush()
-        yield from read_rows(self.path)
+        self.fh.seek(0)
+        data = self.fh.read()
+        self.fh.seek(0, os.SEEK_END)
+        yield from parse_jsonl(data.decode("utf-8").splitlines(keepends=True))
 
     def append(self, rows: list[dict[str, Any]]) -> None:
         """Write rows and make them durable."""

@@ -99,13 +99,18 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return
     with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn by a kill mid-write
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        yield from parse_jsonl(fh)
+
+
+def parse_jsonl(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Rows of JSONL text lines; a torn (incomplete) last line is skipped."""
+    for line in lines:
+        if not line.endswith("\n"):
+            break  # torn by a kill mid-write
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:
+            continue
 
 
 def read_output(out: Path) -> Iterator[dict[str, Any]]:

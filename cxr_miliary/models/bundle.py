@@ -399,7 +399,13 @@ def check_weights(folder: Path, card: Card) -> tuple[Path, dict[str, Any]]:
     digest = sha256_file(weights)
     if digest != card.weights["sha256"]:
         raise BundleError(f"{weights}: sha256 {digest[:12]}… does not match the card ({card.weights['sha256'][:12]}…); the file was changed")
-    return weights, safetensors_header(weights)
+    header = safetensors_header(weights)
+    layer = card.cam_target_layer
+    # the CAM layer is a feature stage, so its parameters are in the file: checked here without
+    # torch, so a torch-free load (a cached ONNX verdict) refuses a bogus layer as early
+    if layer is not None and not any(name.startswith(layer + ".") for name in header if name != "__metadata__"):
+        raise BundleError(f"{folder / CARD}: cam_target_layer {layer!r} is not a module of {card.backbone} with weights in the file")
+    return weights, header
 
 
 def load_bundle(bundle: str | os.PathLike[str]) -> tuple[Any, Card]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +64,34 @@ def test_second_writer_is_refused_until_the_first_is_gone(tmp_path):
         holder.kill()
         holder.wait()
     Journal(out, resume=True).close()  # the kernel released the dead process's lock
+
+
+def test_forked_workers_of_a_killed_run_do_not_keep_the_lock(tmp_path):
+    """score forks decode workers; when the run is SIGKILLed they may linger a moment, lock-free."""
+    out = tmp_path / "s.csv"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                f"import os, sys, time; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+                "from pathlib import Path\n"
+                "from cxr_miliary.inference.journal import Journal\n"
+                f"j = Journal(Path({str(out)!r}))\n"
+                "pid = os.fork()\n"
+                "if pid == 0:\n    time.sleep(30); os._exit(0)\n"
+                "print(pid, flush=True); time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker = int(holder.stdout.readline())
+    try:
+        holder.kill()
+        holder.wait()
+        os.kill(worker, 0)  # the forked worker is still alive ...
+        Journal(out, resume=True).close()  # ... and the output is free
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
