@@ -85,7 +85,14 @@ def _pc_row(i, image, folder, patient, projection, labels, birth="1950", sex="M"
 
 
 @pytest.fixture
+def padchest_header():
+    """The published PadChest label table's header line."""
+    return PADCHEST_HEADER
+
+
+@pytest.fixture
 def padchest_csv(tmp_path):
+
     rows = [
         _pc_row(0, "a1.png", 0, "p1", "PA", "['miliary opacities', 'normal']"),
         _pc_row(1, "a2.png", 0, "p1", "L", "['miliary opacities']"),  # lateral of the same patient

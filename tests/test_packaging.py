@@ -17,7 +17,7 @@ def test_core_dependencies_leave_training_to_the_extra():
     for name in ("lightning", "jsonargparse", "torchmetrics"):
         assert name not in core
         assert any(dep.startswith(name) for dep in project["optional-dependencies"]["train"])
-    assert "cxr-miliary[torch,train]" in project["optional-dependencies"]["dev"]
+    assert "cxr-miliary[torch,train,txv]" in project["optional-dependencies"]["dev"]
     for name in ("torch", "timm", "grad-cam"):  # the core runs on ONNX Runtime
         assert not any(dep.startswith(name) for dep in project["dependencies"])
         assert any(dep.startswith(name) for dep in project["optional-dependencies"]["torch"])

@@ -94,7 +94,7 @@ def eager_baseline(weights: str | None) -> Any:
 
 
 def _default_bundle() -> Any:
-    from ..inference.locate import find_default_bundle
+    from ..models.locate import find_default_bundle
 
     return find_default_bundle()
 

@@ -1,4 +1,4 @@
-"""``cxr-miliary bench [inference|phantom|cache]``: figures measured on this machine."""
+"""``cxr-miliary bench [inference|phantom|cache|train|lungs]``: figures measured on this machine."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "score throughput (fp32 eager, fp32 channels_last, the auto runtime, ONNX Runtime when exported; with and "
         "without Grad-CAM), score vs a predict() loop, predict latency with and without Grad-CAM, CLI cold start, "
         "faithfulness of the fast path, and score's peak memory for 200 vs 2000 inputs. "
-        "phantom: phantom rendering per process. cache: the prepare cache vs decoding DICOMs.",
+        "phantom: phantom rendering per process. cache: the prepare cache vs decoding DICOMs. "
+        "train: the training data pipeline against the model's step. lungs: lung fields against phantom truth "
+        "and hand outlines of real films (--real), and their time at 2048².",
     )
-    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache"])
+    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs"])
     p.add_argument("--weights", default=None)
     p.add_argument("--n", type=positive_int, default=None, help="images (default: 32 for inference, 40 otherwise)")
     p.add_argument("--size", type=positive_int, default=None, help="image side (default: 2048; phantom: 1024)")
@@ -29,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-inputs", type=positive_int, default=128, help="inputs per score/predict-loop run (the N files repeated; default 128)")
     p.add_argument("--no-memory", action="store_true", help="skip the 200 vs 2000 inputs memory runs")
     p.add_argument("--json", default=None, help="also write the figures as JSON")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="train: where the model runs")
+    p.add_argument("--train-precision", default="bf16-mixed", choices=["bf16-mixed", "32-true"], help="train: the model's precision")
+    p.add_argument("--backbone", default="resnet10t", help="train: timm backbone")
+    p.add_argument("--head", default="grid", choices=["global", "grid"], help="train: classifier head")
+    p.add_argument("--train-workers", default="0,1,2", help="train: DataLoader worker counts to measure (comma list)")
+    p.add_argument("--real", action="append", default=None, metavar="FILE", help="lungs: a real film with a hand outline (repeatable)")
+    p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)
 
 
@@ -43,6 +52,24 @@ def run(args: argparse.Namespace) -> int:
         from ..bench.data import phantom_speed
 
         res = phantom_speed(args.n or 40, args.size or 1024, log=log)
+    elif args.what == "train":
+        from ..bench.training import parse_workers, train_bench
+
+        res = train_bench(
+            n=args.n or 256,
+            size=args.size or 512,
+            batch=args.batch_size,
+            workers=parse_workers(args.train_workers),
+            device=args.device,
+            precision=args.train_precision,
+            backbone=args.backbone,
+            head=args.head,
+            log=log,
+        )
+    elif args.what == "lungs":
+        from ..bench.lungs import lung_bench
+
+        res = lung_bench(args.n or 100, args.size or 1024, real=args.real, sheet=args.sheet, log=log)
     elif args.what == "cache":
         from ..bench.data import cache_speed
 

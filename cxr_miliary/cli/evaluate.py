@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.manifest}: {exc}") from None
     if args.update_card:
         from ..evaluation.run import update_card
-        from ..inference.locate import find_default_bundle
+        from ..models.locate import find_default_bundle
 
         update_card(args.weights or find_default_bundle(), m, args.update_card)
     a = m["metrics"]["auroc"]

@@ -37,6 +37,7 @@ COMMANDS = (
     "manifest",
     "prepare",
     "train",
+    "train-lungs",
     "export-bundle",
     "export",
     "reference",

@@ -54,12 +54,56 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     fol = src.add_parser("folder", parents=[common], help="root/positive/... and root/negative/...")
     fol.add_argument("--root", required=True)
+
+    # lung-field sets for `train-lungs`: masks with sides, not labels
+    lung = argparse.ArgumentParser(add_help=False)
+    lung.add_argument("--out", required=True, help="lung-mask manifest CSV to write")
+    lung.add_argument("--ratios", type=_ratios, default=(0.8, 0.1, 0.1), help="train,val,test (default: 0.8,0.1,0.1)")
+    lung.add_argument("--seed", type=int, default=0, help="split seed")
+    js = src.add_parser("jsrt", parents=[lung], help="lung masks: JSRT .IMG files with the SCR masks")
+    js.add_argument("--images", required=True, help="folder of JSRT *.IMG (2048x2048 12-bit raw)")
+    js.add_argument("--scr", required=True, help="SCR folder holding masks/{left lung,right lung}/*.gif")
+    mo = src.add_parser("montgomery", parents=[lung], help="lung masks: Montgomery County (CXR_png, ManualMask)")
+    mo.add_argument("--root", required=True)
+    sz = src.add_parser("shenzhen", parents=[lung], help="lung masks: Shenzhen CXR_png with the published combined masks")
+    sz.add_argument("--root", required=True)
+    sz.add_argument("--masks", required=True, help="folder of CHNCXR_*_mask.png")
+    ph = src.add_parser("phantom-lungs", parents=[lung], help="lung masks: phantoms written by `cxr-miliary phantom`")
+    ph.add_argument("--phantoms", required=True, help="the phantom manifest.csv")
     p.set_defaults(func=run)
+
+
+LUNG_SOURCES = ("jsrt", "montgomery", "shenzhen", "phantom-lungs")
+
+
+def _run_lungs(args: argparse.Namespace) -> int:
+    from ..data import lung_masks as lm
+
+    common = {"ratios": args.ratios, "seed": args.seed}
+    if args.source == "jsrt":
+        df = lm.jsrt_manifest(args.images, args.scr, args.out, **common)
+    elif args.source == "montgomery":
+        df = lm.montgomery_manifest(args.root, args.out, **common)
+    elif args.source == "shenzhen":
+        df = lm.shenzhen_manifest(args.root, args.masks, args.out, **common)
+    else:
+        try:
+            df = lm.phantom_lung_manifest(args.phantoms, args.out, **common)
+        except (FileNotFoundError, KeyError) as exc:
+            raise UsageError(f"{args.phantoms}: not a phantom manifest with lung masks ({exc})") from None
+    if df.empty:
+        raise UsageError(f"no image with both lung masks found for {args.source}; wrote an empty {args.out}")
+    counts = df["split"].value_counts().to_dict()
+    sys.stdout.write(f"{args.out}: {len(df)} images with lung masks ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})\n")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Build, write and summarise."""
     from pathlib import Path
+
+    if args.source in LUNG_SOURCES:
+        return _run_lungs(args)
 
     from ..data import csv_manifest, folder_manifest, nih_manifest, padchest_manifest, summarise
 

@@ -23,7 +23,9 @@ MAX_ZONE_CV = 0.65
 UNILATERAL_SHARE = 0.70
 
 
-def distribution(cam: np.ndarray, lung_mask: np.ndarray, positive: bool, involved_fraction: float = 0.35) -> dict[str, object]:
+def distribution(
+    cam: np.ndarray, lung_mask: np.ndarray, positive: bool, involved_fraction: float = 0.35, sides: np.ndarray | None = None
+) -> dict[str, object]:
     """Summarise a map inside the lungs.
 
     Args:
@@ -32,6 +34,8 @@ def distribution(cam: np.ndarray, lung_mask: np.ndarray, positive: bool, involve
         positive: The model's decision; a negative image has pattern ``none``.
         involved_fraction: A zone is involved when its mean intensity reaches this
             fraction of the most intense zone's.
+        sides: The lungs' sides (1 image-left, 2 image-right) where the lung model gave
+            them; otherwise the mask is split at the mediastinum.
 
     Returns:
         ``{"left", "right", "zones": {name: fraction}, "involved_zones": [...], "pattern"}``;
@@ -44,7 +48,9 @@ def distribution(cam: np.ndarray, lung_mask: np.ndarray, positive: bool, involve
         size = (max(1, round(w * f)), max(1, round(h * f)))
         cam = cv2.resize(cam.astype(np.float32), size, interpolation=cv2.INTER_AREA)
         lung_mask = cv2.resize(lung_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
-    zones = zone_map(sides_from_mask(lung_mask))
+    if sides is not None and sides.shape != lung_mask.shape:
+        sides = cv2.resize(sides.astype(np.uint8), lung_mask.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(np.int8)
+    zones = zone_map(np.where(lung_mask, sides, 0).astype(np.int8) if sides is not None else sides_from_mask(lung_mask))
     inside = zones >= 0
     mass = float(cam[inside].sum())
     empty = {"left": 0.0, "right": 0.0, "zones": {z: 0.0 for z in ZONE_NAMES}, "involved_zones": [], "pattern": "none"}

@@ -67,6 +67,6 @@ def explain(raw: np.ndarray, lungs: LungFields, *, input_size: int, probability:
     small_mask = LungFields(lungs.small, small, lungs.source).full()
     found = bool(small_mask.any())
     cam_small = absolute_map(to_image(raw, input_size, small), probability, small_mask if found else None)
-    dist = distribution(cam_small, small_mask, positive)
+    dist = distribution(cam_small, small_mask, positive, sides=lungs.sides_at(small))
     cam = cam_small if small == (h, w) else cv2.resize(cam_small, (w, h), interpolation=cv2.INTER_LINEAR)
     return Explanation(np.clip(cam, 0.0, 1.0), lungs.full(), dist, [] if found else [NO_LUNGS_WARNING])

@@ -21,9 +21,9 @@ from ..explain import explain, lung_fields
 from ..io import ImageMeta, Radiograph, load_image
 from ..metrics import sigmoid
 from ..models import Card, load_bundle, load_card
+from ..models.locate import find_default_bundle
 from ..transforms import Preprocess, eval_transform, to_array
 from .integrity import assess, chest_verdict, warnings_for
-from .locate import find_default_bundle
 from .precision import PRECISIONS, resolve_device
 from .prediction import Prediction
 from .runtime import Backend, Forward, OnnxBackend, TorchBackend

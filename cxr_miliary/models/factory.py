@@ -23,6 +23,7 @@ def create_model(
     in_chans: int = 1,
     drop_rate: float = 0.0,
     head: str = "global",
+    init_from: str | None = None,
 ) -> nn.Module:
     """Build a one-logit classifier from any timm model name.
 
@@ -39,11 +40,22 @@ def create_model(
             (:class:`~cxr_miliary.models.grid_head.GridClassifier`: evidence pooled per
             cell of a 3 x 2 image grid, so the classifier can tell diffuse from one-lung
             or one-zone); ``"zones"`` is the grid head's old name.
+        init_from: Starting weights: ``"hub[:tag]"``, a local ``.safetensors`` file, or
+            ``"torchxrayvision:<weights or state file>"`` (see
+            :mod:`cxr_miliary.models.init_weights`); overrides the two options above.
 
     Returns:
         The model, outputting (B, 1) logits.
     """
     head = canonical_head(head)
+    from .init_weights import TXV_BACKBONE, parse, torchxrayvision_features
+
+    kind, arg = parse(init_from)
+    if kind == "hub":
+        pretrained, pretrained_file = True, None
+        backbone = f"{backbone}.{arg}" if arg else backbone
+    elif kind == "file":
+        pretrained_file = arg
     if pretrained_file and not os.path.isfile(pretrained_file):
         raise FileNotFoundError(f"{pretrained_file}: pretrained weights file not found")
     kwargs: dict = {"num_classes": 1, "in_chans": in_chans, "drop_rate": drop_rate}
@@ -57,6 +69,12 @@ def create_model(
         net = timm.create_model(backbone, pretrained=True, pretrained_cfg_overlay={"file": os.fspath(pretrained_file)}, **kwargs)
     else:
         net = timm.create_model(backbone, pretrained=pretrained, **kwargs)
+    if kind == "torchxrayvision":
+        if backbone != TXV_BACKBONE or in_chans != 1:
+            raise ValueError(f"TorchXRayVision weights fit backbone {TXV_BACKBONE} with in_chans 1 (got {backbone}, {in_chans})")
+        missing, _ = net.load_state_dict(torchxrayvision_features(arg), strict=False)
+        if any(k.startswith("features.") for k in missing):
+            raise ValueError(f"TorchXRayVision weights do not cover timm's densenet121 features ({sorted(missing)[:3]})")
     return GridClassifier(net, drop_rate=drop_rate) if head == "grid" else net
 
 

@@ -109,7 +109,9 @@ def check_separable(model: nn.Module, layer: str, size: int, channels: int) -> d
     head = head_function(model)
     if head is None or not hasattr(model, "forward_features"):
         return {"separable": False, "gradient": None, "reason": "the network has no separate head (forward_features / forward_head)"}
-    x = torch.randn(2, channels, size, size, generator=torch.Generator().manual_seed(0))
+    device = next(model.parameters()).device
+    x = torch.randn(2, channels, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+
     seen: list[torch.Tensor] = []
     handle = model.get_submodule(layer).register_forward_hook(lambda _m, _i, out: seen.append(out))
     try:

@@ -1,12 +1,12 @@
-"""From attenuation to a detector image: exposure, blur, quantum noise, contrast, bit depth."""
+"""From attenuation to a processed detector image: exposure, heel effect, scatter, noise, log, CR/DX processing, bit depth."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from scipy.ndimage import gaussian_filter
 
 
 @dataclass
@@ -19,12 +19,34 @@ class Acquired:
     params: dict[str, float]
 
 
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (OpenCV: several times faster than scipy at these sizes; deterministic)."""
+    return cv2.GaussianBlur(np.ascontiguousarray(img, dtype=np.float32), (0, 0), max(float(sigma), 0.1), borderType=cv2.BORDER_REFLECT)
+
+
+def _smooth(img: np.ndarray, sigma: float, factor: int = 8) -> np.ndarray:
+    """A wide Gaussian blur, computed on a copy ``factor`` times smaller (the result is smooth at that scale)."""
+    h, w = img.shape
+    small = cv2.resize(np.ascontiguousarray(img, dtype=np.float32), (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(_blur(small, max(sigma / factor, 0.5)), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | None = None) -> Acquired:
-    """Simulate the exposure of ``attenuation`` on a digital detector.
+    """Simulate the exposure of ``attenuation`` on a digital detector, processed as CR/DX vendors do.
+
+    Physics: focal-spot/detector blur, an anode heel effect (the beam is a few percent
+    stronger towards the cathode), scatter (a broad blur of the primary, scaled by a
+    scatter-to-primary ratio: grids remove most of it), quantum noise with the detector's
+    correlation (its noise power falls at high frequencies) plus electronic noise, and the
+    log transform. Processing: multi-frequency equalisation (the large-scale component,
+    lungs against abdomen, is compressed), unsharp-mask edge enhancement at a millimetre
+    scale, and a sigmoid display curve. The same nodule is therefore less conspicuous
+    behind the heart and the domes (fewer photons, more scatter, a flatter tone curve) than
+    over the open lung, as on a real film.
 
     Args:
         attenuation: float32 HxW, higher = denser.
-        rng: Random generator for exposure, blur, noise, contrast, bit depth, collimation.
+        rng: Random generator for every acquisition and processing parameter.
         markers: Burn in "R"/"L" text markers; random when None.
 
     Returns:
@@ -33,13 +55,30 @@ def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | N
     h, w = attenuation.shape
     scale = h / 1024.0
     blur = rng.uniform(0.5, 1.3) * scale
-    A = gaussian_filter(attenuation, blur)  # detector MTF
+    A = _blur(attenuation, blur)  # focal spot and detector MTF
+    A = A - A.min()
     mu = rng.uniform(3.0, 4.5)
-    photons = rng.uniform(3000.0, 20000.0)  # photons per pixel through air, at 1024 px
-    photons *= (1024.0 / h) ** 2  # larger pixels collect more photons
-    expected = photons * np.exp(-mu * (A - A.min()))
-    noisy = expected + np.sqrt(expected) * rng.standard_normal(A.shape).astype(np.float32)
-    A_det = -np.log(np.clip(noisy, 1.0, None) / photons) / mu  # log-processed detector signal
+    photons = rng.uniform(3000.0, 20000.0) * (1024.0 / h) ** 2  # per pixel through air; larger pixels collect more
+    heel = rng.uniform(-0.12, 0.12)
+    beam = photons * (1.0 + heel * (np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]))
+    primary = beam * np.exp(-mu * A)
+    spr = rng.uniform(0.15, 0.8)  # scatter-to-primary ratio (with / without a grid)
+    scatter = spr * _smooth(primary, 60.0 * scale)
+    expected = primary + scatter
+    white = rng.standard_normal(A.shape, dtype=np.float32)
+    corr = _blur(white, 0.6)  # the detector's correlated noise
+    corr *= 1.0 / (corr.std() + 1e-8)
+    electronic = rng.uniform(1.0, 4.0)
+    noisy = expected + np.sqrt(expected) * corr + electronic * rng.standard_normal(A.shape, dtype=np.float32)
+    L = -np.log(np.clip(noisy, 1.0, None) / photons) / mu  # log-processed detector signal
+
+    # multi-frequency processing: equalise the large scales, enhance the small ones
+    spacing_scale = 1024.0 / h
+    edge_sigma = rng.uniform(1.5, 3.0) / spacing_scale  # ~ 0.5-1 mm
+    k_edge = rng.uniform(0.3, 1.2)
+    k_eq = rng.uniform(0.3, 0.8)
+    low = _smooth(L, 50.0 * scale)
+    L = L + k_edge * (L - _blur(L, edge_sigma)) - k_eq * (low - float(low.mean()))
 
     # collimation: shuttered borders receive no dose and show white
     coll = np.zeros(A.shape, dtype=bool)
@@ -50,20 +89,26 @@ def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | N
         coll[:, : m[2]] = True
         coll[:, w - m[3] :] = True
 
-    exposed = A_det[~coll] if (~coll).any() else A_det
+    exposed = L[~coll] if (~coll).any() else L
     lo, hi = np.percentile(exposed[:: max(1, exposed.size // 200_000)], [rng.uniform(0.2, 2.0), rng.uniform(99.0, 99.9)])
-    gamma = rng.uniform(0.8, 1.25)
-    display = np.clip((A_det - lo) / max(hi - lo, 1e-6), 0, 1) ** gamma
+    z = np.clip((L - lo) / max(hi - lo, 1e-6), 0, 1)
+    gain, centre = rng.uniform(3.0, 7.0), rng.uniform(0.42, 0.6)  # the vendor's sigmoid tone curve
+    lo_s, hi_s = 1 / (1 + np.exp(gain * centre)), 1 / (1 + np.exp(-gain * (1 - centre)))
+    display = ((1 / (1 + np.exp(-gain * (z - centre)))) - lo_s) / (hi_s - lo_s)
     display[coll] = rng.uniform(0.9, 1.0)
     if markers if markers is not None else rng.random() < 0.6:
         display = _markers(display, rng, scale)
     bits = int(rng.choice([10, 12, 12, 14, 16]))
     top = 2**bits - 1
-    stored = np.round(display * top).astype(np.uint16)
+    stored = np.round(np.clip(display, 0, 1) * top).astype(np.uint16)
     params = {
         "blur_px": round(float(blur), 3),
         "photons": round(float(photons), 1),
-        "gamma": round(float(gamma), 3),
+        "scatter_to_primary": round(float(spr), 3),
+        "heel": round(float(heel), 3),
+        "edge_gain": round(float(k_edge), 3),
+        "equalisation": round(float(k_eq), 3),
+        "tone_gain": round(float(gain), 3),
         "bits": bits,
         "collimated": bool(coll.any()),
     }

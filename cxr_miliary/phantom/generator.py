@@ -27,6 +27,7 @@ class Phantom:
     lung_mask: np.ndarray
     lesion_mask: np.ndarray
     record: dict[str, object] = field(default_factory=dict)
+    lung_side: np.ndarray | None = None  # int8: 1 image-left lung (patient's right), 2 image-right lung
 
 
 def rng_for(seed: int, index: int) -> np.random.Generator:
@@ -135,4 +136,4 @@ def render_phantom(
         "size": int(size),
         **{k: v for k, v in acq.params.items()},
     }
-    return Phantom(acq.display, acq.stored, acq.bits, lungs, lesion.mask & lungs if label else lesion.mask, record)
+    return Phantom(acq.display, acq.stored, acq.bits, lungs, lesion.mask & lungs if label else lesion.mask, record, anat.lung_side)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy.ndimage import gaussian_filter
 
 
 def render_vessels(
@@ -42,7 +42,7 @@ def render_vessels(
             width = rng.uniform(7, 10) * scale * prominence**0.7
             _branch(draw, np.array([hr, hc]), direction, length, width, 0, rng, scale, prominence)
     vessels = np.asarray(canvas, dtype=np.float32)
-    vessels = gaussian_filter(vessels, 1.2 * scale)
+    vessels = cv2.GaussianBlur(np.ascontiguousarray(vessels, dtype=np.float32), (0, 0), 1.2 * scale, borderType=cv2.BORDER_REFLECT)
     return vessels * lung_mask
 
 

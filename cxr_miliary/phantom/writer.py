@@ -28,9 +28,16 @@ def write_png16(path: Path, stored: np.ndarray) -> None:
     Image.fromarray(stored.astype(np.uint16)).save(path, compress_level=1)  # noisy data barely compresses; speed wins
 
 
-def write_mask(path: Path, mask: np.ndarray) -> None:
-    """8-bit 0/255 PNG mask."""
-    Image.fromarray((mask > 0).astype(np.uint8) * 255).save(path, compress_level=6)
+def write_mask(path: Path, mask: np.ndarray, sides: np.ndarray | None = None) -> None:
+    """8-bit PNG mask: 0 outside, 255 inside.
+
+    With ``sides``: 128 for the image-left lung (the patient's right), 255 for the
+    image-right lung; ``> 0`` is the whole mask either way.
+    """
+    out = (mask > 0).astype(np.uint8) * 255
+    if sides is not None:
+        out[(mask > 0) & (sides == 1)] = 128
+    Image.fromarray(out).save(path, compress_level=6)
 
 
 def write_dicom(path: Path, ph: Phantom, patient_id: str) -> None:
@@ -89,7 +96,7 @@ def _job(args: tuple) -> dict[str, object]:
     row["path"] = row[f"path_{formats[0]}"]
     row["lung_mask"] = f"masks/{stem}_lung.png"
     row["lesion_mask"] = f"masks/{stem}_lesion.png"
-    write_mask(out / str(row["lung_mask"]), ph.lung_mask)
+    write_mask(out / str(row["lung_mask"]), ph.lung_mask, ph.lung_side)
     write_mask(out / str(row["lesion_mask"]), ph.lesion_mask)
     ph.record.setdefault("photometric", "MONOCHROME2")
     return {**row, **ph.record}

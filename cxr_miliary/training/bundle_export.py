@@ -116,8 +116,9 @@ def write_bundle(
     training_data: dict[str, Any],
     label_terms: tuple[str, ...] | list[str] = DEFAULT_POSITIVE_TERMS,
     name: str = "cxr-miliary",
+    init: dict[str, Any] | None = None,
 ) -> Path:
-    """Assemble the card and save the bundle (weights, card.json, MODEL_CARD.md)."""
+    """Assemble the card and save the bundle (weights, card.json, MODEL_CARD.md); ``init`` records the starting weights."""
     card = Card(
         name=name,
         backbone=backbone,
@@ -138,7 +139,35 @@ def write_bundle(
     from ..models.head_gradient import cam_record
 
     card.cam = cam_record(model.eval(), card)
+    if init is not None:
+        card.extra["init"] = init
     return save_bundle(model, out_dir, card)
+
+
+def export_dir(trainer: L.Trainer, out_dir: str | None, name: str) -> str:
+    """Where an export callback writes (``<log dir>/<name>`` unless given); call on every rank."""
+    # trainer.log_dir is a collective (a broadcast) under DDP: every rank must ask
+    return out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, name)
+
+
+def restore_best(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    """Load the best checkpoint's weights into the module (the bundle is the best epoch, not the last)."""
+    ckpt = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
+    if ckpt and os.path.isfile(ckpt):
+        pl_module.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"])  # weights only: never unpickle
+        log.info("bundle from best checkpoint %s", ckpt)
+
+
+def _init_record(hp: Any) -> dict[str, Any]:
+    """The card's ``init``: where the starting weights came from, and their licence."""
+    from ..models.init_weights import parse, record
+
+    kind, arg = parse(hp.get("init_from"))
+    if kind == "none" and hp.get("pretrained_file"):
+        kind, arg = "file", str(hp["pretrained_file"])
+    elif kind == "none" and hp.get("pretrained"):
+        kind, arg = "hub", ""
+    return record(kind, arg, hp["backbone"])
 
 
 def data_summary(dm: Any) -> dict[str, Any]:
@@ -184,15 +213,10 @@ class ExportBundle(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Calibrate and export on the main process."""
-        # trainer.log_dir is a collective (a broadcast) under DDP: every rank must ask
-        out = self.out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "bundle")
+        out = export_dir(trainer, self.out_dir, "bundle")
         if not trainer.is_global_zero:
             return
-        ckpt = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
-        if ckpt and os.path.isfile(ckpt):
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-            pl_module.load_state_dict(state)
-            log.info("bundle from best checkpoint %s", ckpt)
+        restore_best(trainer, pl_module)
         dm = trainer.datamodule
         logits, labels = predict_logits(pl_module.model, dm.val_dataloader(), pl_module.hparams.channels_last)
         cal = calibrate(logits, labels, self.threshold_rule, self.target)
@@ -205,6 +229,7 @@ class ExportBundle(L.Callback):
             training_data=data_summary(dm),
             label_terms=self.label_terms,
             name=self.name,
+            init=_init_record(pl_module.hparams),
         )
         try:
             add_reference(pl_module.model, self.bundle_path, dm, pl_module.hparams.channels_last)

@@ -33,3 +33,11 @@ def main(args: Sequence[str] | None = None) -> None:
         args=list(args) if args is not None else None,
         save_config_kwargs={"overwrite": True},
     )
+
+
+def lungs_main(args: Sequence[str] | None = None) -> None:
+    """The lung-field model's LightningCLI (``cxr-miliary train-lungs`` / ``python train.py lungs``)."""
+    from ..data.lung_datamodule import LungMaskDataModule
+    from .lung_module import LungFieldsModule
+
+    LightningCLI(LungFieldsModule, LungMaskDataModule, args=list(args) if args is not None else None, save_config_kwargs={"overwrite": True})

@@ -29,6 +29,10 @@ class MiliaryModule(L.LightningModule):
         backbone: timm model name.
         pretrained: Hub weights (online).
         pretrained_file: Local pretrained weights (offline); overrides ``pretrained``.
+        init_from: Starting weights in one option: ``"hub[:tag]"``, a ``.safetensors``
+            file, or ``"torchxrayvision:<weights>"`` (chest X-ray features; see
+            :mod:`cxr_miliary.models.init_weights`); overrides the two above. Recorded in
+            the bundle's card with its licence.
         in_chans: Input channels (must match the DataModule's ``channels``).
         drop_rate: Dropout before the classifier.
         head: ``"global"`` (timm's classifier) or ``"grid"`` (evidence pooled per cell
@@ -57,6 +61,7 @@ class MiliaryModule(L.LightningModule):
         in_chans: int = 1,
         drop_rate: float = 0.2,
         head: str = "global",
+        init_from: str | None = None,
         loss: str = "bce",
         pos_weight: float | None = None,
         focal_gamma: float = 2.0,
@@ -73,7 +78,9 @@ class MiliaryModule(L.LightningModule):
         if loss not in ("bce", "focal"):
             raise ValueError("loss must be 'bce' or 'focal'")
         self.save_hyperparameters()
-        self.model = create_model(backbone, pretrained=pretrained, pretrained_file=pretrained_file, in_chans=in_chans, drop_rate=drop_rate, head=head)
+        self.model = create_model(
+            backbone, pretrained=pretrained, pretrained_file=pretrained_file, in_chans=in_chans, drop_rate=drop_rate, head=head, init_from=init_from
+        )
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.cam_layer = cam_target_layer(self.model)
@@ -93,8 +100,17 @@ class MiliaryModule(L.LightningModule):
 
     # --- plumbing -------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        """Take ``pos_weight`` from the data when not fixed."""
+        """Take ``pos_weight`` from the data when not fixed; check the data's normalisation against the starting weights."""
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if dm is not None and hasattr(dm, "preprocess") and (self.hparams.init_from or "").startswith("torchxrayvision:"):
+            from ..models.init_weights import TXV_MEAN, TXV_STD
+
+            pre = dm.preprocess
+            if abs(pre.mean - TXV_MEAN) > 1e-9 or abs(pre.std - TXV_STD) > 1e-12 or pre.channels != 1:
+                raise ValueError(
+                    f"TorchXRayVision weights expect data.channels 1, data.mean {TXV_MEAN} and data.std {TXV_STD} "
+                    "(pixels scaled to [-1024, 1024]); see configs/padchest_txv.yaml"
+                )
         if self.hparams.pos_weight is None and dm is not None and hasattr(dm, "pos_fraction"):
             p = dm.pos_fraction
             self._pos_weight = (1 - p) / p if 0 < p < 1 else 1.0

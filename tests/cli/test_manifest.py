@@ -14,3 +14,16 @@ def test_cli_manifest_summary(padchest_csv, tmp_path, capsys):
     assert "dropped 1: no parseable labels" in text and "positives" in text
     assert pd.read_csv(out).shape[0] == 6
     assert main(["manifest", "padchest", "--labels", str(tmp_path / "nope.csv"), "--out", str(out)]) == 2
+
+
+def test_cli_manifest_lung_sources(tmp_path, capsys):
+    from cxr_miliary.phantom import generate_phantoms
+
+    man = generate_phantoms(3, tmp_path / "ph", seed=5, size=128)
+    out = tmp_path / "lungs.csv"
+    assert main(["manifest", "phantom-lungs", "--phantoms", str(man), "--out", str(out)]) == 0
+    assert "3 images with lung masks" in capsys.readouterr().out
+    assert set(pd.read_csv(out).columns) >= {"path", "mask", "split", "source"}
+    (tmp_path / "empty" / "CXR_png").mkdir(parents=True)
+    assert main(["manifest", "montgomery", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "m.csv")]) == 2
+    assert "no image with both lung masks" in capsys.readouterr().err

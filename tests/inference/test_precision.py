@@ -22,7 +22,10 @@ def test_bf16_channels_last_is_faithful(tiny_bundle, tmp_path):
     assert f["cam_correlation_min"] >= 0.95  # Grad-CAM runs in fp32 on both paths
     if "auroc_fp32" in f:
         # on 12 images one swapped pair moves AUROC by ~0.03, so the 0.005 bar is checked
-        # by `bench` on a real set; here the ranking must simply be the same
-        assert f["auroc_fp32"] == pytest.approx(f["auroc_fast"], abs=1e-9)
+        # by `bench` on a real set; here the untrained tiny model's probabilities lie within
+        # bf16's resolution of each other, so at most one pair may swap
+        pos = int(rows["label"].sum())
+        assert f["auroc_fp32"] == pytest.approx(f["auroc_fast"], abs=1.0 / (pos * (len(rows) - pos)) + 1e-9)
+
     pred = fast.predict(load_image(paths[0]))
     assert np.isfinite(pred.probability) and pred.cam.dtype == np.float32

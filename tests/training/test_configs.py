@@ -18,6 +18,8 @@ STACKS = {
     "padchest_miliary": ["padchest_miliary.yaml"],
     "nih_pretrain": ["nih_pretrain.yaml"],
     "csv_example": ["csv_example.yaml"],
+    "lung_fields": ["lung_fields.yaml"],
+    "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
 }
 
 
@@ -28,12 +30,19 @@ def test_every_config_is_covered():
 @pytest.mark.parametrize("name", sorted(STACKS))
 def test_config_parses(name):
     args = [a for f in STACKS[name] for a in ("--config", str(ROOT / "configs" / f))]
-    out = subprocess.run([sys.executable, str(ROOT / "train.py"), "fit", *args, "--print_config"], capture_output=True, text=True, timeout=180)
+    task = ["lungs"] if name == "lung_fields" else []
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), *task, "fit", *args, "--print_config"], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     cfg = yaml.safe_load(out.stdout)
+    if name == "lung_fields":
+        assert cfg["model"]["encoder"].startswith("tu-") and cfg["data"]["image_size"] == 256
+        assert "cxr_miliary.training.ExportLungBundle" in [c["class_path"] for c in cfg["trainer"]["callbacks"]]
+        return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert "in_chans" not in cfg["model"] and cfg["data"]["channels"] in (1, 3)  # model.in_chans is linked from data.channels
     callbacks = [c["class_path"] for c in cfg["trainer"]["callbacks"]]
     assert "cxr_miliary.training.ExportBundle" in callbacks
+    if name == "padchest_txv":
+        assert cfg["model"]["init_from"].startswith("torchxrayvision:") and cfg["data"]["std"] == 1 / 2048
     if name == "default_model_grid":
         assert cfg["model"]["head"] == "grid" and cfg["data"]["image_size"] == 512

@@ -1,0 +1,151 @@
+"""Lung-field benchmark: agreement with phantom truth and with hand outlines of real films, and speed.
+
+``cxr-miliary bench lungs``. The learned lung model (``weights/lungs``) and the classical
+estimate are measured side by side on phantoms from a seed the lung model never trained on,
+on any real film given with ``--real`` that :mod:`.real_outlines` holds an outline for, and
+for time at 2048². Benchmarks, not tests: nothing here asserts a figure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+UNSEEN_SEED = 7001  # the lung model trains on seed 2000 (configs/lung_fields.yaml)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def _side_iou(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
+    """Mean IoU of the two lungs taken side by side (None when the method gives no sides)."""
+    if sides is None:
+        return None
+    return float(np.mean([_iou(sides == s, truth == s) for s in (1, 2)]))
+
+
+def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The hand outline of a real film as an int8 side map (1 image-left, 2 image-right), or None."""
+    import cv2
+
+    from .real_outlines import OUTLINES
+
+    rec = OUTLINES.get(name)
+    if rec is None:
+        return None
+    out = np.zeros(shape, np.uint8)
+    for side, key in ((1, "image-left"), (2, "image-right")):
+        cv2.fillPoly(out, [np.asarray(rec[key], np.int32)], side)
+    return out.astype(np.int8)
+
+
+def _methods() -> dict[str, Callable[[np.ndarray], Any]]:
+    from ..explain.lungs import classical_lung_fields, default_segmenter, learned_lung_fields
+
+    out: dict[str, Callable[[np.ndarray], Any]] = {"classical": classical_lung_fields}
+    seg = default_segmenter()
+    if seg is not None:
+        out["learned"] = lambda px: learned_lung_fields(px, seg)
+    return out
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "min": float(v.min()), "p5": float(np.percentile(v, 5)), "below_0.9": float((v < 0.9).mean())}
+
+
+def lung_bench(
+    n: int = 100,
+    size: int = 1024,
+    seed: int = UNSEEN_SEED,
+    real: list[str] | None = None,
+    sheet: str | None = None,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Any]:
+    """IoU against phantom truth (n phantoms of ``seed``) and against real-film outlines; time at 2048²."""
+    from ..io import load_image
+    from ..phantom import render_phantom
+
+    methods = _methods()
+    res: dict[str, Any] = {"phantom": {}, "real": {}, "ms_2048": {}}
+    ious: dict[str, list[float]] = {m: [] for m in methods}
+    side_ious: dict[str, list[float]] = {m: [] for m in methods}
+    examples = []
+    for i in range(n):
+        ph = render_phantom(seed, i, size)
+        truth = ph.lung_side if ph.lung_side is not None else ph.lung_mask.astype(np.int8)
+        for name, fn in methods.items():
+            fields = fn(ph.display)
+            ious[name].append(_iou(fields.full(), truth > 0))
+            s = _side_iou(fields.sides_at(truth.shape), truth)
+            if s is not None:
+                side_ious[name].append(s)
+        if i < 3:
+            examples.append((f"phantom {seed}/{i}", ph.display, truth))
+    log(f"lung fields against phantom truth: {n} phantoms, seed {seed} (not trained on), {size}²")
+    for name in methods:
+        res["phantom"][name] = {"iou": _summary(ious[name])}
+        line = f"  {name:9s} IoU mean {np.mean(ious[name]):.3f}  p5 {np.percentile(ious[name], 5):.3f}  min {np.min(ious[name]):.3f}"
+        if side_ious[name]:
+            res["phantom"][name]["side_iou"] = _summary(side_ious[name])
+            line += f"  per-lung IoU mean {np.mean(side_ious[name]):.3f}"
+        log(line)
+    for path in real or []:
+        img = load_image(path).pixels
+        truth = outline_masks(os.path.basename(path), img.shape)
+        if truth is None:
+            log(f"  {path}: no hand outline for this film; skipped")
+            continue
+        examples.append((os.path.basename(path), img, truth))
+        row = {}
+        for name, fn in methods.items():
+            fields = fn(img)
+            row[name] = {"iou": _iou(fields.full(), truth > 0), "side_iou": _side_iou(fields.sides_at(truth.shape), truth)}
+        res["real"][os.path.basename(path)] = row
+        log(f"  {os.path.basename(path)} (hand outline, by eye): " + ", ".join(f"{k} IoU {v['iou']:.3f}" for k, v in row.items()))
+    big = render_phantom(seed, 0, 2048).display
+    for name, fn in methods.items():
+        fn(big)
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            fn(big)
+            times.append((time.perf_counter() - t) * 1000)
+        res["ms_2048"][name] = float(np.median(times))
+    log("time per 2048² image (median of 5, one thread): " + ", ".join(f"{k} {v:.1f} ms" for k, v in res["ms_2048"].items()))
+    if sheet:
+        contact_sheet(examples, methods, sheet)
+        log(f"contact sheet: {sheet}")
+    return res
+
+
+def contact_sheet(examples: list[tuple[str, np.ndarray, np.ndarray]], methods: dict[str, Callable[[np.ndarray], Any]], path: str) -> None:
+    """One row per image: the truth (or hand outline) dashed, each method's lung fields as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {"classical": "tab:orange", "learned": "tab:cyan"}
+    fig, axes = plt.subplots(1, len(examples), figsize=(3.2 * len(examples), 3.6), squeeze=False)
+    for ax, (title, img, truth) in zip(axes[0], examples, strict=True):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.contour(truth > 0, levels=[0.5], colors="white", linewidths=1.0, linestyles="dashed")
+        for name, fn in methods.items():
+            ax.contour(fn(img).full(), levels=[0.5], colors=colours.get(name, "tab:red"), linewidths=1.2)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    handles = [plt.Line2D([], [], color="white", linestyle="--", label="truth / hand outline")]
+    handles += [plt.Line2D([], [], color=colours.get(n, "tab:red"), label=n) for n in methods]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, facecolor="0.3", labelcolor="white")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

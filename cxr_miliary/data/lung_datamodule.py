@@ -1,0 +1,178 @@
+"""Batches for the lung-field model: letterboxed images and class targets, heavily augmented.
+
+Augmentation makes phantoms stand in for films from any scanner (issue: lung fields that
+hold on real films): rotations, zooms that bring neck, shoulders or abdomen into the frame
+or crop them out, gamma and contrast curves including inverted-looking ones, unsharp
+masking and blur, noise, collimator borders.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .lung_masks import read_sample
+
+log = logging.getLogger(__name__)
+
+
+def _collimate(image: np.ndarray, **_: Any) -> np.ndarray:
+    """White collimator borders of random widths (what shuttered edges look like)."""
+    rng = np.random.default_rng(int(image.sum() * 1000) % (2**32))
+    h, w = image.shape[:2]
+    out = image.copy()
+    t, b, le, r = (rng.uniform(0, 0.08, 4) * np.array([h, h, w, w])).astype(int)
+    fill = rng.uniform(0.85, 1.0)
+    out[:t] = fill
+    out[h - b :] = fill
+    out[:, :le] = fill
+    out[:, w - r :] = fill
+    return out
+
+
+def lung_transforms(size: int, train: bool) -> Any:
+    """The letterbox to ``size`` (and, for training, the heavy augmentation)."""
+    import albumentations as A
+
+    steps: list[Any] = [
+        A.LongestMaxSize(max_size=size, interpolation=cv2.INTER_AREA),
+        A.PadIfNeeded(min_height=size, min_width=size, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0),
+    ]
+    if train:
+        steps += [
+            A.Affine(
+                rotate=(-12, 12), scale=(0.7, 1.25), translate_percent=(-0.08, 0.08), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.9
+            ),
+            A.RandomGamma(gamma_limit=(55, 170), p=0.7),
+            A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.35, p=0.7),
+            A.OneOf([A.UnsharpMask(p=1.0), A.Sharpen(p=1.0), A.GaussianBlur(blur_limit=(3, 5), p=1.0)], p=0.5),
+            A.GaussNoise(std_range=(0.01, 0.06), p=0.5),
+            A.Lambda(image=_collimate, p=0.25),
+            A.InvertImg(p=0.15),
+        ]
+    return A.Compose(steps)
+
+
+class LungMaskDataset(Dataset):
+    """Manifest rows -> ``{"image": 1 x S x S normalised, "target": S x S (0/1/2)}``; unreadable rows are skipped."""
+
+    def __init__(self, rows: pd.DataFrame, size: int, train: bool, seed: int = 0) -> None:
+        self.rows = rows.to_dict("records")
+        self.tf = lung_transforms(size, train)
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any] | None:
+        try:
+            pixels, target = read_sample(self.rows[i])
+        except Exception as exc:  # one bad file is one skipped sample
+            log.warning("skipped %s: %s", self.rows[i].get("path"), type(exc).__name__)
+            return None
+        self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0]))
+        out = self.tf(image=np.clip(pixels, 0, 1).astype(np.float32), mask=target.astype(np.uint8))
+        image = (np.clip(out["image"], 0, 1) - 0.5) / 0.25
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
+            "target": torch.from_numpy(out["mask"].astype(np.int64)),
+        }
+
+
+def collate_masks(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """Stack the readable samples."""
+    good = [s for s in samples if s is not None]
+    if not good:
+        return {}
+    return {"image": torch.stack([s["image"] for s in good]), "target": torch.stack([s["target"] for s in good])}
+
+
+class LungMaskDataModule(L.LightningDataModule):
+    """Lung-mask data from a manifest (``cxr-miliary manifest jsrt|montgomery|shenzhen|phantom-lungs``).
+
+    Args:
+        manifest: Lung-mask manifest with a ``split`` column.
+        image_size: Network input side (256: the lung fields are large structures).
+        batch_size: Batch size.
+        num_workers: DataLoader workers.
+        phantoms: If the manifest does not exist, generate this many phantoms next to it first.
+        phantom_seed: Their seed.
+        phantom_size: Their side in pixels.
+        seed: Augmentation seed.
+    """
+
+    def __init__(
+        self,
+        manifest: str,
+        image_size: int = 256,
+        batch_size: int = 32,
+        num_workers: int = 2,
+        phantoms: int = 0,
+        phantom_seed: int = 2000,
+        phantom_size: int = 512,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.manifest = manifest
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.phantoms = phantoms
+        self.phantom_seed = phantom_seed
+        self.phantom_size = phantom_size
+        self.seed = seed
+        self.splits: dict[str, pd.DataFrame] = {}
+
+    def prepare_data(self) -> None:
+        """Generate the phantom set on first use."""
+        if self.phantoms and not Path(self.manifest).exists():
+            from ..phantom import generate_phantoms
+            from .lung_masks import phantom_lung_manifest
+
+            folder = Path(self.manifest).parent / "phantoms"
+            written = generate_phantoms(
+                self.phantoms, folder, seed=self.phantom_seed, size=self.phantom_size, formats=("png",), workers=max(1, self.num_workers)
+            )
+            phantom_lung_manifest(written, self.manifest, seed=self.phantom_seed)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the manifest and cut it by split."""
+        if self.trainer is None:
+            self.prepare_data()
+        df = pd.read_csv(self.manifest, dtype=str, keep_default_na=False)
+        self.splits = {s: df[df["split"] == s].reset_index(drop=True) for s in ("train", "val", "test")}
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        if not self.splits:
+            self.setup()
+        ds = LungMaskDataset(self.splits[split], self.image_size, train, self.seed)
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=train,
+            num_workers=self.num_workers,
+            collate_fn=collate_masks,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Augmented training batches."""
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Letterboxed validation batches."""
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Letterboxed test batches."""
+        return self._loader("test", False)

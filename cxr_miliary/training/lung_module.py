@@ -1,0 +1,130 @@
+"""Training the lung-field model with the project's Lightning machinery (LightningCLI, callbacks).
+
+``cxr-miliary train-lungs fit --config configs/lung_fields.yaml`` (or ``python train.py
+lungs fit ...``). The module holds loss, metrics and optimiser; the network comes from
+:func:`cxr_miliary.models.lung_model.create_lung_model`; the bundle (weights, ONNX export,
+card) is written at the end of ``fit`` by :class:`ExportLungBundle`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassJaccardIndex
+
+from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, create_lung_model, save_lung_bundle
+
+log = logging.getLogger(__name__)
+
+
+class LungFieldsModule(L.LightningModule):
+    """Cross-entropy + soft Dice on three classes (background, image-left lung, image-right lung).
+
+    Args:
+        encoder: smp encoder name (``tu-<timm name>`` for timm encoders).
+        decoder_channels: U-Net decoder widths (five stages).
+        pretrained: ImageNet weights for the encoder (needs internet).
+        lr: AdamW learning rate (cosine decay per step).
+        weight_decay: AdamW weight decay.
+    """
+
+    def __init__(
+        self,
+        encoder: str = DEFAULT_ENCODER,
+        decoder_channels: tuple[int, ...] = DEFAULT_DECODER,
+        pretrained: bool = False,
+        lr: float = 2e-3,
+        weight_decay: float = 1e-4,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = create_lung_model(encoder, tuple(decoder_channels), pretrained)
+        self.val_iou = MulticlassJaccardIndex(num_classes=len(CLASSES), average=None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) logits."""
+        return self.model(x)
+
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        ce = F.cross_entropy(logits.float(), target)
+        prob = logits.float().softmax(1)
+        onehot = F.one_hot(target, len(CLASSES)).permute(0, 3, 1, 2).float()
+        inter = (prob * onehot).sum((0, 2, 3))
+        dice = 1 - ((2 * inter + 1) / (prob.sum((0, 2, 3)) + onehot.sum((0, 2, 3)) + 1))[1:].mean()
+        return ce + dice
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        """One optimisation step."""
+        if "image" not in batch:
+            return None
+        loss = self._loss(self(batch["image"]), batch["target"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["image"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        """Loss and per-class IoU."""
+        if "image" not in batch:
+            return
+        logits = self(batch["image"])
+        self.log("val/loss", self._loss(logits, batch["target"]), sync_dist=True, batch_size=len(logits))
+        self.val_iou.update(logits.argmax(1), batch["target"])
+
+    def on_validation_epoch_end(self) -> None:
+        """``val/iou`` (mean of the two lungs), ``val/iou_image_left``, ``val/iou_image_right``."""
+        iou = self.val_iou.compute()
+        self.log_dict({"val/iou": iou[1:].mean(), "val/iou_image_left": iou[1], "val/iou_image_right": iou[2]}, sync_dist=True)
+        self.val_iou.reset()
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """AdamW with cosine decay per step."""
+        opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total, eta_min=self.hparams.lr * 0.02)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class ExportLungBundle(L.Callback):
+    """After ``fit``: the best checkpoint's weights as a lung bundle (safetensors, ONNX, card).
+
+    Args:
+        out_dir: Bundle folder (default ``<log dir>/lung_bundle``).
+        description: What the model was trained on, for the card.
+    """
+
+    def __init__(self, out_dir: str | None = None, description: str = "") -> None:
+        self.out_dir = out_dir
+        self.description = description
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Export on the main process."""
+        from .bundle_export import export_dir, restore_best
+
+        out = export_dir(trainer, self.out_dir, "lung_bundle")
+        if not trainer.is_global_zero:
+            return
+        restore_best(trainer, pl_module)
+        dm = trainer.datamodule
+
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        data = {
+            "manifest": os.path.basename(str(dm.manifest)),
+            "description": self.description or str(dm.manifest),
+            "n_train": len(dm.splits.get("train", [])),
+            "n_val": len(dm.splits.get("val", [])),
+        }
+        hp = pl_module.hparams
+        path = save_lung_bundle(
+            pl_module.model,
+            out,
+            input_size=dm.image_size,
+            encoder=hp.encoder,
+            decoder_channels=tuple(hp.decoder_channels),
+            training_data=data,
+            metrics=metrics,
+        )
+        log.info("lung bundle written to %s", path)
