@@ -133,6 +133,8 @@ def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
     """Small rotations/shifts/scales, brightness/contrast/gamma, optional CLAHE and flip."""
     import albumentations as A
 
+    from .intensity import BrightnessContrast, Standardise
+
     aug = aug or Augment()
     steps: list[A.BasicTransform] = [
         *_geometry(pre),
@@ -144,7 +146,7 @@ def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
             fill=0,
             p=aug.p,
         ),
-        A.RandomBrightnessContrast(brightness_limit=aug.brightness, contrast_limit=aug.contrast, p=aug.p),
+        BrightnessContrast(brightness_limit=aug.brightness, contrast_limit=aug.contrast, p=aug.p),
         A.RandomGamma(gamma_limit=aug.gamma, p=aug.p / 2),
     ]
     if aug.clahe:
@@ -152,7 +154,7 @@ def train_transform(pre: Preprocess, aug: Augment | None = None) -> A.Compose:
         steps += [A.FromFloat(max_value=255, dtype="uint8"), A.CLAHE(p=0.5), A.ToFloat(max_value=255)]
     if aug.hflip:
         steps.append(A.HorizontalFlip(p=0.5))
-    steps.append(A.Normalize(mean=pre.mean, std=pre.std, max_pixel_value=1.0))
+    steps.append(Standardise(pre.mean, pre.std))
     return A.Compose(steps)
 
 
