@@ -31,26 +31,24 @@ def add_global_options(p: argparse.ArgumentParser, *, top: bool = False) -> None
     p.add_argument("--quiet", action="store_true", default=default, help="only warnings and errors in the logs; no progress bars")
 
 
-def positive_int(value: str) -> int:
-    """argparse type: an integer >= 1."""
+def _whole_number(value: str, low: int, bound: str) -> int:
     try:
         n = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if n < low:
+        raise argparse.ArgumentTypeError(f"{value} must be {bound}")
     return n
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _whole_number(value, 1, "at least 1")
 
 
 def non_negative_int(value: str) -> int:
     """argparse type: an integer >= 0."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return n
+    return _whole_number(value, 0, "0 or more")
 
 
 def unit_interval(value: str) -> float:
