@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .dataset import EpochSampler
 from .lung_masks import read_sample
 
 log = logging.getLogger(__name__)
@@ -68,18 +69,20 @@ class LungMaskDataset(Dataset):
         self.rows = rows.to_dict("records")
         self.tf = lung_transforms(size, train)
         self.seed = seed
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict[str, Any] | None:
+    def __getitem__(self, key: int) -> dict[str, Any] | None:
+        # keys from EpochSampler encode epoch * len + row, so every epoch draws fresh
+        # augmentation, keyed by (seed, epoch, row) as the classifier's data is
+        epoch, i = divmod(int(key), len(self.rows))
         try:
             pixels, target = read_sample(self.rows[i])
         except Exception as exc:  # one bad file is one skipped sample
             log.warning("skipped %s: %s", self.rows[i].get("path"), type(exc).__name__)
             return None
-        self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(1)[0]))
+        self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         out = self.tf(image=np.clip(pixels, 0, 1).astype(np.float32), mask=target.astype(np.uint8))
         image = (np.clip(out["image"], 0, 1) - 0.5) / 0.25
         return {
@@ -158,11 +161,10 @@ class LungMaskDataModule(L.LightningDataModule):
         return DataLoader(
             ds,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=EpochSampler(np.zeros(len(ds)), "shuffle" if train else "sequential", seed=self.seed),
             num_workers=self.num_workers,
             collate_fn=collate_masks,
             persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
