@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -43,10 +44,25 @@ def overlay(pixels: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None = 
             font = ImageFont.load_default(size=max(12, size[0] // 40))
         except TypeError:
             font = ImageFont.load_default()
-        draw.rectangle([0, 0, size[0], max(18, size[0] // 28)], fill=(0, 0, 0))
-        draw.text((6, 2), caption, fill=(255, 255, 255), font=font)
+        # wrapped, never cut: on a small film the disclaimer at the end must still show
+        lines = _wrap(caption, lambda s: draw.textlength(s, font=font), size[0] - 12)
+        step = max(14, round(getattr(font, "size", 11) * 1.25))
+        draw.rectangle([0, 0, size[0], step * len(lines) + 4], fill=(0, 0, 0))
+        for i, line in enumerate(lines):
+            draw.text((6, 2 + i * step), line, fill=(255, 255, 255), font=font)
         out = np.asarray(img)
     return out
+
+
+def _wrap(text: str, width_of: Callable[[str], float], width: float) -> list[str]:
+    """Greedy word wrap to ``width`` (a single word longer than that keeps its own line)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and width_of(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
