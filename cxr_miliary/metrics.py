@@ -98,3 +98,9 @@ def agreement(reference: np.ndarray, other: np.ndarray, threshold: float) -> dic
     """
     a, b = np.asarray(reference, dtype=np.float64), np.asarray(other, dtype=np.float64)
     return {"max_abs_prob_diff": float(np.abs(a - b).max()) if a.size else 0.0, "flips": int(np.sum((a >= threshold) != (b >= threshold)))}
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty: they agree)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0

@@ -16,19 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics import mask_iou
+
 UNSEEN_SEED = 7001  # the lung model trains on seed 2000 (configs/lung_fields.yaml)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def _side_iou(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
     """Mean IoU of the two lungs taken side by side (None when the method gives no sides)."""
     if sides is None:
         return None
-    return float(np.mean([_iou(sides == s, truth == s) for s in (1, 2)]))
+    return float(np.mean([mask_iou(sides == s, truth == s) for s in (1, 2)]))
 
 
 def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
@@ -83,7 +80,7 @@ def lung_bench(
         truth = ph.lung_side if ph.lung_side is not None else ph.lung_mask.astype(np.int8)
         for name, fn in methods.items():
             fields = fn(ph.display)
-            ious[name].append(_iou(fields.full(), truth > 0))
+            ious[name].append(mask_iou(fields.full(), truth > 0))
             s = _side_iou(fields.sides_at(truth.shape), truth)
             if s is not None:
                 side_ious[name].append(s)
@@ -107,7 +104,7 @@ def lung_bench(
         row = {}
         for name, fn in methods.items():
             fields = fn(img)
-            row[name] = {"iou": _iou(fields.full(), truth > 0), "side_iou": _side_iou(fields.sides_at(truth.shape), truth)}
+            row[name] = {"iou": mask_iou(fields.full(), truth > 0), "side_iou": _side_iou(fields.sides_at(truth.shape), truth)}
         res["real"][os.path.basename(path)] = row
         log(f"  {os.path.basename(path)} (hand outline, by eye): " + ", ".join(f"{k} IoU {v['iou']:.3f}" for k, v in row.items()))
     big = render_phantom(seed, 0, 2048).display

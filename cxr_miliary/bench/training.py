@@ -18,20 +18,29 @@ from pathlib import Path
 from typing import Any
 
 
-def _stage_times(ds: Any, n: int) -> dict[str, float]:
-    """Milliseconds per image of cache read and augmentation, in this process."""
+def _stage_times(ds: Any, n: int, batch: int) -> dict[str, float]:
+    """Milliseconds per image of cache read and augmentation, and per batch of collation, in this process."""
+    import torch
+
+    from ..data import collate_skip
     from ..transforms import to_tensor
 
     t_read = t_aug = 0.0
+    samples = []
     for i in range(n):
         t = time.perf_counter()
         pixels = ds.pixels(i % len(ds))
         t_read += time.perf_counter() - t
         t = time.perf_counter()
         ds.transform.set_random_seed(i)
-        to_tensor(pixels, ds.transform, ds.channels)
+        image = to_tensor(pixels, ds.transform, ds.channels)
         t_aug += time.perf_counter() - t
-    return {"cache_read_ms": t_read / n * 1000, "augment_ms": t_aug / n * 1000}
+        if len(samples) < batch:
+            samples.append({"image": image, "label": torch.tensor(0.0), "index": i})
+    t = time.perf_counter()
+    collate_skip(samples)
+    t_collate = time.perf_counter() - t
+    return {"cache_read_ms": t_read / n * 1000, "augment_ms": t_aug / n * 1000, "collate_ms_per_batch": t_collate * 1000}
 
 
 def _pipeline_rate(ds: Any, batch: int, workers: int, batches: int, device: str) -> dict[str, float]:
@@ -132,10 +141,10 @@ def train_bench(
         prepare_cache(man, Path(tmp) / "cache", size=size, workers=max(workers))
         rows = pd.read_csv(man)
         ds = ManifestDataset(rows, Path(man).parent, train_transform(Preprocess(image_size=size), Augment()), 1, Path(tmp) / "cache")
-        res.update(_stage_times(ds, min(64, n)))
+        res.update(_stage_times(ds, min(64, n), batch))
         log(
             f"training data pipeline at {size}², batch {batch}, {res['device']}: cache read {res['cache_read_ms']:.1f} ms/img, "
-            f"augmentation {res['augment_ms']:.1f} ms/img (one process)"
+            f"augmentation {res['augment_ms']:.1f} ms/img, collation {res['collate_ms_per_batch']:.1f} ms/batch (one process)"
         )
         res["pipeline"] = {}
         for w in workers:
@@ -160,8 +169,11 @@ def train_bench(
 
 
 def parse_workers(text: str) -> tuple[int, ...]:
-    """``"0,1,2"`` -> (0, 1, 2)."""
-    values = tuple(int(v) for v in text.split(",") if v.strip())
+    """``"0,1,2"`` -> (0, 1, 2); ValueError for anything else."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
     if not values or min(values) < 0:
-        raise ValueError("workers: a comma list of counts >= 0")
+        raise ValueError(f"{text!r}: give a comma list of worker counts >= 0, e.g. 0,4,8")
     return values

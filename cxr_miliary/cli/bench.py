@@ -9,6 +9,15 @@ from .. import strict_json
 from ._common import non_negative_int, positive_int
 
 
+def _workers(text: str) -> tuple[int, ...]:
+    from ..bench.training import parse_workers
+
+    try:
+        return parse_workers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``bench`` command."""
     p = sub.add_parser(
@@ -35,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-precision", default="bf16-mixed", choices=["bf16-mixed", "32-true"], help="train: the model's precision")
     p.add_argument("--backbone", default="resnet10t", help="train: timm backbone")
     p.add_argument("--head", default="grid", choices=["global", "grid"], help="train: classifier head")
-    p.add_argument("--train-workers", default="0,1,2", help="train: DataLoader worker counts to measure (comma list)")
+    p.add_argument("--train-workers", type=_workers, default=(0, 1, 2), help="train: DataLoader worker counts to measure (comma list)")
     p.add_argument("--real", action="append", default=None, metavar="FILE", help="lungs: a real film with a hand outline (repeatable)")
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)
@@ -53,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
         res = phantom_speed(args.n or 40, args.size or 1024, log=log)
     elif args.what == "train":
-        from ..bench.training import parse_workers, train_bench
+        from ..bench.training import train_bench
 
         res = train_bench(
             n=args.n or 256,
             size=args.size or 512,
             batch=args.batch_size,
-            workers=parse_workers(args.train_workers),
+            workers=args.train_workers,
             device=args.device,
             precision=args.train_precision,
             backbone=args.backbone,

@@ -47,14 +47,16 @@ class LungFields:
         small: bool mask at the working resolution (a few hundred pixels a side; cheap to
             pass between processes).
         shape: (rows, columns) of the image it belongs to.
-        source: How the fields were found (``"classical"``).
+        source: How the fields were found: ``"learned"`` (the lung model) or ``"classical"``.
+        sides: The learned model's side map on ``small`` (1 image-left, 2 image-right lung).
+        confidence: The learned model's certainty: the share of the fields' pixels it
+            labels with >= 90 % probability (the frontal-chest check reads it).
     """
 
     small: np.ndarray
     shape: tuple[int, int]
     source: str = "classical"
-    sides: np.ndarray | None = None  # int8 like ``small``: 1 image-left lung, 2 image-right lung (learned model only)
-    # learned model only: the share of the fields' pixels it labels with >= 90 % probability
+    sides: np.ndarray | None = None
     confidence: float | None = None
 
     def full(self) -> np.ndarray:
@@ -115,7 +117,7 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     nh, nw = max(1, round(h * f)), max(1, round(w * f))
     top, left = (size - nh) // 2, (size - nw) // 2
     square = np.zeros((size, size), dtype=np.float32)
-    square[top : top + nh, left : left + nw] = cv2.resize(pixels.astype(np.float32), (nw, nh), interpolation=cv2.INTER_AREA)
+    square[top : top + nh, left : left + nw] = cv2.resize(np.asarray(pixels, dtype=np.float32), (nw, nh), interpolation=cv2.INTER_AREA)
     probs = seg.probabilities(square)[:, top : top + nh, left : left + nw]
     sides = np.argmax(probs, axis=0).astype(np.int8)
     clean = np.zeros_like(sides)
@@ -131,7 +133,9 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     # fields, and the frontal-chest check then says why.
     work = square[top : top + nh, left : left + nw]
     lungs = clean > 0
-    ring = ndi.binary_dilation(lungs, iterations=max(2, size // 32)) & ~lungs
+    reach = max(2, size // 32)
+    ring = cv2.dilate(lungs.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))).astype(bool) & ~lungs
+
     if lungs.any() and ring.any() and work[lungs].mean() > np.median(work[ring]) - DARKER_BY:
         clean[:] = 0
 

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..metrics import mask_iou
+
 #: Height / width of a film we accept (portrait 35 x 43 cm is 1.23, landscape 0.81);
 #: a dental panoramic is about 0.5, a spine or long-leg film 2-3.
 ASPECT_RANGE = (0.55, 1.8)
@@ -95,7 +97,7 @@ def _geometry(pixels: np.ndarray, mask: np.ndarray) -> tuple[list[str], dict[str
     cols = np.arange(w)
     mirror_cols = np.clip(np.round(2 * mid - cols).astype(int), 0, w - 1)
     mirrored = right[:, mirror_cols] & ((2 * mid - cols >= 0) & (2 * mid - cols <= w - 1))[None, :]
-    feats["mirror_iou"] = float((left & mirrored).sum() / max((left | mirrored).sum(), 1))
+    feats["mirror_iou"] = mask_iou(left, mirrored)
     reasons = []
     if feats["mirror_iou"] < MIN_MIRROR_IOU:
         reasons.append("lung-fields: the two lung fields are not mirror images of each other")

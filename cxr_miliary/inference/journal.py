@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .table import parse_jsonl, read_jsonl, to_json
+from .table import parse_jsonl, to_json
 
 try:
     import fcntl
@@ -34,11 +34,6 @@ class JournalBusy(Exception):
 def journal_path(out: Path) -> Path:
     """The journal that backs ``out``."""
     return out.with_name(out.name + ".journal.jsonl")
-
-
-def read_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a journal; a torn (incomplete) last line is skipped."""
-    yield from read_jsonl(path)
 
 
 class Journal:

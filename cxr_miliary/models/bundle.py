@@ -40,7 +40,7 @@ MAX_PARAMETERS = 500_000_000
 #: Classifier heads a card may name; ``"zones"`` is the grid head's first name.
 HEADS = ("global", "grid")
 HEAD_ALIASES = {"zones": "grid"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _MODULE_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,15}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -144,7 +144,7 @@ class Card:
         def bad(msg: str) -> BundleError:
             return BundleError(f"{where}: {msg}")
 
-        if not isinstance(self.backbone, str) or not _NAME.match(self.backbone):
+        if not isinstance(self.backbone, str) or not NAME_PATTERN.match(self.backbone):
             raise bad("'backbone' must be a timm model name (letters, digits, '_', '-', '.'; no hub prefixes or paths)")
         if not isinstance(self.head, str) or HEAD_ALIASES.get(self.head, self.head) not in HEADS:
             raise bad(f"'head' must be one of {', '.join(HEADS)}")
@@ -171,11 +171,11 @@ class Card:
             raise bad("'threshold' must be a number from 0 to 1")
         if self.cam_target_layer is not None and (not isinstance(self.cam_target_layer, str) or not _MODULE_PATH.match(self.cam_target_layer)):
             raise bad("'cam_target_layer' must be a dotted module path")
-        _check_file_record(self.weights, ".safetensors", "weights", where)
+        check_file_record(self.weights, ".safetensors", "weights", where)
         for key in ("onnx", "onnx_int8"):
             rec = getattr(self, key)
             if rec is not None:
-                _check_file_record(rec, ".onnx", key, where)
+                check_file_record(rec, ".onnx", key, where)
         for key in ("threshold_rule", "label", "training_data", "metrics", "software"):
             if not isinstance(getattr(self, key), dict):
                 raise bad(f"'{key}' must be an object")
@@ -229,13 +229,14 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _check_file_record(rec: Any, suffix: str, key: str, where: str) -> None:
+def check_file_record(rec: Any, suffix: str, key: str, where: str) -> None:
+    """A card's ``{"file", "sha256"}`` record: a plain file name inside the bundle, a sha256 (BundleError if not)."""
     if not isinstance(rec, dict):
         raise BundleError(f"{where}: '{key}' must be an object with 'file' and 'sha256'")
     name = rec.get("file", WEIGHTS if key == "weights" else None)
     if key == "weights":
         rec.setdefault("file", WEIGHTS)
-    if not isinstance(name, str) or not _NAME.match(name) or name in (".", "..") or not name.endswith(suffix):
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in (".", "..") or not name.endswith(suffix):
         raise BundleError(f"{where}: '{key}.file' must be a plain *{suffix} file name inside the bundle folder")
     if not isinstance(rec.get("sha256"), str) or not _SHA256.match(rec["sha256"]):
         raise BundleError(f"{where}: '{key}.sha256' must be 64 lower-case hex digits")
@@ -260,17 +261,22 @@ def bundle_folder(bundle: str | os.PathLike[str]) -> Path:
 
 def load_card(bundle: str | os.PathLike[str]) -> Card:
     """Read and check ``card.json`` of a bundle folder."""
-    folder = bundle_folder(bundle)
-    path = folder / CARD
+    path = bundle_folder(bundle) / CARD
+    return Card.from_dict(read_card_json(path), str(path))
+
+
+def read_card_json(path: Path) -> Any:
+    """A card file's JSON: bounded in size, strict (no NaN/Infinity), every failure a BundleError."""
+    if not path.is_file():
+        raise BundleError(f"{path}: no card")
     if path.stat().st_size > MAX_CARD_BYTES:
         raise BundleError(f"{path}: {path.stat().st_size} bytes is too large for a card")
     try:
-        d = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_constant)
+        return json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not valid JSON ({str(exc)[:200]})") from None
     except RecursionError:
         raise BundleError(f"{path}: nested too deeply to be a card") from None
-    return Card.from_dict(d, str(path))
 
 
 def _refuse_constant(name: str) -> Any:

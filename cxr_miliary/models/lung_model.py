@@ -14,15 +14,13 @@ or on JSRT/SCR, Montgomery and Shenzhen (``cxr-miliary manifest jsrt|montgomery|
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .bundle import BundleError, sha256_file
+from .bundle import NAME_PATTERN, BundleError, check_file_record, read_card_json, sha256_file
 
 CLASSES = ("background", "image-left lung", "image-right lung")
 CARD = "card.json"
@@ -31,7 +29,6 @@ ONNX = "model.onnx"
 TASK = "lung-fields"
 DEFAULT_ENCODER = "tu-mobilenetv3_small_100"
 DEFAULT_DECODER = (64, 32, 24, 16, 8)
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 def create_lung_model(encoder: str = DEFAULT_ENCODER, decoder_channels: tuple[int, ...] = DEFAULT_DECODER, pretrained: bool = False) -> Any:
@@ -55,12 +52,7 @@ def normalise(pixels_small: np.ndarray, mean: float = 0.5, std: float = 0.25) ->
 def read_lung_card(folder: str | os.PathLike[str]) -> dict[str, Any]:
     """The lung bundle's card, checked (types, names inside the folder, the task)."""
     path = Path(folder) / CARD
-    if not path.is_file():
-        raise BundleError(f"{folder}: no {CARD}")
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{path}: not a valid card ({str(exc)[:100]})") from None
+    card = read_card_json(path)
     if not isinstance(card, dict) or card.get("task") != TASK:
         raise BundleError(f"{path}: not a lung-field bundle (task must be {TASK!r})")
     size = card.get("input_size")
@@ -68,15 +60,12 @@ def read_lung_card(folder: str | os.PathLike[str]) -> dict[str, Any]:
         not isinstance(size, int)
         or not 64 <= size <= 1024
         or not isinstance(card.get("encoder"), str)
-        or not _NAME.match(card["encoder"].replace("tu-", "", 1))
+        or not NAME_PATTERN.match(card["encoder"].replace("tu-", "", 1))
     ):
         raise BundleError(f"{path}: malformed lung card (input_size, encoder)")
-    for key, suffix in (("weights", ".safetensors"), ("onnx", ".onnx")):
-        rec = card.get(key)
-        if rec is None and key == "onnx":
-            continue
-        if not isinstance(rec, dict) or not isinstance(rec.get("file"), str) or not _NAME.match(rec["file"]) or not rec["file"].endswith(suffix):
-            raise BundleError(f"{path}: '{key}' must name a *{suffix} file inside the bundle")
+    check_file_record(card.get("weights"), ".safetensors", "weights", str(path))
+    if card.get("onnx") is not None:
+        check_file_record(card["onnx"], ".onnx", "onnx", str(path))
     return card
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from cxr_miliary.cli.main import main
 
 
@@ -41,3 +43,34 @@ def test_bench_reports_paths_ratios_and_faithfulness(tiny_bundle, tmp_path, caps
     assert 0 <= f["max_abs_prob_diff"] <= 1 and 0 <= f["decision_flips"] <= 1
     text = capsys.readouterr().out
     assert "auto vs fp32 eager" in text and "faithfulness" in text and "predict() loop" in text
+
+
+def test_bench_train_prints_pipeline_model_and_ratio(tmp_path, capsys):
+    out = tmp_path / "train.json"
+    args = ["bench", "train", "--n", "8", "--size", "96", "--batch-size", "4", "--train-workers", "0", "--device", "cpu"]
+    assert main([*args, "--backbone", "test_resnet", "--train-precision", "32-true", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["pipeline"]["0"]["img_s"] > 0 and res["model_img_s"] > 0 and res["augment_ms"] > 0 and res["collate_ms_per_batch"] > 0
+    assert res["ratio_pipeline_to_model"] > 0 and res["workers_needed"] >= 1
+    assert "pipeline / model" in capsys.readouterr().out
+
+
+def test_bench_lungs_measures_against_truth_and_hand_outlines(tmp_path, capsys):
+    from cxr_miliary.bench.lungs import outline_masks
+    from cxr_miliary.bench.real_outlines import OUTLINES
+
+    sides = outline_masks("CR-MONO1-10-chest.dcm", (440, 440))
+    assert set(sides[sides > 0].ravel()) == {1, 2} and (sides == 1)[:, :220].sum() > 0.95 * (sides == 1).sum()
+    assert outline_masks("unknown.dcm", (10, 10)) is None and "CR-MONO1-10-chest.dcm" in OUTLINES
+    out = tmp_path / "lungs.json"
+    assert main(["bench", "lungs", "--n", "2", "--size", "384", "--json", str(out), "--sheet", str(tmp_path / "s.png")]) == 0
+    res = json.loads(out.read_text())
+    learned = res["phantom"]["learned"]["iou"]["mean"]  # the shipped lung model
+    assert learned > 0.9 and learned > res["phantom"]["classical"]["iou"]["mean"] - 0.05
+    assert res["ms_2048"]["learned"] > 0 and (tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_bench_train_refuses_bad_worker_lists(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "train", "--train-workers", "0,x"])
+    assert exc.value.code == 2 and "comma list of worker counts" in capsys.readouterr().err

@@ -1,11 +1,18 @@
-"""The classical lung-field estimate: against phantom truth, and the LungFields hand-over."""
+"""Lung fields: the shipped learned model and the classical estimate against phantom truth,
+what the learned fields refuse to draw, and the LungFields hand-over."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from cxr_miliary.explain.lungs import LungFields, estimate_lung_mask, find_lung_fields
+import numpy as np
+import pytest
+
+from cxr_miliary.explain.lungs import LungFields, classical_lung_fields, default_segmenter, estimate_lung_mask, find_lung_fields
+from cxr_miliary.metrics import mask_iou
 from cxr_miliary.phantom import render_phantom
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real" / "CR-MONO1-10-chest.dcm"
 
 
 def test_fields_are_small_and_restore_to_the_image():
@@ -17,10 +24,47 @@ def test_fields_are_small_and_restore_to_the_image():
     assert not LungFields(np.zeros((4, 4), bool), (30, 40)).full().any()
 
 
-def test_lung_estimate_matches_phantom_truth():
-    ious = []
+def test_the_shipped_lung_model_is_the_default_and_matches_phantom_truth_by_side():
+    assert default_segmenter() is not None, "weights/lungs should be found"
+    ious, per_side = [], []
     for index in range(12):
         ph = render_phantom(31, index, 512)
-        est = estimate_lung_mask(ph.display)
-        ious.append((est & ph.lung_mask).sum() / max((est | ph.lung_mask).sum(), 1))
-    assert np.mean(ious) > 0.78 and min(ious) > 0.5, ious
+        fields = find_lung_fields(ph.display)
+        assert fields.source == "learned" and fields.confidence >= 0.85
+        ious.append(mask_iou(fields.full(), ph.lung_mask))
+        sides = fields.sides_at(ph.lung_mask.shape)
+        per_side.append(min(mask_iou(sides == k, ph.lung_side == k) for k in (1, 2)))
+    assert np.mean(ious) > 0.95 and min(ious) > 0.93 and min(per_side) > 0.9, (ious, per_side)
+
+
+def test_classical_estimate_still_works_as_the_fallback():
+    ious = [mask_iou(classical_lung_fields(render_phantom(31, i, 512).display).full(), render_phantom(31, i, 512).lung_mask) for i in range(6)]
+    assert np.mean(ious) > 0.7, ious
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((300, 300), 0.5, np.float32),
+        np.random.default_rng(0).random((400, 400)).astype(np.float32),
+        np.tile(np.linspace(0, 1, 400, dtype=np.float32), (400, 1)),
+        1.0 - render_phantom(31, 2, 384).display,  # an inverted film: its "lungs" are brighter than the body
+    ],
+    ids=["flat", "noise", "ramp", "inverted"],
+)
+def test_learned_fields_are_not_drawn_where_nothing_is_darker_than_its_surroundings(image):
+    assert not find_lung_fields(image).small.any()
+
+
+def test_real_film_against_a_hand_outline():
+    if not REAL.exists():
+        pytest.skip("the shared real film is not in this checkout")
+    from cxr_miliary.bench.lungs import outline_masks
+    from cxr_miliary.io import load_image
+
+    pixels = load_image(REAL).pixels
+    fields = find_lung_fields(pixels)
+    truth = outline_masks(REAL.name, pixels.shape)
+    assert mask_iou(fields.full(), truth > 0) > 0.75 and fields.confidence > 0.9
+    sides = fields.sides_at(pixels.shape)
+    assert mask_iou(sides == 1, truth == 1) > 0.75  # the image-left lung is the image-left lung
