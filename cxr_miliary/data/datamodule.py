@@ -21,7 +21,7 @@ class PhantomSpec:
     """A phantom training set generated on first use (see :func:`~cxr_miliary.phantom.generate_phantoms`)."""
 
     n: int = 1000
-    size: int = 512
+    size: int | str = 512  # pixels, "detector" or "mix" (cxr_miliary.phantom.generator.geometry)
     seed: int = 0
     formats: tuple[str, ...] = ("png",)
     ratios: tuple[float, float, float] = (0.7, 0.15, 0.15)

@@ -19,19 +19,27 @@ class Acquired:
     params: dict[str, float]
 
 
-def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur (OpenCV: several times faster than scipy at these sizes; deterministic)."""
     return cv2.GaussianBlur(np.ascontiguousarray(img, dtype=np.float32), (0, 0), max(float(sigma), 0.1), borderType=cv2.BORDER_REFLECT)
 
 
-def _smooth(img: np.ndarray, sigma: float, factor: int = 8) -> np.ndarray:
-    """A wide Gaussian blur, computed on a copy ``factor`` times smaller (the result is smooth at that scale)."""
+def smooth(img: np.ndarray, sigma: float, factor: int | None = None) -> np.ndarray:
+    """A wide Gaussian blur, computed on a copy ``factor`` times smaller (the result is smooth at that scale).
+
+    ``factor`` defaults to 8, more on detector-sized images (the copy stays about 256-512 px).
+    """
     h, w = img.shape
+    factor = factor or max(8, min(h, w) // 256)
     small = cv2.resize(np.ascontiguousarray(img, dtype=np.float32), (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    return cv2.resize(_blur(small, max(sigma / factor, 0.5)), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(gaussian(small, max(sigma / factor, 0.5)), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | None = None) -> Acquired:
+#: The pixel size the acquisition's constants were written for (a 1,024-px film of 35.8 cm).
+REFERENCE_SPACING_MM = 0.35
+
+
+def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | None = None, spacing_mm: float | None = None) -> Acquired:
     """Simulate the exposure of ``attenuation`` on a digital detector, processed as CR/DX vendors do.
 
     Physics: focal-spot/detector blur, an anode heel effect (the beam is a few percent
@@ -44,41 +52,49 @@ def acquire(attenuation: np.ndarray, rng: np.random.Generator, markers: bool | N
     behind the heart and the domes (fewer photons, more scatter, a flatter tone curve) than
     over the open lung, as on a real film.
 
+    Physical quantities are in millimetres and photons per mm², so a film rendered at a
+    detector's own pixel size (0.1-0.2 mm) carries the blur, the noise per area and the
+    edge enhancement a real detector's image does; its noise is correlated over about a
+    detector pixel, whatever the size.
+
     Args:
         attenuation: float32 HxW, higher = denser.
         rng: Random generator for every acquisition and processing parameter.
         markers: Burn in "R"/"L" text markers; random when None.
+        spacing_mm: Pixel size; default: the image covers the field a 1,024-px film of
+            :data:`REFERENCE_SPACING_MM` does.
 
     Returns:
         The :class:`Acquired` image.
     """
     h, w = attenuation.shape
-    scale = h / 1024.0
-    blur = rng.uniform(0.5, 1.3) * scale
-    A = _blur(attenuation, blur)  # focal spot and detector MTF
+    scale = h / 1024.0  # anatomy-sized lengths follow the image (the anatomy fills it)
+    spacing = float(spacing_mm) if spacing_mm else REFERENCE_SPACING_MM / scale
+    per_mm = 1.0 / spacing  # pixels per millimetre: detector-sized lengths
+    blur = rng.uniform(0.5, 1.3) * REFERENCE_SPACING_MM * per_mm  # 0.18-0.46 mm
+    A = gaussian(attenuation, blur)  # focal spot and detector MTF
     A = A - A.min()
     mu = rng.uniform(3.0, 4.5)
-    photons = rng.uniform(3000.0, 20000.0) * (1024.0 / h) ** 2  # per pixel through air; larger pixels collect more
+    photons = rng.uniform(3000.0, 20000.0) * (spacing / REFERENCE_SPACING_MM) ** 2  # per pixel through air; larger pixels collect more
     heel = rng.uniform(-0.12, 0.12)
     beam = photons * (1.0 + heel * (np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]))
     primary = beam * np.exp(-mu * A)
     spr = rng.uniform(0.15, 0.8)  # scatter-to-primary ratio (with / without a grid)
-    scatter = spr * _smooth(primary, 60.0 * scale)
+    scatter = spr * smooth(primary, 60.0 * scale)
     expected = primary + scatter
     white = rng.standard_normal(A.shape, dtype=np.float32)
-    corr = _blur(white, 0.6)  # the detector's correlated noise
+    corr = gaussian(white, 0.6)  # the detector's correlated noise
     corr *= 1.0 / (corr.std() + 1e-8)
     electronic = rng.uniform(1.0, 4.0)
     noisy = expected + np.sqrt(expected) * corr + electronic * rng.standard_normal(A.shape, dtype=np.float32)
     L = -np.log(np.clip(noisy, 1.0, None) / photons) / mu  # log-processed detector signal
 
     # multi-frequency processing: equalise the large scales, enhance the small ones
-    spacing_scale = 1024.0 / h
-    edge_sigma = rng.uniform(1.5, 3.0) / spacing_scale  # ~ 0.5-1 mm
+    edge_sigma = rng.uniform(1.5, 3.0) * REFERENCE_SPACING_MM * per_mm  # 0.5-1 mm
     k_edge = rng.uniform(0.3, 1.2)
     k_eq = rng.uniform(0.3, 0.8)
-    low = _smooth(L, 50.0 * scale)
-    L = L + k_edge * (L - _blur(L, edge_sigma)) - k_eq * (low - float(low.mean()))
+    low = smooth(L, 50.0 * scale)
+    L = L + k_edge * (L - gaussian(L, edge_sigma)) - k_eq * (low - float(low.mean()))
 
     # collimation: shuttered borders receive no dose and show white
     coll = np.zeros(A.shape, dtype=bool)

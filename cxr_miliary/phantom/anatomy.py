@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+#: Largest side the smooth anatomy is rendered at (edges ~3 px there: about 1 mm on a
+#: 35-43 cm film, finer than the 0.7-0.8 mm pixels a 512-px network input has).
+ANATOMY_WORK_MAX = 1024
+
 
 def _sig(z: np.ndarray, soft: float) -> np.ndarray:
     """Smooth step 0 -> 1 as ``z`` crosses 0 with width ``soft``."""
@@ -52,8 +56,9 @@ def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = No
     """Render a PA chest with varied lung shape and size, heart, bones and soft tissue.
 
     Everything here is smooth at the scale of a pixel, so large images are rendered at
-    half resolution and upsampled (the fine detail - vessels, nodules, noise - is drawn
-    later at full resolution); this halves the generator's run time.
+    half resolution, and detector-sized ones at :data:`ANATOMY_WORK_MAX` pixels, then
+    upsampled (the fine detail - vessels, nodules, noise - is drawn later at full
+    resolution): a 4,300-px film costs what a 2,048-px one does here.
 
     Args:
         size: Image side in pixels.
@@ -63,7 +68,7 @@ def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = No
     Returns:
         The :class:`Anatomy`.
     """
-    work = size // 2 if size >= 512 else size
+    work = min(size // 2, ANATOMY_WORK_MAX) if size >= 512 else size
     A, lungs, sides, hila, p = _render(work, rng, female)
     if work != size:
         # OpenCV's resize is the same half-pixel-centred interpolation as scipy's grid-mode zoom, 5x faster
@@ -101,6 +106,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     recess = np.zeros_like(X)
     side_map = np.zeros(X.shape, dtype=np.int8)
     hila: list[tuple[float, float]] = []
+    domes: dict[float, tuple[float, float, float, float]] = {}
     for idx, s in enumerate((-1.0, 1.0)):
         u = X * s
         asym = rng.uniform(-0.02, 0.02)
@@ -115,6 +121,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
         half = (lw - med) / 2.0
         dome = dome_top + (base + 0.04 - dome_top) * np.clip(((u - mid * 0.95) / half) ** 2, 0, 1.6)
         in_bottom = dome - Y
+        domes[s] = (dome_top, mid, half, base)
         lung = _sig(in_lat, soft) * _sig(in_med, soft) * _sig(in_top, soft) * _sig(in_bottom, soft)
         lungs = np.maximum(lungs, lung)
         # posterior costophrenic recess: aerated lung behind the dome, fading below it
@@ -144,12 +151,10 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     A = A - 0.42 * np.sqrt(np.clip(lungs, 0, 1)) * depth - 0.22 * np.sqrt(np.clip(behind, 0, 1)) * depth - 0.14 * recess * depth
     A = A + 0.12 * heart * np.sqrt(np.clip(1.0 - r_heart, 0, 1)) + 0.05 * mediast
 
-    # gastric bubble under the left dome (image right); scapulae and humeral heads
-    if rng.random() < 0.7:
-        gy = p["dome_left"] + rng.uniform(0.05, 0.09)
-        gx, gw, gh = rng.uniform(0.28, 0.45), rng.uniform(0.07, 0.13), rng.uniform(0.03, 0.05)
-        bubble = _sig(1.0 - ((X - gx) / gw) ** 2 - ((Y - gy) / gh) ** 2, soft * 2) * _sig(gy + gh * rng.uniform(0.1, 0.5) - Y, soft)
-        A = A - rng.uniform(0.12, 0.22) * bubble
+    # gas below both hemidiaphragms: the gastric fundus under the left dome (image right),
+    # colonic gas (the hepatic and splenic flexures) under either; a lung field must stop
+    # at the dome above them however dark they are
+    A = A - _abdominal_gas(X, Y, rng, soft, domes)
     A = A + _shoulder_girdle(X, Y, rng, soft, lat_w) * body
 
     # --- spine: vertebral bodies and disc spaces, faint through the mediastinum
@@ -157,9 +162,9 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     period = rng.uniform(0.042, 0.05)
     discs = 0.5 + 0.5 * np.cos(2 * np.pi * (Y / period))
     A = A + spine * (0.035 + 0.02 * discs)
-    # trachea: an air column down to the carina
-    trachea = _sig(0.028 - np.abs(X - 0.005), soft) * _sig(0.40 - Y, 0.01)
-    A = A - 0.06 * trachea
+    # trachea: an air column from the neck down to the carina, then the two main bronchi
+    # towards the hila (the right one steeper and shorter); lung fields must stay out of it
+    A = A - _airway(X, Y, rng, soft, hila)
 
     A = A + _ribs(X, Y, rng, soft, lat_w, apex, base) * body
     A = A + _clavicles(X, Y, rng, soft)
@@ -232,4 +237,73 @@ def _breasts(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float
         rr = ((X - cx) / r) ** 2 + ((Y - cy) / (r * 0.55)) ** 2
         shadow = _sig(1.0 - rr, soft * 3) * _sig(Y - cy + 0.02, 0.04)
         out += rng.uniform(0.03, 0.06) * shadow * np.sqrt(np.clip(1 - rr, 0, 1) + 0.2)
+    return out
+
+
+def _tube(X: np.ndarray, Y: np.ndarray, start: tuple[float, float], end: tuple[float, float], radius: float, soft: float) -> np.ndarray:
+    """A straight air tube (in normalised coordinates ``(x, y)``) with soft walls: 1 inside, 0 outside."""
+    (x0, y0), (x1, y1) = start, end
+    dx, dy = x1 - x0, (y1 - y0) * 2.0  # Y spans half the units of X per pixel
+    length2 = dx * dx + dy * dy
+    t = np.clip(((X - x0) * dx + (Y - y0) * 2.0 * dy) / max(length2, 1e-9), 0.0, 1.0)
+    dist = np.sqrt((X - x0 - t * dx) ** 2 + (2.0 * (Y - y0) - t * dy) ** 2)
+    return _sig(radius - dist, soft)
+
+
+def _airway(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, hila: list[tuple[float, float]]) -> np.ndarray:
+    """Attenuation removed by the tracheal air column (continuous with the neck) and the main bronchi."""
+    carina_y = rng.uniform(0.36, 0.42)
+    cx = rng.uniform(-0.01, 0.02)
+    width = rng.uniform(0.024, 0.034)  # half-width in X units: 15-22 mm on a 35-43 cm film
+    depth = rng.uniform(0.12, 0.22)  # darker on some films than others, always an air column
+    # the trachea runs from the top of the film (the neck) to the carina, deviating a little
+    sway = rng.uniform(-0.01, 0.01)
+    centre = cx + sway * np.sin(np.clip(Y / max(carina_y, 1e-3), 0, 1) * np.pi)
+    trachea = _sig(width - np.abs(X - centre), soft) * _sig(carina_y - Y, soft * 2)
+    air = trachea
+    for (_hy, hx), steep in zip(hila, (rng.uniform(0.5, 0.8), rng.uniform(0.25, 0.45)), strict=False):
+        # main bronchus: from the carina towards the hilum, narrowing; the right (image left) is steeper
+        end_x = cx + (hx - cx) * rng.uniform(0.65, 0.85)
+        end_y = carina_y + abs(end_x - cx) * steep
+        tube = _tube(X, Y, (cx, carina_y - 0.005), (end_x, end_y), width * rng.uniform(0.55, 0.75), soft)
+        air = np.maximum(air, tube)
+    return depth * air
+
+
+def _abdominal_gas(
+    X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, domes: dict[float, tuple[float, float, float, float]]
+) -> np.ndarray:
+    """Attenuation removed by gastric and colonic gas under the hemidiaphragms (varied: none to a lot)."""
+    out = np.zeros_like(X)
+
+    def dome_y(side: float, x: float) -> float:
+        top, mid, half, base = domes[side]
+        u = x * side
+        return top + (base + 0.04 - top) * min(((u - mid * 0.95) / half) ** 2, 1.6)
+
+    # the gastric fundus under the left dome (image right), with an air-fluid level
+    if rng.random() < 0.75:
+        gx = rng.uniform(0.25, 0.45)
+        gw, gh = rng.uniform(0.06, 0.13), rng.uniform(0.025, 0.05)
+        gy = dome_y(1.0, gx) + gh + rng.uniform(0.01, 0.04)
+        level = gy + gh * rng.uniform(-0.2, 0.5)
+        bubble = _sig(1.0 - ((X - gx) / gw) ** 2 - ((Y - gy) / gh) ** 2, soft * 2) * _sig(level - Y, soft)
+        out += rng.uniform(0.10, 0.22) * bubble
+    # colonic gas: the hepatic flexure under the right dome, the splenic one under the left,
+    # each a short chain of haustral segments
+    for side, chance in ((-1.0, 0.45), (1.0, 0.45)):
+        if rng.random() >= chance:
+            continue
+        n = int(rng.integers(2, 6))
+        x = side * rng.uniform(0.30, 0.65)
+        y = dome_y(side, x) + rng.uniform(0.05, 0.12)
+        heading = rng.uniform(-0.6, 0.6) + (np.pi if rng.random() < 0.5 else 0.0)
+        depth = rng.uniform(0.06, 0.18)
+        for _ in range(n):
+            r = rng.uniform(0.025, 0.055)
+            seg = _sig(1.0 - ((X - x) / r) ** 2 - ((Y - y) / (r * rng.uniform(0.35, 0.6))) ** 2, soft * 2)
+            out += depth * rng.uniform(0.7, 1.0) * seg
+            heading += rng.uniform(-0.5, 0.5)
+            x += 1.6 * r * np.cos(heading)
+            y = max(y + 0.8 * r * np.sin(heading) * 0.5, dome_y(side, x) + r * 0.6)
     return out

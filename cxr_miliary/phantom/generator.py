@@ -15,6 +15,13 @@ from .vessels import render_vessels
 
 #: Default pixel spacing at 1024 px; a different size covers the same anatomy.
 DEFAULT_SPACING_AT_1024 = 0.35
+#: CR/DX detectors: a 35-43 cm field at 0.10-0.20 mm pixels (about 1,750-4,300 px a side).
+DETECTOR_FIELD_MM = (350.0, 430.0)
+DETECTOR_SPACING_MM = (0.10, 0.20)
+#: ``size="mix"``, the default model's training mix: most films at detector size, some
+#: rendered small (the sizes earlier phantoms came in), so no size is foreign to it.
+SIZE_MIX = ((0.10, 512), (0.15, 1024), (0.75, "detector"))
+SIZE_SPECS = ("detector", "mix")
 
 
 @dataclass
@@ -35,6 +42,32 @@ def rng_for(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
 
+def geometry(seed: int, index: int, size: int | str) -> tuple[int, float | None]:
+    """Side in pixels and pixel spacing (None: the default for that side) of image ``index``.
+
+    ``size`` is a side in pixels, ``"detector"`` (a CR/DX detector's own size and pixel
+    spacing, drawn per image from :data:`DETECTOR_FIELD_MM` and :data:`DETECTOR_SPACING_MM`)
+    or ``"mix"`` (:data:`SIZE_MIX`). The draw has its own random stream, so the same
+    (seed, index) shows the same patient and finding at every size.
+    """
+    if not isinstance(size, str):
+        return int(size), None
+    if size not in SIZE_SPECS:
+        raise ValueError(f"size must be a number of pixels or one of {', '.join(SIZE_SPECS)} (got {size!r})")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 0x51E]))
+    if size == "mix":
+        u, acc = rng.random(), 0.0
+        for share, choice in SIZE_MIX:
+            acc += share
+            if u < acc:
+                if choice != "detector":
+                    return int(choice), None
+                break
+    spacing = float(rng.uniform(*DETECTOR_SPACING_MM))
+    side = int(round(rng.uniform(*DETECTOR_FIELD_MM) / spacing))
+    return side, round(spacing, 4)
+
+
 def choose_pattern(rng: np.random.Generator, positive_fraction: float, patterns: tuple[str, ...]) -> str:
     """Pick a pattern: positive with probability ``positive_fraction`` (within ``patterns``)."""
     pos = [p for p in patterns if p in POSITIVE_PATTERNS]
@@ -47,7 +80,7 @@ def choose_pattern(rng: np.random.Generator, positive_fraction: float, patterns:
 def render_phantom(
     seed: int,
     index: int,
-    size: int = 1024,
+    size: int | str = 1024,
     pattern: str | None = None,
     difficulty: str | None = None,
     positive_fraction: float = 0.5,
@@ -59,17 +92,19 @@ def render_phantom(
     Args:
         seed: Set seed.
         index: Image index within the set.
-        size: Side in pixels.
+        size: Side in pixels, or ``"detector"`` / ``"mix"`` (see :func:`geometry`).
         pattern: Force a pattern (see :data:`ALL_PATTERNS`); random when None.
         difficulty: Force a tier (see :data:`DIFFICULTIES`); random when None.
         positive_fraction: Probability of a positive pattern when ``pattern`` is None.
         patterns: Patterns to draw from.
         pixel_spacing_mm: Physical pixel size; default covers the same anatomy as
-            0.35 mm at 1024 px.
+            0.35 mm at 1024 px (or the detector's, with ``size="detector"``).
 
     Returns:
         The :class:`Phantom`.
     """
+    size, drawn_spacing = geometry(seed, index, size)
+    pixel_spacing_mm = pixel_spacing_mm or drawn_spacing
     rng = rng_for(seed, index)
     pattern = pattern or choose_pattern(rng, positive_fraction, patterns)
     if pattern not in ALL_PATTERNS:
@@ -117,7 +152,7 @@ def render_phantom(
         in_lung = lesion.mask & (zones >= 0)
         share = np.bincount(zones[in_lung].astype(np.int64), minlength=6) / max(int(in_lung.sum()), 1)
         involved = [ZONE_NAMES[z] for z in range(6) if share[z] >= 0.03]
-    acq = acquire(A, rng)
+    acq = acquire(A, rng, spacing_mm=spacing)
     label = int(pattern in POSITIVE_PATTERNS)
     record: dict[str, object] = {
         "label": label,
