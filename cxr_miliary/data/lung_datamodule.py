@@ -62,13 +62,42 @@ def lung_transforms(size: int, train: bool) -> Any:
     return A.Compose(steps)
 
 
-class LungMaskDataset(Dataset):
-    """Manifest rows -> ``{"image": 1 x S x S normalised, "target": S x S (0/1/2)}``; unreadable rows are skipped."""
+#: Share of films the orientation head is shown turned (training); validation turns every sixth.
+TURNED_FRACTION = 0.35
 
-    def __init__(self, rows: pd.DataFrame, size: int, train: bool, seed: int = 0) -> None:
+
+def turn(image: np.ndarray, target: np.ndarray, k: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Turn a square image and its target by ``k`` quarter turns (``np.rot90``); ``flip`` with k = 2: upside down by a mirror instead."""
+    if k == 2 and flip:
+        return image[::-1].copy(), target[::-1].copy()
+    return np.rot90(image, k).copy(), np.rot90(target, k).copy()
+
+
+class LungMaskDataset(Dataset):
+    """Manifest rows -> ``{"image": 1 x S x S normalised, "target": S x S (0/1/2), "orientation": k}``; unreadable rows are skipped.
+
+    With ``orientations``, some films are turned (a quarter turn either way, upside down
+    by rotation or by a mirror) and ``orientation`` says how
+    (:data:`~cxr_miliary.models.lung_model.ORIENTATIONS`), keyed by (seed, epoch, row)
+    like the rest of the augmentation.
+    """
+
+    def __init__(self, rows: pd.DataFrame, size: int, train: bool, seed: int = 0, orientations: bool = True) -> None:
         self.rows = rows.to_dict("records")
         self.tf = lung_transforms(size, train)
         self.seed = seed
+        self.train = train
+        self.orientations = orientations
+
+    def _orientation(self, epoch: int, i: int) -> tuple[int, bool]:
+        if not self.orientations:
+            return 0, False
+        if not self.train:  # a fixed sixth of the validation films, every way round
+            return ((i // 6) % 3 + 1, (i // 18) % 2 == 1) if i % 6 == 5 else (0, False)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, i, 90]))
+        if rng.random() >= TURNED_FRACTION:
+            return 0, False
+        return int(rng.integers(1, 4)), bool(rng.random() < 0.5)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -84,10 +113,13 @@ class LungMaskDataset(Dataset):
             return None
         self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         out = self.tf(image=np.clip(pixels, 0, 1).astype(np.float32), mask=target.astype(np.uint8))
-        image = (np.clip(out["image"], 0, 1) - 0.5) / 0.25
+        k, flip = self._orientation(epoch, i)
+        image, mask = turn(out["image"], out["mask"], k, flip) if k else (out["image"], out["mask"])
+        image = (np.clip(image, 0, 1) - 0.5) / 0.25
         return {
             "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
-            "target": torch.from_numpy(out["mask"].astype(np.int64)),
+            "target": torch.from_numpy(mask.astype(np.int64)),
+            "orientation": k,
         }
 
 
@@ -96,7 +128,11 @@ def collate_masks(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
     good = [s for s in samples if s is not None]
     if not good:
         return {}
-    return {"image": torch.stack([s["image"] for s in good]), "target": torch.stack([s["target"] for s in good])}
+    return {
+        "image": torch.stack([s["image"] for s in good]),
+        "target": torch.stack([s["target"] for s in good]),
+        "orientation": torch.tensor([s.get("orientation", 0) for s in good], dtype=torch.int64),
+    }
 
 
 class LungMaskDataModule(L.LightningDataModule):
@@ -109,8 +145,9 @@ class LungMaskDataModule(L.LightningDataModule):
         num_workers: DataLoader workers.
         phantoms: If the manifest does not exist, generate this many phantoms next to it first.
         phantom_seed: Their seed.
-        phantom_size: Their side in pixels.
+        phantom_size: Their side in pixels (or ``"detector"``, ``"mix"``).
         seed: Augmentation seed.
+        orientations: Turn some films and label how, for the orientation head.
     """
 
     def __init__(
@@ -121,8 +158,9 @@ class LungMaskDataModule(L.LightningDataModule):
         num_workers: int = 2,
         phantoms: int = 0,
         phantom_seed: int = 2000,
-        phantom_size: int = 512,
+        phantom_size: int | str = 512,
         seed: int = 0,
+        orientations: bool = True,
     ) -> None:
         super().__init__()
         self.manifest = manifest
@@ -133,6 +171,7 @@ class LungMaskDataModule(L.LightningDataModule):
         self.phantom_seed = phantom_seed
         self.phantom_size = phantom_size
         self.seed = seed
+        self.orientations = orientations
         self.splits: dict[str, pd.DataFrame] = {}
 
     def prepare_data(self) -> None:
@@ -157,7 +196,7 @@ class LungMaskDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
         if not self.splits:
             self.setup()
-        ds = LungMaskDataset(self.splits[split], self.image_size, train, self.seed)
+        ds = LungMaskDataset(self.splits[split], self.image_size, train, self.seed, self.orientations)
         return DataLoader(
             ds,
             batch_size=self.batch_size,

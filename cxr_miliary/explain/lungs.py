@@ -51,6 +51,9 @@ class LungFields:
         sides: The learned model's side map on ``small`` (1 image-left, 2 image-right lung).
         confidence: The learned model's certainty: the share of the fields' pixels it
             labels with >= 90 % probability (the frontal-chest check reads it).
+        orientation: The learned model's orientation probabilities (``upright``,
+            ``upside-down``, quarter turns), or None (classical, or a lung bundle without
+            the orientation head).
     """
 
     small: np.ndarray
@@ -58,6 +61,7 @@ class LungFields:
     source: str = "classical"
     sides: np.ndarray | None = None
     confidence: float | None = None
+    orientation: dict[str, float] | None = None
 
     def full(self) -> np.ndarray:
         """The mask at the image's resolution."""
@@ -118,7 +122,8 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     top, left = (size - nh) // 2, (size - nw) // 2
     square = np.zeros((size, size), dtype=np.float32)
     square[top : top + nh, left : left + nw] = cv2.resize(np.asarray(pixels, dtype=np.float32), (nw, nh), interpolation=cv2.INTER_AREA)
-    probs = seg.probabilities(square)[:, top : top + nh, left : left + nw]
+    probs, orientation = seg.predict(square)
+    probs = probs[:, top : top + nh, left : left + nw]
     sides = np.argmax(probs, axis=0).astype(np.int8)
     clean = np.zeros_like(sides)
     for side in (1, 2):  # one lung per side: the largest region, holes filled
@@ -140,7 +145,7 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
         clean[:] = 0
 
     confidence = float((probs.max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
-    return LungFields(clean > 0, (h, w), "learned", clean, confidence)
+    return LungFields(clean > 0, (h, w), "learned", clean, confidence, orientation)
 
 
 def classical_lung_fields(pixels: np.ndarray) -> LungFields:

@@ -40,6 +40,8 @@ MAX_PARAMETERS = 500_000_000
 #: Classifier heads a card may name; ``"zones"`` is the grid head's first name.
 HEADS = ("global", "grid")
 HEAD_ALIASES = {"zones": "grid"}
+#: What a bundle was trained on (``training_data.domain``): only phantoms, only real films, or both.
+DOMAINS = ("synthetic", "real", "mixed")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 _MODULE_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+){0,15}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -84,7 +86,8 @@ class Card:
         threshold: Decision threshold on the calibrated probability, in [0, 1].
         threshold_rule: How the threshold was chosen (rule, target, validation figures).
         label: Label definition (``positive_terms``, ``definition``).
-        training_data: What the model was trained on (counts, description).
+        training_data: What the model was trained on (counts, description, ``domain``
+            and ``sources``; see :attr:`domain`).
         metrics: Validation metrics before/after calibration.
         software: Versions that wrote the bundle.
         intended_use: The intended-use statement.
@@ -182,6 +185,8 @@ class Card:
         for key in ("evaluation", "reference", "cam"):
             if getattr(self, key) is not None and not isinstance(getattr(self, key), dict):
                 raise bad(f"'{key}' must be an object")
+        if self.training_data.get("domain") is not None and self.training_data["domain"] not in DOMAINS:
+            raise bad(f"'training_data.domain' must be one of {', '.join(DOMAINS)}")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (unknown keys kept; absent optional records left out)."""
@@ -204,6 +209,16 @@ class Card:
         return key in self.to_dict()
 
     @property
+    def domain(self) -> str:
+        """``"synthetic"``, ``"real"`` or ``"mixed"``: what the model was trained on.
+
+        ``training_data.domain`` when the card records it; older cards are read as
+        ``real`` unless their training description says phantoms or synthetic data (the
+        first default model's does).
+        """
+        return training_domain(self.training_data)
+
+    @property
     def image_size(self) -> int:
         """The network's square input side."""
         return int(self.preprocess["image_size"])
@@ -215,10 +230,25 @@ class Card:
 
     def file(self, folder: Path, record: dict[str, Any]) -> Path:
         """A file a record names, resolved inside the bundle ``folder`` (never outside)."""
-        path = (folder / record["file"]).resolve()
-        if path.parent != folder.resolve():
-            raise BundleError(f"{folder / CARD}: '{record['file']}' is not a file inside the bundle")
-        return path
+        return bundle_file(folder, record["file"])
+
+
+def bundle_file(folder: str | os.PathLike[str], name: str) -> Path:
+    """``folder/name`` with every symlink resolved, refused unless it still lies directly in the bundle folder."""
+    folder = Path(folder)
+    path = (folder / str(name)).resolve()
+    if path.parent != folder.resolve():
+        raise BundleError(f"{folder / CARD}: '{name}' is not a file inside the bundle (a path or a link leading out of it)")
+    return path
+
+
+def training_domain(training_data: dict[str, Any]) -> str:
+    """A card's training domain (see :attr:`Card.domain`), from its ``training_data`` record."""
+    recorded = training_data.get("domain")
+    if recorded in DOMAINS:
+        return str(recorded)
+    text = " ".join(str(training_data.get(k, "")) for k in ("description", "manifest")).lower()
+    return "synthetic" if "phantom" in text or "synthetic" in text else "real"
 
 
 def _is_int(v: Any) -> bool:

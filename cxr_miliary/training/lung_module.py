@@ -17,13 +17,16 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassJaccardIndex
 
-from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, create_lung_model, save_lung_bundle
+from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, create_lung_model, save_lung_bundle, split_outputs
 
 log = logging.getLogger(__name__)
 
 
 class LungFieldsModule(L.LightningModule):
-    """Cross-entropy + soft Dice on three classes (background, image-left lung, image-right lung).
+    """Cross-entropy + soft Dice on three classes (background, image-left lung, image-right lung), plus the orientation head's cross-entropy.
+
+    The segmentation loss counts upright films only (the data module turns some films;
+    their fields' sides would be ambiguous); the orientation loss counts every film.
 
     Args:
         encoder: smp encoder name (``tu-<timm name>`` for timm encoders).
@@ -31,6 +34,10 @@ class LungFieldsModule(L.LightningModule):
         pretrained: ImageNet weights for the encoder (needs internet).
         lr: AdamW learning rate (cosine decay per step).
         weight_decay: AdamW weight decay.
+        orientation: Train the orientation head (:data:`~cxr_miliary.models.lung_model.ORIENTATIONS`).
+        orientation_weight: Its loss's weight.
+        init_from: A lung bundle folder (or its ``.safetensors``) to start from; layers it
+            lacks (an older bundle without the orientation head) start fresh.
     """
 
     def __init__(
@@ -40,15 +47,48 @@ class LungFieldsModule(L.LightningModule):
         pretrained: bool = False,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
+        orientation: bool = True,
+        orientation_weight: float = 0.5,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = create_lung_model(encoder, tuple(decoder_channels), pretrained)
+        self.model = create_lung_model(encoder, tuple(decoder_channels), pretrained, orientation=orientation)
+        if init_from:
+            self._init_from(init_from)
         self.val_iou = MulticlassJaccardIndex(num_classes=len(CLASSES), average=None)
+        self._orient_right = self._orient_total = 0
+
+    def _init_from(self, source: str) -> None:
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        from ..models.lung_bundle import read_lung_card
+
+        path = Path(source)
+        if path.is_dir():
+            card = read_lung_card(path)
+            path = path / card["weights"]["file"]
+        state = load_file(str(path))
+        own = self.model.state_dict()
+        usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        self.model.load_state_dict(usable, strict=False)
+        log.info("lung model initialised from %s (%d of %d tensors; new: %s)", source, len(usable), len(own), sorted(set(own) - set(usable))[:6])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) logits."""
-        return self.model(x)
+        """(B, 3, S, S) segmentation logits."""
+        return split_outputs(self.model(x))[0]
+
+    def _losses(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(total loss, segmentation logits, orientation logits or None)."""
+        seg, orient = split_outputs(self.model(batch["image"]))
+        upright = batch.get("orientation")
+        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else upright == 0
+        loss = self._loss(seg[keep], batch["target"][keep]) if keep.any() else seg.sum() * 0.0
+        if orient is not None and upright is not None:
+            loss = loss + self.hparams.orientation_weight * F.cross_entropy(orient.float(), upright)
+        return loss, seg, orient
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ce = F.cross_entropy(logits.float(), target)
@@ -62,7 +102,7 @@ class LungFieldsModule(L.LightningModule):
         """One optimisation step."""
         if "image" not in batch:
             return None
-        loss = self._loss(self(batch["image"]), batch["target"])
+        loss, _, _ = self._losses(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["image"]))
         return loss
 
@@ -70,14 +110,22 @@ class LungFieldsModule(L.LightningModule):
         """Loss and per-class IoU."""
         if "image" not in batch:
             return
-        logits = self(batch["image"])
-        self.log("val/loss", self._loss(logits, batch["target"]), sync_dist=True, batch_size=len(logits))
-        self.val_iou.update(logits.argmax(1), batch["target"])
+        loss, logits, orient = self._losses(batch)
+        self.log("val/loss", loss, sync_dist=True, batch_size=len(logits))
+        labels = batch.get("orientation")
+        keep = slice(None) if labels is None else labels == 0
+        self.val_iou.update(logits[keep].argmax(1), batch["target"][keep])
+        if orient is not None and labels is not None:
+            self._orient_right += int((orient.argmax(1) == labels).sum())
+            self._orient_total += len(labels)
 
     def on_validation_epoch_end(self) -> None:
-        """``val/iou`` (mean of the two lungs), ``val/iou_image_left``, ``val/iou_image_right``."""
+        """``val/iou`` (mean of the two lungs, upright films), ``val/iou_image_left``, ``val/iou_image_right``, ``val/orientation_acc``."""
         iou = self.val_iou.compute()
         self.log_dict({"val/iou": iou[1:].mean(), "val/iou_image_left": iou[1], "val/iou_image_right": iou[2]}, sync_dist=True)
+        if self._orient_total:
+            self.log("val/orientation_acc", self._orient_right / self._orient_total, sync_dist=True)
+        self._orient_right = self._orient_total = 0
         self.val_iou.reset()
 
     def configure_optimizers(self) -> dict[str, Any]:

@@ -1,0 +1,174 @@
+"""The lung-field model's bundle: a typed card, checked before anything is allocated, written atomically.
+
+Held to the classifier bundle's rules (:mod:`cxr_miliary.models.bundle`): a card of at
+most 4 MB in strict JSON, every field typed and bounded, file names that stay inside the
+folder (symlinks resolved), sha256 for every file it loads, a safetensors header checked
+against the file and against the network it describes (built on PyTorch's meta device,
+so a card asking for a giant network allocates nothing), ONNX read through
+:func:`~cxr_miliary.models.onnx.onnx_session`. Every refusal is a
+:class:`~cxr_miliary.models.bundle.BundleError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import strict_json
+from ..atomic import atomic_path, write_text
+from .bundle import MAX_PARAMETERS, NAME_PATTERN, BundleError, bundle_file, check_file_record, read_card_json, safetensors_header, sha256_file
+
+CARD = "card.json"
+WEIGHTS = "model.safetensors"
+ONNX = "model.onnx"
+TASK = "lung-fields"
+
+
+@dataclass
+class LungCard:
+    """A lung bundle's ``card.json``, typed (unknown keys kept in ``extra``).
+
+    Attributes:
+        encoder: smp encoder name (``tu-<timm name>``).
+        decoder_channels: The U-Net decoder's widths (five).
+        input_size: The square input side (64-1024).
+        weights: ``{"file", "sha256"}`` of the safetensors file.
+        classes: The segmentation classes.
+        orientation: The orientation head's classes (None: no head).
+        normalise: ``{"mean", "std"}`` of the input.
+        onnx: Record of the ONNX export.
+        name: Model name.
+        task: Always ``"lung-fields"``.
+        training_data: What it was trained on.
+        metrics: Validation figures.
+        extra: Keys this version does not know.
+    """
+
+    encoder: str
+    decoder_channels: list[int]
+    input_size: int
+    weights: dict[str, Any]
+    classes: list[str] = field(default_factory=lambda: ["background", "image-left lung", "image-right lung"])
+    orientation: list[str] | None = None
+    normalise: dict[str, float] = field(default_factory=lambda: {"mean": 0.5, "std": 0.25})
+    onnx: dict[str, Any] | None = None
+    name: str = "cxr-miliary-lung-fields"
+    task: str = TASK
+    training_data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = CARD) -> LungCard:
+        """Check ``d`` against the schema and build the card (BundleError otherwise)."""
+
+        def bad(msg: str) -> BundleError:
+            return BundleError(f"{where}: {msg}")
+
+        if not isinstance(d, dict) or d.get("task") != TASK:
+            raise bad(f"not a lung-field bundle (task must be {TASK!r})")
+        for key in ("encoder", "decoder_channels", "input_size", "weights"):
+            if key not in d:
+                raise bad(f"missing '{key}'")
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        card = cls(**{k: v for k, v in d.items() if k in known}, extra={k: v for k, v in d.items() if k not in known})
+        if not isinstance(card.input_size, int) or isinstance(card.input_size, bool) or not 64 <= card.input_size <= 1024:
+            raise bad("'input_size' must be an integer from 64 to 1024")
+        if not isinstance(card.encoder, str) or not NAME_PATTERN.match(card.encoder.replace("tu-", "", 1)):
+            raise bad("'encoder' must be an encoder name (letters, digits, '_', '-', '.')")
+        chans = card.decoder_channels
+        if (
+            not isinstance(chans, list)
+            or len(chans) != 5
+            or not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= 1024 for c in chans)
+        ):
+            raise bad("'decoder_channels' must be five integers from 1 to 1024")
+        if not isinstance(card.classes, list) or len(card.classes) != 3:
+            raise bad("'classes' must list the three classes")
+        if card.orientation is not None and (
+            not isinstance(card.orientation, list) or len(card.orientation) != 4 or not all(isinstance(o, str) for o in card.orientation)
+        ):
+            raise bad("'orientation' must list the four orientations")
+        norm = card.normalise
+        if (
+            not isinstance(norm, dict)
+            or not all(isinstance(norm.get(k), (int, float)) and math.isfinite(norm[k]) for k in ("mean", "std"))
+            or not norm["std"] > 0
+        ):
+            raise bad("'normalise' must hold a finite 'mean' and a positive 'std'")
+        check_file_record(card.weights, ".safetensors", "weights", where)
+        if card.onnx is not None:
+            check_file_record(card.onnx, ".onnx", "onnx", where)
+        for key in ("training_data", "metrics"):
+            if not isinstance(getattr(card, key), dict):
+                raise bad(f"'{key}' must be an object")
+        return card
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (unknown keys kept)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in d.items() if v is not None}, **self.extra}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Dict-style read access (the first API returned the card as a dict)."""
+        return self.to_dict().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+
+def load_lung_card(folder: str | os.PathLike[str]) -> LungCard:
+    """The lung bundle's card, checked (BundleError: missing, malformed, not a lung bundle)."""
+    path = Path(folder) / CARD
+    if not Path(folder).is_dir():
+        raise BundleError(f"{folder}: no lung bundle here (not a folder)")
+    return LungCard.from_dict(read_card_json(path), str(path))
+
+
+def read_lung_card(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The card as a plain dict (checked). Kept for callers of the first API."""
+    return load_lung_card(folder).to_dict()
+
+
+def check_lung_weights(folder: Path, card: LungCard) -> Path:
+    """The weights file: inside the bundle, its sha256 the card's, its header sound and fitting the network the card describes."""
+    weights = bundle_file(folder, card.weights["file"])
+    if not weights.is_file():
+        raise BundleError(f"{weights}: weights file missing")
+    if sha256_file(weights) != card.weights["sha256"]:
+        raise BundleError(f"{weights}: sha256 does not match the card; the file was changed")
+    header = safetensors_header(weights)
+    import torch
+
+    from .lung_model import create_lung_model
+
+    try:
+        with torch.device("meta"):
+            net = create_lung_model(card.encoder, tuple(card.decoder_channels), orientation=bool(card.orientation))
+    except Exception as exc:  # an encoder this smp/timm does not know, or an impossible shape
+        raise BundleError(f"{folder / CARD}: the lung network the card describes cannot be built ({type(exc).__name__})") from None
+    n = sum(p.numel() for p in net.parameters())
+    if n > MAX_PARAMETERS:
+        raise BundleError(f"{folder / CARD}: {n / 1e6:.0f} M parameters, over the limit of {MAX_PARAMETERS / 1e6:.0f} M")
+    expected = {k: list(v.shape) for k, v in net.state_dict().items()}
+    found = {k: [int(s) for s in v["shape"]] for k, v in header.items() if k != "__metadata__"}
+    if expected != found:
+        raise BundleError(f"{weights}: the weights do not fit the lung network the card describes")
+    return weights
+
+
+def write_lung_bundle(out: Path, state: dict[str, Any], card: LungCard) -> Path:
+    """Write weights and card atomically (the card last: a bundle with a card is complete)."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(state, str(tmp))
+    card.weights = {"file": WEIGHTS, "sha256": sha256_file(out / WEIGHTS)}
+    LungCard.from_dict(card.to_dict(), str(out / CARD))
+    write_text(out / CARD, strict_json.dumps(card.to_dict(), indent=2) + "\n")
+    return out
