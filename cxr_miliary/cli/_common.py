@@ -12,8 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..explain.cam import METHODS
+
 EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-CAM_METHODS = ("gradcam", "gradcam++", "hirescam", "layercam", "eigencam")
+#: The CAM methods the commands offer: the explanation package's registry.
+CAM_METHODS = tuple(METHODS)
 
 
 class UsageError(Exception):
@@ -73,6 +76,27 @@ def positive_seconds(value: str) -> float:
     return x
 
 
+def overlay_size(value: str) -> int | None:
+    """argparse type: an overlay's longest side in pixels (>= 64), or ``full`` (None: the image's own size)."""
+    if value == "full":
+        return None
+    n = _whole_number(value, 64, "at least 64 pixels, or 'full'")
+    return n
+
+
+def add_overlay_options(p: argparse.ArgumentParser) -> None:
+    """``--overlay-size``: the overlays' longest side (``predict --cam``, ``score --cam-dir``, the DICOM SC)."""
+    from ..inference.decoding import PREVIEW_SIDE
+
+    p.add_argument(
+        "--overlay-size",
+        type=overlay_size,
+        default=PREVIEW_SIDE,
+        metavar="PX|full",
+        help="longest side of the overlay (default: %(default)s; 'full': the image's own size)",
+    )
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """The options every command that runs the model shares (bundle, device, precision, threads)."""
     p.add_argument("--weights", default=None, help="model bundle folder (default: the bundle shipped in weights/)")
@@ -101,21 +125,15 @@ def load_predictor(args: argparse.Namespace) -> Any:
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write a file under a temporary name and rename it into place (never a partial file)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    """Write a file under a temporary name and rename it into place (never a partial file): :func:`cxr_miliary.atomic.write_bytes`."""
+    from ..atomic import write_bytes
+
+    return write_bytes(path, data)
 
 
-def check_outputs(files: dict[str, Any], folders: dict[str, Any]) -> None:
-    """Check output paths before any work starts (``{option: path}``; None skipped)."""
-    from ..outputs.paths import OutputPathError, check_dir_target, check_file_target
+def check_outputs(files: dict[str, Any], folders: dict[str, Any], inputs: list[Any] | None = None) -> None:
+    """Check output paths before any work starts (``{option: path}``; None skipped); none may be one of ``inputs``."""
+    from ..outputs.paths import OutputPathError, check_dir_target, check_file_target, check_not_inputs
 
     try:
         for option, path in files.items():
@@ -124,5 +142,7 @@ def check_outputs(files: dict[str, Any], folders: dict[str, Any]) -> None:
         for option, path in folders.items():
             if path is not None:
                 check_dir_target(path, option)
+        if inputs is not None:
+            check_not_inputs(files, folders, inputs, [str(i) for i in inputs])
     except OutputPathError as exc:
         raise UsageError(str(exc)) from None

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         f"  AUROC {a['value']:.3f} (95% CI {a['ci_low']:.3f}-{a['ci_high']:.3f}); sensitivity {metrics['metrics']['sensitivity']['value']:.2f}, specificity {metrics['metrics']['specificity']['value']:.2f} at threshold {predictor.threshold:.3f}\n"
     )
     w(
-        f"  report:      {out / 'report.html'}\n  scores:      {out / 'scores.csv'}\n  overlays:    {out / 'cams'}/*.png\n  example:     {out / 'example_prediction.json'}\n"
+        f"  report:      {out / 'report.html'}\n  scores:      {out / 'scores.csv'}\n  overlays:    {out / 'cams'}/*.jpg\n  example:     {out / 'example_prediction.json'}\n"
     )
     w(f"  done in {time.perf_counter() - t0:.0f} s. Synthetic data and a phantom-trained model: not a medical device.\n")
     return 0

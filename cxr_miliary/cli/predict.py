@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .. import strict_json
-from ._common import CAM_METHODS, UsageError, add_model_options, atomic_write, check_outputs, load_predictor, unit_interval
+from ._common import CAM_METHODS, UsageError, add_model_options, add_overlay_options, atomic_write, check_outputs, load_predictor, unit_interval
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("image")
     add_model_options(p)
-    p.add_argument("--cam", default=None, metavar="OVERLAY.png", help="write the Grad-CAM overlay here")
+    p.add_argument("--cam", default=None, metavar="OVERLAY.{png,jpg}", help="write the Grad-CAM overlay here (PNG, or JPEG for .jpg/.jpeg)")
     p.add_argument("--json", default=None, metavar="OUT.json", help="also write the JSON here")
     p.add_argument("--threshold", type=unit_interval, default=None, help="override the bundle's decision threshold (0 to 1)")
     p.add_argument("--cam-method", default="gradcam", choices=CAM_METHODS)
@@ -32,39 +33,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-sr", action="store_true", help="with --dicom-out: the Secondary Capture only")
     p.add_argument("--format", default="json", choices=["json", "text"])
+    add_overlay_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Predict, then write outputs only once everything succeeded."""
-    from ..explain import caption
+    """Predict through exactly what ``score`` runs (decode, then a batch of one), then write outputs only once everything succeeded."""
     from ..inference.prediction import summary_text
-    from ..io import load_image
-    from ..outputs import overlay_rgb, preview, save_png
+    from ..io import sniff_format
+    from ..outputs import write_result_files
 
     if (args.cam or args.dicom_out) and args.no_cam:
         raise UsageError("--cam and --dicom-out need the map; drop --no-cam")
-    check_outputs({"--json": args.json, "--cam": args.cam}, {"--dicom-out": args.dicom_out})
-    rad = load_image(args.image, force=args.force)
-    if args.dicom_out and rad.meta.source_format != "dicom":
+    check_outputs({"--json": args.json, "--cam": args.cam}, {"--dicom-out": args.dicom_out}, inputs=[args.image])
+    if args.dicom_out and sniff_format(args.image) not in ("dicom", "dicom-legacy"):
         raise UsageError("--dicom-out needs a DICOM input (there is no study to attach the result to)")
     predictor = load_predictor(args)
-    pred = predictor.predict(rad, cam=not args.no_cam, cam_method=args.cam_method, threshold=args.threshold)
-    d = pred.to_dict()
+    drawn = bool(args.cam or args.dicom_out)
+    result = predictor.result(
+        args.image,
+        cam=not args.no_cam,
+        cam_method=args.cam_method,
+        force=args.force,
+        threshold=args.threshold,
+        preview_side=args.overlay_size if drawn else False,
+    )
+    d = result.to_json()
     written: list = []
     try:  # all outputs or none: a failure part-way removes what was already written
-        if args.cam or args.dicom_out:
-            rgb = overlay_rgb(
-                preview(rad.pixels), pred.cam, pred.lung_mask, caption(pred.probability, pred.positive, d["distribution"]["pattern"], pred.reliable)
-            )
-            if args.cam:
-                written.append(save_png(args.cam, rgb))
-            if args.dicom_out:
-                from ..outputs import write_dicom_results
-
-                dicoms = write_dicom_results(args.image, args.dicom_out, d, rgb, sr=not args.no_sr)
-                written += dicoms
-                d["dicom_outputs"] = [str(p) for p in dicoms]
+        if drawn:
+            files = write_result_files(result, overlay=args.cam, overlay_side=args.overlay_size, dicom_out=args.dicom_out, sr=not args.no_sr)
+            written += [Path(v) for k, v in files.items() if k == "overlay_path"]
+            if "dicom_outputs" in files:
+                written += [Path(x) for x in files["dicom_outputs"].split(";")]
+                d["dicom_outputs"] = files["dicom_outputs"].split(";")
         text = strict_json.dumps(d, indent=2)
         if args.json:
             written.append(atomic_write(args.json, (text + "\n").encode()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import CAM_METHODS, UsageError, add_model_options, load_predictor, non_negative_int, positive_int, positive_seconds
+from ._common import CAM_METHODS, UsageError, add_model_options, add_overlay_options, load_predictor, non_negative_int, positive_int, positive_seconds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--out", required=True, help="output table: .csv, .parquet or .jsonl")
-    p.add_argument("--cam-dir", default=None, help="write a Grad-CAM .npy map and an overlay PNG per input here")
+    p.add_argument("--cam-dir", default=None, help="write a map file and an overlay per input here")
+    p.add_argument(
+        "--map-format",
+        default="compact",
+        choices=["compact", "full"],
+        help="compact (default): .npz at the map's own resolution, about 0.1-0.3 MB (read back at any size with "
+        "cxr_miliary.explain.load_map); full: .npy float16 at the image's resolution (8 MB at 2,048 px)",
+    )
+    p.add_argument("--overlay-format", default="jpeg", choices=["jpeg", "png"], help="overlay encoding (default: jpeg)")
     p.add_argument("--cam", action="store_true", help="add the distribution columns without writing maps")
     p.add_argument(
         "--dicom-out", default=None, metavar="DIR", help="DICOM Secondary Capture + SR per DICOM input, for PACS (these carry identifiers)"
@@ -37,37 +45,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", action="store_true", help="skip inputs already in --out (or its journal)")
     p.add_argument("--force", action="store_true", help="score inputs the acceptance checks reject")
+    add_overlay_options(p)
     add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Score and report; exit 1 when any row carries an error."""
+    from ..inference.batch import Outputs
     from ..inference.inputs import InputListError, expand_inputs
     from ..inference.scoring import ScoreError, check_outputs, score_to_file
 
     try:
         check_outputs(args.out, args.cam_dir, args.dicom_out)
         paths = expand_inputs(args.inputs)
+        check_outputs(args.out, args.cam_dir, args.dicom_out, inputs=paths, given=args.inputs)
     except (ScoreError, InputListError) as exc:
         raise UsageError(str(exc)) from None
     if not paths:
         raise UsageError("no input files found")
     predictor = load_predictor(args)
+    outputs = Outputs(
+        maps=args.cam,
+        cam_dir=args.cam_dir,
+        map_format=args.map_format,
+        overlay_format=args.overlay_format,
+        overlay_side=args.overlay_size,
+        dicom_out=args.dicom_out,
+    )
     try:
         stats = score_to_file(
-            predictor,
+            predictor.scorer,
             paths,
             args.out,
             batch_size=args.batch_size,
             num_workers=args.workers,
-            cam=args.cam,
-            cam_dir=args.cam_dir,
+            outputs=outputs,
             cam_method=args.cam_method,
             force=args.force,
             resume=args.resume,
             progress=not args.quiet,
-            dicom_out=args.dicom_out,
             file_timeout=args.file_timeout,
         )
     except ScoreError as exc:

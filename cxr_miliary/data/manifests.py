@@ -67,8 +67,10 @@ def _check_files(df: pd.DataFrame, root: Path | None, report: BuildReport) -> pd
     return df.loc[exists]
 
 
-def _finish(df: pd.DataFrame, ratios: tuple[float, float, float], seed: int, split_col: str | None) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, ratios: tuple[float, float, float], seed: int, split_col: str | None, source: str) -> pd.DataFrame:
     df = df.reset_index(drop=True)
+    if "source" not in df.columns:  # where each row comes from: the bundle's training domain is read from it
+        df["source"] = source
     df["label"] = df["label"].astype(int)
     df["patient_id"] = df["patient_id"].astype(str)
     if split_col and split_col in df.columns:
@@ -129,7 +131,7 @@ def padchest_manifest(
         }
     )
     df = _check_files(df, Path(images_root) if images_root else None, report)
-    return _finish(df, ratios, seed, None), report
+    return _finish(df, ratios, seed, None, "padchest"), report
 
 
 def _age(raw: pd.DataFrame) -> pd.Series:
@@ -186,7 +188,7 @@ def nih_manifest(
         }
     )
     df = _check_files(df, Path(images_root) if images_root else None, report)
-    return _finish(df, ratios, seed, None), report
+    return _finish(df, ratios, seed, None, "nih"), report
 
 
 def csv_manifest(
@@ -223,7 +225,7 @@ def csv_manifest(
     extras = [c for c in raw.columns if c not in (path_col, label_col, patient_col, "path", "label", "patient_id", "_split")]
     df = raw[["path", "label", "patient_id"] + (["_split"] if split_col else []) + extras]
     df = _check_files(df, Path(images_root) if images_root else None, report)
-    return _finish(df, ratios, seed, "_split" if split_col else None).drop(columns=["_split"], errors="ignore"), report
+    return _finish(df, ratios, seed, "_split" if split_col else None, "csv").drop(columns=["_split"], errors="ignore"), report
 
 
 def folder_manifest(
@@ -246,4 +248,4 @@ def folder_manifest(
     report = BuildReport(source_rows=len(rows))
     if not rows:
         raise ValueError(f"{root}: no images found under positive/ and negative/")
-    return _finish(pd.DataFrame(rows), ratios, seed, None), report
+    return _finish(pd.DataFrame(rows), ratios, seed, None, "folder"), report

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from ..explain.mapfile import load_map
+
 DIFFUSE = ("miliary", "reticulonodular")
 
 
@@ -33,7 +35,7 @@ def localisation(df: pd.DataFrame, root: Path) -> dict[str, Any]:
 
     mass, hits, neg_int, pos_int = [], [], [], []
     for _, r in df[(df["error"].fillna("") == "") & df["cam_path"].notna()].iterrows():
-        cam = np.load(r["cam_path"], allow_pickle=False).astype(np.float32)
+        cam = load_map(r["cam_path"])  # at the image's own size, whichever map format was written
         lungs = _mask(root / str(r.get("lung_mask", "")), cam.shape) if "lung_mask" in r else None
         if lungs is None:
             continue

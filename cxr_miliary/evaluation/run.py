@@ -40,6 +40,7 @@ def evaluate(
     Returns:
         The metrics dictionary.
     """
+    from ..inference.batch import Outputs
     from ..inference.scoring import score_to_file
 
     out = Path(out)
@@ -54,7 +55,13 @@ def evaluate(
     if "pattern" in man.columns:
         man = man.rename(columns={"pattern": "pattern_truth"})
     score_to_file(
-        predictor, man["_abs"].tolist(), out / "scores.csv", batch_size=batch_size, num_workers=num_workers, cam_dir=out / "cams", progress=progress
+        predictor.scorer,
+        man["_abs"].tolist(),
+        out / "scores.csv",
+        batch_size=batch_size,
+        num_workers=num_workers,
+        outputs=Outputs(cam_dir=out / "cams"),
+        progress=progress,
     )
     scores = pd.read_csv(out / "scores.csv", dtype={"error": str, "path": str})
     scores["error"] = scores["error"].fillna("")

@@ -27,19 +27,57 @@ WORK = 512
 
 @dataclass
 class Explanation:
-    """A map and where it lies.
+    """A map and where it lies, kept at the working resolution it was computed at.
+
+    The map is computed on a copy of the image at most :data:`WORK` pixels a side (the
+    network's own grid is coarser still); :meth:`cam_at` and :meth:`lung_mask_at` give it
+    at any size (bilinear for the map, as every earlier version upsampled it), so an
+    archive never holds full-resolution copies it does not need.
 
     Attributes:
-        cam: float32 H x W in [0, 1] on the absolute scale (shape x calibrated probability).
-        lung_mask: bool H x W lung fields.
+        small: float32 map in [0, 1] on the absolute scale (shape x calibrated
+            probability), at the working resolution (the image's aspect, not letterboxed).
+        small_mask: bool lung fields at the same resolution.
+        shape: (rows, columns) of the image it belongs to.
         distribution: Left/right and six-zone fractions, involved zones and ``pattern``.
         warnings: Things the user should know about the map.
+        lungs: The lung fields it was restricted to.
     """
 
-    cam: np.ndarray
-    lung_mask: np.ndarray
+    small: np.ndarray
+    small_mask: np.ndarray
+    shape: tuple[int, int]
     distribution: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    lungs: LungFields | None = None
+
+    def cam_at(self, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """The map at ``shape`` (default: the image's), float32 in [0, 1]."""
+        return resize_map(self.small, shape or self.shape)
+
+    def lung_mask_at(self, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """The lung fields at ``shape`` (default: the image's)."""
+        h, w = shape or self.shape
+        if self.lungs is not None and (h, w) == tuple(self.lungs.shape):
+            return self.lungs.full()
+        return cv2.resize(self.small_mask.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
+
+    @property
+    def cam(self) -> np.ndarray:
+        """The map at the image's resolution (the first API's attribute)."""
+        return self.cam_at()
+
+    @property
+    def lung_mask(self) -> np.ndarray:
+        """The lung fields at the image's resolution (the first API's attribute)."""
+        return self.lung_mask_at()
+
+
+def resize_map(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A working-resolution map at ``shape``: bilinear, clipped to [0, 1] (the one way maps are enlarged)."""
+    h, w = shape
+    out = small if small.shape == (h, w) else cv2.resize(small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def lung_fields(pixels: np.ndarray) -> LungFields:
@@ -58,9 +96,9 @@ def explain(raw: np.ndarray, lungs: LungFields, *, input_size: int, probability:
         positive: The decision (a negative's pattern is ``none``).
     """
     # The raw map is a few dozen cells: scale, restrict and summarise it on a working copy
-    # of at most WORK pixels a side, then upsample the result once (at 2048 px the same
-    # steps at full resolution cost 40 ms, the copy 3 ms; the upsampled map differs from a
-    # full-resolution computation by interpolation rounding only).
+    # of at most WORK pixels a side; callers enlarge the result only where they need it
+    # (at 2048 px the same steps at full resolution cost 40 ms, the copy 3 ms; the
+    # enlarged map differs from a full-resolution computation by interpolation rounding only).
     h, w = lungs.shape
     f = min(1.0, WORK / max(h, w))
     small = (max(1, round(h * f)), max(1, round(w * f)))
@@ -68,5 +106,4 @@ def explain(raw: np.ndarray, lungs: LungFields, *, input_size: int, probability:
     found = bool(small_mask.any())
     cam_small = absolute_map(to_image(raw, input_size, small), probability, small_mask if found else None)
     dist = distribution(cam_small, small_mask, positive, sides=lungs.sides_at(small))
-    cam = cam_small if small == (h, w) else cv2.resize(cam_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return Explanation(np.clip(cam, 0.0, 1.0), lungs.full(), dist, [] if found else [NO_LUNGS_WARNING])
+    return Explanation(np.clip(cam_small, 0.0, 1.0), small_mask, (h, w), dist, [] if found else [NO_LUNGS_WARNING], lungs)

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
-
-
-def caption(probability: float, positive: bool, pattern: str, reliable: bool = True) -> str:
-    """The line burned into every overlay: the result and the disclaimer (led by NOT RELIABLE when it is not)."""
-    text = f"p={probability:.3f} {'POSITIVE' if positive else 'negative'} ({pattern}) - not for diagnostic use"
-    return text if reliable else f"NOT RELIABLE (unlike the training data or suspect image) - {text}"
 
 
 def overlay(pixels: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None = None, caption: str = "", max_side: int = 1024) -> np.ndarray:
@@ -63,10 +55,3 @@ def _wrap(text: str, width_of: Callable[[str], float], width: float) -> list[str
         else:
             lines.append(word)
     return lines
-
-
-def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
-    """Kept for callers of the first API: see :func:`cxr_miliary.outputs.images.save_png`."""
-    from ..outputs.images import save_png as save
-
-    return save(path, rgb)

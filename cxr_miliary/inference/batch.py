@@ -3,50 +3,52 @@
 One row per input, always: a file that cannot be decoded (or is rejected) is an error
 row with the same reason ``load_image`` gives; a decoder that kills its worker process,
 or takes longer than the per-file time budget (the worker is killed by its own alarm),
-costs no finished rows, and the file that did it becomes an error row too. Maps go
-through :mod:`cxr_miliary.explain.pipeline` and files through :mod:`cxr_miliary.outputs`,
-exactly as ``predict`` does.
+costs no finished rows, and the file that did it becomes an error row too. Each image
+goes through :func:`~cxr_miliary.inference.decoding.decode` (in the workers) and
+:func:`~cxr_miliary.inference.result.complete` (here), and its files through
+:func:`~cxr_miliary.outputs.files.write_result_files`, exactly as ``predict``'s one image does.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing as mp
-import os
 import signal
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..explain import caption, explain, lung_fields
-from ..io import ImageError, load_image
 from ..io.limits import FILE_TIMEOUT_S
-from ..outputs.images import overlay_rgb, preview, save_map, save_png
-from .integrity import assess, chest_verdict
+from ..outputs.files import cam_dir_names, write_result_files
+from . import decoding
+from .decoding import PREVIEW_SIDE, Decoded, decode
+from .result import Result, complete, error_result
+from .scorer import Scorer
+from .table import maps_needed
 
 log = logging.getLogger(__name__)
 
 
 class _Decode:
-    """Worker-side work: decode, build the network input, and (for maps) a preview + lung fields."""
+    """Worker-side work: :func:`~cxr_miliary.inference.decoding.decode` each input (forked workers share the Scorer; nothing is pickled)."""
 
-    def __init__(self, items: list[tuple[int, str]], predictor: Any, cam: bool, force: bool, file_timeout: float | None) -> None:
+    def __init__(
+        self, items: list[tuple[int, str]], scorer: Scorer, force: bool, preview_side: int | None | bool, file_timeout: float | None
+    ) -> None:
         self.items = items
-        self.inputs = predictor.inputs  # forked workers share the Predictor; nothing is pickled
-        self.cam = cam
+        self.inputs = scorer.inputs
         self.force = force
+        self.preview_side = preview_side
         self.file_timeout = file_timeout
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, k: int) -> dict[str, Any]:
+    def __getitem__(self, k: int) -> Decoded:
         index, path = self.items[k]
         in_worker = _WORKER.active
         if in_worker and self.file_timeout:
@@ -56,29 +58,10 @@ class _Decode:
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.setitimer(signal.ITIMER_REAL, self.file_timeout)
         try:
-            return self._decode(index, path)
+            return decode(path, self.inputs, index=index, force=self.force, preview_side=self.preview_side)
         finally:
             if in_worker and self.file_timeout:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-
-    def _decode(self, index: int, path: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"index": index, "path": path, "error": ""}
-        try:
-            rad = load_image(path, force=self.force)
-            lungs = lung_fields(rad.pixels)
-            out["verdict"] = chest_verdict(path, rad.pixels, lungs, self.force)
-        except ImageError as exc:
-            out["error"] = f"{exc.code}: {exc.reason}"
-            return out
-        except Exception as exc:  # a decoder bug is one file's problem
-            out["error"] = f"decode-failed: {type(exc).__name__}"
-            return out
-        out["inputs"] = self.inputs(rad)
-        out["is_dicom"] = rad.meta.source_format == "dicom"
-        if self.cam:
-            out["preview"] = preview(rad.pixels)
-            out["lungs"] = lungs
-        return out
 
 
 class _WorkerState:
@@ -95,7 +78,7 @@ def _worker_start() -> None:
     _WORKER.active = True
 
 
-def _decode_one(k: int) -> dict[str, Any]:
+def _decode_one(k: int) -> Decoded:
     assert _WORKER.dataset is not None
     return _WORKER.dataset[k]
 
@@ -104,7 +87,7 @@ class WorkerDied(RuntimeError):
     """A decode worker process died (a codec crash, or its per-file alarm)."""
 
 
-def decoded_batches(dataset: _Decode, batch_size: int, workers: int) -> Iterator[list[dict[str, Any]]]:
+def decoded_batches(dataset: _Decode, batch_size: int, workers: int) -> Iterator[list[Decoded]]:
     """Decoded items in order, in batches, from ``workers`` forked processes (0: in this process).
 
     At most ``2 x batch_size x workers`` items are in flight, so memory stays flat over an
@@ -144,7 +127,7 @@ def _probe(path: str, force: bool) -> None:
     import faulthandler
 
     faulthandler.disable()  # a crash here is expected and reported as a row, not a dump
-    load_image(path, force=force)
+    decoding.load_image(path, force=force)  # the decoder the workers ran (one place to replace it in tests)
 
 
 def isolate(path: str, force: bool, timeout: float = FILE_TIMEOUT_S) -> str | None:
@@ -162,44 +145,65 @@ def isolate(path: str, force: bool, timeout: float = FILE_TIMEOUT_S) -> str | No
     return f"decoder-crashed: the decoder process died (exit {proc.exitcode}) on this file"
 
 
-def cam_name(index: int, path: str) -> str:
-    """A file name unique per input, free of anything taken from the file or its tags."""
-    return f"{index:07d}_{hashlib.sha1(os.fsencode(path)).hexdigest()[:12]}"
+@dataclass
+class Outputs:
+    """What a scoring job writes per input besides its row.
 
+    Attributes:
+        maps: Compute maps and the distribution columns (also implied by the others).
+        cam_dir: Folder for map files and overlays.
+        map_format: ``compact`` (.npz at the map's own resolution) or ``full`` (.npy).
+        overlay_format: ``jpeg`` or ``png``.
+        overlay_side: The overlay's longest side (None: the image's full size).
+        dicom_out: Folder for DICOM SC + SR of DICOM inputs.
+        sr: Write the SR with the SC.
+    """
 
-def error_row(predictor: Any, index: int, path: str, error: str) -> dict[str, Any]:
-    """The row of an input that has no result."""
-    return {
-        "_index": index,
-        "path": path,
-        "probability": None,
-        "positive": None,
-        "threshold": predictor.threshold,
-        "error": error,
-        "frontal_chest": None,
-        "in_distribution": None,
-        "ood_score": None,
-        "reliable": None,
-        **_model_columns(predictor),
-    }
+    maps: bool = False
+    cam_dir: Path | None = None
+    map_format: str = "compact"
+    overlay_format: str = "jpeg"
+    overlay_side: int | None = PREVIEW_SIDE
+    dicom_out: Path | None = None
+    sr: bool = True
 
+    def __post_init__(self) -> None:
+        self.cam_dir = None if self.cam_dir is None else Path(self.cam_dir)
+        self.dicom_out = None if self.dicom_out is None else Path(self.dicom_out)
+        self.maps = maps_needed(self.maps, self.cam_dir, self.dicom_out)
 
-def _model_columns(predictor: Any) -> dict[str, str]:
-    info = predictor.model_info
-    return {"model_name": info["name"], "model_sha256": info["sha256"], "model_runtime": info.get("runtime", "")}
+    @property
+    def preview_side(self) -> int | None | bool:
+        """The preview decoding must keep (False: none, no files are drawn)."""
+        return self.overlay_side if self.cam_dir is not None or self.dicom_out is not None else False
+
+    def write(self, result: Result) -> None:
+        """Write one result's files (a result without a map writes none)."""
+        if result.error or result.explanation is None or (self.cam_dir is None and self.dicom_out is None):
+            return
+        map_file = overlay = None
+        if self.cam_dir is not None:
+            map_file, overlay = cam_dir_names(self.cam_dir, result.index, result.path, self.map_format, self.overlay_format)
+        write_result_files(
+            result,
+            map_file=map_file,
+            map_format=self.map_format,
+            overlay=overlay,
+            overlay_side=self.overlay_side,
+            dicom_out=self.dicom_out,
+            sr=self.sr,
+        )
 
 
 def score_rows(
-    predictor: Any,
+    scorer: Scorer,
     paths: list[str],
     *,
     batch_size: int = 16,
     num_workers: int = 2,
-    cam: bool = False,
-    cam_dir: str | Path | None = None,
+    outputs: Outputs | None = None,
     cam_method: str = "gradcam",
     force: bool = False,
-    dicom_out: str | Path | None = None,
     file_timeout: float | None = FILE_TIMEOUT_S,
 ) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of result rows, one list per batch, one row for every path.
@@ -210,30 +214,31 @@ def score_rows(
     workers.
 
     Args:
-        predictor: A :class:`~cxr_miliary.inference.Predictor`.
+        scorer: The model (:attr:`Predictor.scorer <cxr_miliary.inference.Predictor.scorer>`).
         paths: Input files (already expanded).
         batch_size: Images per forward.
         num_workers: Decode processes (0 decodes in this process, without a time budget).
-        cam: Compute maps and the distribution columns.
-        cam_dir: Write ``.npy`` maps and overlay PNGs here.
+        outputs: Maps and the files to write (default: no maps, no files).
         cam_method: CAM method.
-        force: Accept inputs the acceptance checks reject.
-        dicom_out: Write DICOM SC + SR results for DICOM inputs here.
+        force: Score inputs the checks refuse (marked in the rows).
         file_timeout: Seconds a worker may spend decoding one file.
     """
-    cam = cam or cam_dir is not None or dicom_out is not None
-    cam_root = Path(cam_dir) if cam_dir is not None else None
-    if cam_root is not None:
-        cam_root.mkdir(parents=True, exist_ok=True)
+    outputs = outputs or Outputs()
+    for folder in (outputs.cam_dir, outputs.dicom_out):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
     done: set[int] = set()
     while True:
         remaining = [(i, p) for i, p in enumerate(paths) if i not in done]
         if not remaining:
             return
-        dataset = _Decode(remaining, predictor, cam, force, file_timeout)
+        dataset = _Decode(remaining, scorer, force, outputs.preview_side, file_timeout)
         try:
             for batch in decoded_batches(dataset, batch_size, num_workers):
-                yield _public(_infer(predictor, batch, cam, cam_root, cam_method, dicom_out), done)
+                results = complete(scorer, batch, maps=outputs.maps, method=cam_method)
+                for r in results:
+                    outputs.write(r)
+                yield _public(results, done)
             return
         except WorkerDied as exc:
             log.warning("a decoder worker died (%s); isolating the file responsible", str(exc).splitlines()[0])
@@ -242,79 +247,14 @@ def score_rows(
             for i, p in suspects:
                 reason = isolate(p, force, file_timeout or FILE_TIMEOUT_S)
                 if reason is not None:
-                    culprits.append(error_row(predictor, i, p, reason))
+                    culprits.append(error_result(scorer, i, p, reason))
             if not culprits:  # could not reproduce: mark the first suspect so the job always progresses
                 i, p = suspects[0]
-                culprits.append(error_row(predictor, i, p, "decoder-crashed: a decoder worker died while this file was being read"))
+                culprits.append(error_result(scorer, i, p, "decoder-crashed: a decoder worker died while this file was being read"))
             yield _public(culprits, done)
 
 
-def _public(rows: list[dict[str, Any]], done: set[int]) -> list[dict[str, Any]]:
-    """Mark rows' inputs as done and drop the internal index."""
-    done.update(r["_index"] for r in rows)
-    return [{k: v for k, v in r.items() if k != "_index"} for r in rows]
-
-
-def _infer(predictor: Any, batch: list[dict[str, Any]], cam: bool, cam_root: Path | None, method: str, dicom_out: Any) -> list[dict[str, Any]]:
-    good = [b for b in batch if not b["error"]]
-    probs: np.ndarray = np.zeros(0)
-    maps: np.ndarray | None = None
-    acts: np.ndarray | None = None
-    if good:
-        x = np.stack([b["inputs"] for b in good])
-        fwd = predictor.runtime.forward(x, gradients=cam)
-        acts = fwd.activations
-        probs = predictor.probability(fwd.logits)
-        maps = predictor.raw_maps(x, method, fwd) if cam else None
-    rows: list[dict[str, Any]] = []
-    k = 0
-    for b in batch:
-        if b["error"]:
-            rows.append(error_row(predictor, b["index"], b["path"], b["error"]))
-            continue
-        p = float(probs[k])
-        integrity = assess(b["verdict"], None if acts is None else acts[k], predictor.reference)
-        row = {
-            "_index": b["index"],
-            "path": b["path"],
-            "probability": round(p, 6),
-            "positive": bool(p >= predictor.threshold),
-            "threshold": predictor.threshold,
-            "error": "",
-            "frontal_chest": integrity.frontal_chest,
-            "in_distribution": integrity.in_distribution,
-            "ood_score": None if integrity.ood_score is None else round(integrity.ood_score, 4),
-            "reliable": integrity.reliable,
-            **_model_columns(predictor),
-        }
-
-        if maps is not None:
-            _explain_row(row, b, maps[k], p, predictor, cam_root, dicom_out)
-        rows.append(row)
-        k += 1
-    return rows
-
-
-def _explain_row(row: dict[str, Any], b: dict[str, Any], raw: np.ndarray, p: float, predictor: Any, cam_root: Path | None, dicom_out: Any) -> None:
-    exp = explain(raw, b["lungs"], input_size=predictor.preprocess.image_size, probability=p, positive=row["positive"])
-    dist = exp.distribution
-    row.update({"pattern": dist["pattern"], "right": dist["right"], "left": dist["left"], **dist["zones"]})
-    if cam_root is None and (dicom_out is None or not b.get("is_dicom")):
-        return
-    rgb = overlay_rgb(b["preview"], exp.cam, exp.lung_mask, caption(p, row["positive"], dist["pattern"], row["reliable"]))
-    if dicom_out is not None and b.get("is_dicom"):
-        from ..outputs import write_dicom_results
-
-        result = {
-            "probability": p,
-            "threshold": row["threshold"],
-            "positive": row["positive"],
-            "distribution": dist,
-            "model": predictor.model_info,
-            "reliable": row["reliable"],
-        }
-        row["dicom_outputs"] = ";".join(str(x) for x in write_dicom_results(b["path"], dicom_out, result, rgb))
-    if cam_root is not None:
-        name = cam_name(b["index"], b["path"])
-        row["cam_path"] = str(save_map(cam_root / f"{name}.npy", exp.cam))
-        row["overlay_path"] = str(save_png(cam_root / f"{name}.png", rgb))
+def _public(results: list[Result], done: set[int]) -> list[dict[str, Any]]:
+    """Mark results' inputs as done; their rows."""
+    done.update(r.index for r in results)
+    return [r.to_row() for r in results]

@@ -152,6 +152,17 @@ def _body(pixels: np.ndarray) -> tuple[list[str], dict[str, float]]:
     return reasons, feats
 
 
+def _orientation(probabilities: dict[str, float] | None) -> list[str]:
+    """The ``orientation`` reason when the lung model's orientation head finds the film turned (its most likely class is not upright)."""
+    if not probabilities:
+        return []
+    best = max(probabilities, key=probabilities.__getitem__)
+    if best == "upright":
+        return []
+    how = best.replace("-", " ").replace("90", "90°")
+    return [f"orientation: the film looks {how} (lung model {probabilities[best]:.0%} sure); turn it upright"]
+
+
 def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any]) -> ChestVerdict:
     """Decide whether ``pixels`` (display values, 1 = white) are a frontal chest radiograph.
 
@@ -172,7 +183,9 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
     def assess(img: np.ndarray, full: np.ndarray) -> tuple[list[str], dict[str, float]]:
         fields = lungs_of(full)
         mask = cv2.resize(fields.small.astype(np.uint8), img.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+        turned = _orientation(getattr(fields, "orientation", None))
         reasons, feats = _geometry(img, mask)
+        reasons = turned + reasons
         confidence = getattr(fields, "confidence", None)
         if confidence is not None and mask.any():
             # a segmentation network draws lung shapes into anything; on lungs it is sure

@@ -12,8 +12,17 @@ Two questions, answered for every image ``predict`` and ``score`` see:
    the probability is kept but marked unreliable, and the differential and work-up are
    withheld (they would read as advice).
 
-``reliable`` = frontal chest, polarity not suspect, and not out of distribution. A bundle
-without a reference gets ``in_distribution: null`` and a note; everything else works.
+3. *Has this model seen anything like it at all?* A bundle trained only on synthetic
+   phantoms (its card's ``training_data.domain`` is ``synthetic``) has never seen a real
+   radiograph, and a network cannot tell from its own features that a real film is
+   foreign to it (features of real films sat inside phantom references at every stage
+   of the default network). On an image that is not itself a phantom its result is
+   ``reliable: false`` with the reason ``synthetic-model``, whatever the distance says.
+
+``reliable`` = frontal chest, polarity not suspect, not out of distribution, and not a
+synthetic-only model on a real image. A bundle without a reference gets
+``in_distribution: null`` and a note; everything else works. The words are
+:mod:`cxr_miliary.verdicts`'.
 """
 
 from __future__ import annotations
@@ -23,11 +32,16 @@ from typing import Any
 
 import numpy as np
 
+from .. import verdicts
 from ..io import RejectedImageError
 from ..models.reference import Reference, pool
 from .chest_check import ChestVerdict, check_frontal_chest
 
-NO_REFERENCE_NOTE = "no-reference: this bundle carries no reference of its training data; the out-of-distribution check was not run"
+NO_REFERENCE_NOTE = verdicts.reason(
+    "no-reference", "this bundle carries no reference of its training data; the out-of-distribution check was not run"
+)
+NO_FEATURES_NOTE = verdicts.reason("no-features", "this runtime gives no features; the out-of-distribution check was not run")
+SYNTHETIC_MODEL = verdicts.reason("synthetic-model", verdicts.UNRELIABLE["synthetic-model"][0])
 
 
 @dataclass
@@ -41,6 +55,9 @@ class Integrity:
         ood_limit: The bundle's limit.
         reasons: Why an answer is no, or notes (``code: words``).
         polarity_suspect: Passed the chest check only inverted.
+        model_domain: What the bundle was trained on (``synthetic``, ``real``, ``mixed``).
+        synthetic_image: The image says it is a phantom (its file's provenance).
+        forced: The chest check said no and ``--force`` scored it anyway.
     """
 
     frontal_chest: bool
@@ -49,11 +66,24 @@ class Integrity:
     ood_limit: float | None = None
     reasons: list[str] = field(default_factory=list)
     polarity_suspect: bool = False
+    model_domain: str = "real"
+    synthetic_image: bool = False
+    forced: bool = False
+
+    @property
+    def synthetic_model(self) -> bool:
+        """A model that has only seen phantoms, on an image that is not one."""
+        return self.model_domain == "synthetic" and not self.synthetic_image
 
     @property
     def reliable(self) -> bool:
         """Whether the probability can be taken at face value."""
-        return self.frontal_chest and not self.polarity_suspect and self.in_distribution is not False
+        return self.frontal_chest and not self.polarity_suspect and self.in_distribution is not False and not self.synthetic_model
+
+    @property
+    def codes(self) -> list[str]:
+        """The reasons' codes."""
+        return [verdicts.code_of(r) for r in self.reasons]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``integrity`` object of the prediction JSON (strict JSON: finite numbers or null)."""
@@ -62,6 +92,8 @@ class Integrity:
             "in_distribution": self.in_distribution,
             "ood_score": None if self.ood_score is None else round(float(self.ood_score), 4),
             "ood_limit": None if self.ood_limit is None else round(float(self.ood_limit), 4),
+            "model_domain": self.model_domain,
+            "synthetic_image": self.synthetic_image,
             "reasons": list(self.reasons),
         }
 
@@ -76,33 +108,75 @@ def chest_verdict(path: str, pixels: np.ndarray, lungs: Any, force: bool) -> Che
 
     verdict = check_frontal_chest(pixels, lambda px: lungs if px is pixels else lung_fields(px))
     if not verdict.frontal_chest and not force:
-        raise RejectedImageError(path, "not-chest", f"not a frontal chest radiograph ({verdict.reasons[0]})")
+        raise RejectedImageError(path, *rejection(verdict))
     return verdict
 
 
-def assess(verdict: ChestVerdict, activations: np.ndarray | None, reference: Reference | None) -> Integrity:
-    """Combine the chest verdict with the out-of-distribution check for one image."""
-    out = Integrity(verdict.frontal_chest, reasons=list(verdict.reasons), polarity_suspect=verdict.polarity_suspect)
+def rejection(verdict: ChestVerdict) -> tuple[str, str]:
+    """``(code, reason)`` of a film the frontal-chest check refuses: ``orientation`` for a turned film, else ``not-chest``."""
+    first = verdict.reasons[0]
+    if first.startswith("orientation:"):
+        return "orientation", f"the film is not upright ({first.split(': ', 1)[1]})"
+    return "not-chest", f"not a frontal chest radiograph ({first})"
+
+
+def assess(
+    verdict: ChestVerdict,
+    activations: np.ndarray | None,
+    reference: Reference | None,
+    *,
+    model_domain: str = "real",
+    synthetic_image: bool = False,
+    forced: bool = False,
+) -> Integrity:
+    """Combine the chest verdict, the out-of-distribution check and the training domain for one image.
+
+    Args:
+        verdict: The frontal-chest check's verdict.
+        activations: The CAM layer's activations of this image (C, h, w), or None.
+        reference: The bundle's training-distribution reference, or None.
+        model_domain: The bundle's training domain (:func:`cxr_miliary.models.Card.domain`).
+        synthetic_image: The image is a phantom (``ImageMeta.synthetic``).
+        forced: ``--force`` was given (a failed chest check is then scored, and marked).
+    """
+    out = Integrity(
+        verdict.frontal_chest,
+        reasons=list(verdict.reasons),
+        polarity_suspect=verdict.polarity_suspect,
+        model_domain=model_domain,
+        synthetic_image=synthetic_image,
+        forced=forced and not verdict.frontal_chest,
+    )
+    if out.forced:
+        code, _ = rejection(verdict)
+        out.reasons.insert(0, verdicts.reason(code, "scored only because --force was given"))
+    if out.synthetic_model:
+        out.reasons.insert(0, SYNTHETIC_MODEL)
     if reference is None:
         out.reasons.append(NO_REFERENCE_NOTE)
         return out
     if activations is None:
-        out.reasons.append("no-features: this runtime gives no features; the out-of-distribution check was not run")
+        out.reasons.append(NO_FEATURES_NOTE)
         return out
     score = float(reference.distance(pool(activations[None] if activations.ndim == 3 else activations))[0])
     out.ood_score, out.ood_limit = score, reference.limit
     out.in_distribution = bool(score <= reference.limit)
     if not out.in_distribution:
-        out.reasons.append(f"out-of-distribution: distance {score:.1f} to the training data exceeds the limit {reference.limit:.1f}")
+        out.reasons.append(
+            verdicts.reason("out-of-distribution", f"distance {score:.1f} to the training data exceeds the limit {reference.limit:.1f}")
+        )
     return out
 
 
-def warnings_for(integrity: Integrity, training_data: str, forced: bool) -> list[str]:
-    """The plain-language warnings an image's integrity adds to a prediction."""
+def warnings_for(integrity: Integrity, training_data: str = "") -> list[str]:
+    """The plain-language warnings an image's integrity adds to its result (the same strings in ``predict`` and ``score``)."""
     out = []
+    if integrity.synthetic_model:
+        out.append(SYNTHETIC_MODEL)
     if not integrity.frontal_chest:
-        first = next((r for r in integrity.reasons if not r.startswith(("no-reference", "out-of-distribution", "no-features"))), "")
-        out.append(f"accepted with --force despite: not-chest: not a frontal chest radiograph ({first})" if forced else f"not-chest: {first}")
+        first = next((r for r in integrity.reasons if verdicts.code_of(r) in verdicts.CHEST_CODES), "")
+        code, why = rejection(ChestVerdict(False, reasons=[first or "not-chest: the frontal-chest check failed"]))
+        out.append(f"accepted with --force despite: {code}: {why}" if integrity.forced else f"{code}: {why}")
     if integrity.polarity_suspect:
         out.append(next(r for r in integrity.reasons if r.startswith("polarity-suspect")))
     if integrity.in_distribution is False:

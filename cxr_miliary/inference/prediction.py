@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import knowledge
+from .. import knowledge, verdicts
 
 
 @dataclass
@@ -26,8 +26,10 @@ class Prediction:
         warnings: Things a user should know.
         integrity: Is it a frontal chest film, is it what the model knows (see
             :mod:`cxr_miliary.inference.integrity`).
-        reliable: False when the image is unlike the training data or its polarity is
-            suspect: the probability is then not to be trusted.
+        reliable: False when the image is unlike the training data, its polarity is
+            suspect, it failed the frontal-chest check (scored with ``force``), or the model
+            has only seen phantoms and the image is a real film: the probability is then
+            not to be trusted.
         differential: Differential diagnosis (positive and reliable only).
         recommendations: Next steps (positive and reliable only, or when uncertain).
         meta: What was decoded (no identifiers).
@@ -64,7 +66,7 @@ class Prediction:
             out["differential"] = self.differential
         if self.recommendations:
             out["recommendations"] = self.recommendations
-        out["image"] = {k: self.meta.get(k) for k in ("source_format", "rows", "columns", "modality", "view", "pixel_spacing_mm")}
+        out["image"] = {k: self.meta.get(k) for k in ("source_format", "rows", "columns", "modality", "view", "pixel_spacing_mm", "synthetic")}
         out["disclaimer"] = knowledge.load()["disclaimer"]
         return out
 
@@ -74,10 +76,10 @@ class Prediction:
 
 
 def summary_text(d: dict[str, Any]) -> str:
-    """A short human-readable summary of a prediction's JSON object."""
+    """A short human-readable summary of a prediction's JSON object (led by NOT RELIABLE when it is not)."""
     lines = []
     if not d.get("reliable", True):
-        lines.append(f"NOT RELIABLE: {unreliable_sentence(d.get('integrity') or {})}")
+        lines.append(unreliable_sentence(d.get("integrity") or {}))
     lines.append(
         f"probability {d['probability']:.3f} (threshold {d['threshold']:.3f}): "
         f"{'POSITIVE' if d['positive'] else 'negative'} for the miliary / reticulonodular pattern"
@@ -99,10 +101,8 @@ def summary_text(d: dict[str, Any]) -> str:
 
 
 def unreliable_sentence(integrity: dict[str, Any]) -> str:
-    """The plain sentence that leads an unreliable result's text and overlay."""
-    reasons = integrity.get("reasons") or []
-    if integrity.get("in_distribution") is False:
-        return "this image is unlike the model's training data; its probability is not reliable."
-    if any(str(r).startswith("polarity-suspect") for r in reasons):
-        return "the image's grey levels look inverted (polarity suspect); its probability is not reliable."
-    return "the checks on this image failed; its probability is not reliable."
+    """The ``NOT RELIABLE: ...`` line that leads an unreliable result's text (and its SR)."""
+    codes = [verdicts.code_of(str(r)) for r in integrity.get("reasons") or []]
+    if integrity.get("in_distribution") is False and "out-of-distribution" not in codes:
+        codes.append("out-of-distribution")
+    return verdicts.unreliable_sentence(codes)

@@ -11,73 +11,24 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import knowledge
-from ..explain import explain, lung_fields
-from ..io import ImageMeta, Radiograph, load_image
+from ..io import Radiograph
 from ..metrics import sigmoid
 from ..models import Card, load_bundle, load_card
 from ..models.locate import find_default_bundle
 from ..transforms import Preprocess, eval_transform, to_array
-from .integrity import assess, chest_verdict, warnings_for
-from .precision import PRECISIONS, resolve_device
+from .decoding import decode, radiograph
+from .fastpath import runtime_for
+from .precision import resolve_device
 from .prediction import Prediction
-from .runtime import Backend, Forward, OnnxBackend, TorchBackend
+from .result import COARSE_MM, UNCERTAINTY_BAND, Result, complete  # noqa: F401 - COARSE_MM and UNCERTAINTY_BAND kept importable here
+from .runtime import Backend, Forward
+from .scorer import Scorer
 
 log = logging.getLogger(__name__)
-
-#: Probabilities within this distance of the threshold are "uncertain": CT is suggested.
-UNCERTAINTY_BAND = 0.15
-#: Effective pixel size at the network's input above which a 2 mm nodule spans under
-#: two pixels and may be invisible.
-COARSE_MM = 1.0
-#: ``backend=`` strings of the first API -> the card's ONNX record and the runtime's name.
-_ONNX_BACKENDS = {"onnxruntime": ("onnx", "onnxruntime-fp32"), "onnxruntime-int8": ("onnx_int8", "onnxruntime-int8")}
-
-
-def make_runtime(
-    model: Any,
-    card: Card,
-    *,
-    bundle_dir: Any = None,
-    device: Any = "cpu",
-    precision: str = "auto",
-    backend: str = "torch",
-    threads: int | None = None,
-) -> tuple[Backend, dict[str, Any] | None]:
-    """The runtime for a precision/backend request, and ``auto``'s evidence (None otherwise).
-
-    ``precision="auto"`` with the torch backend asks :func:`~cxr_miliary.inference.fastpath.auto_runtime`
-    (measured once per model and machine, cached); ``backend="onnxruntime"`` uses the
-    ONNX file the card records. ``model`` is the network or a function that builds it
-    (called only when a torch runtime or a measurement needs it).
-    """
-    from ..models import BundleError
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-    if backend in _ONNX_BACKENDS:
-        key, name = _ONNX_BACKENDS[backend]
-        rec = getattr(card, key)
-        if rec is None or bundle_dir is None:
-            raise BundleError(f"this bundle has no {key} export; run 'cxr-miliary export --weights B --onnx B/model.onnx'")
-        return OnnxBackend(card.file(Path(bundle_dir), rec), rec["sha256"], threads, name=name), None
-    if backend != "torch":
-        raise ValueError("backend must be 'torch', 'onnxruntime' or 'onnxruntime-int8'")
-    if precision == "auto":
-        from .fastpath import auto_runtime
-
-        return auto_runtime(model, card, bundle_dir, device, threads)
-    return TorchBackend(_built(model), device, precision, feature_layer=card.cam_target_layer), None
-
-
-def _built(model: Any) -> Any:
-    """The network itself, from a network or a function that builds it."""
-    return model() if callable(model) and not hasattr(model, "state_dict") else model
 
 
 class Predictor:
@@ -128,19 +79,32 @@ class Predictor:
         self.cam_layer_name = self.card.cam_target_layer
         #: How ``auto`` was resolved (the measured candidates), or None.
         self.fastpath: dict[str, Any] | None = None
-        if isinstance(backend, Backend):
-            self.runtime = backend
-        else:
-            self.runtime, self.fastpath = make_runtime(
-                lambda: self.model, self.card, bundle_dir=bundle_dir, device=self.device, precision=precision, backend=backend, threads=threads
-            )
-        self.model_info = {"name": self.card.name, "sha256": self.card.weights["sha256"], "runtime": self.runtime.name}
-        #: The training-distribution reference (None when the bundle has none).
+        #: The training-distribution reference (None when the bundle has none); read
+        #: before the runtime is chosen, so a bad reference is refused before any work.
         self.reference = None
         if self.card.reference is not None and bundle_dir is not None:
             from ..models.reference import load_reference
 
             self.reference = load_reference(bundle_dir, self.card.reference)
+        if isinstance(backend, Backend):
+            self.runtime = backend
+        else:
+            self.runtime, self.fastpath = runtime_for(
+                lambda: self.model, self.card, bundle_dir=bundle_dir, device=self.device, precision=precision, backend=backend, threads=threads
+            )
+        self.model_info = {"name": self.card.name, "sha256": self.card.weights["sha256"], "runtime": self.runtime.name}
+        #: What scoring needs of this model (:class:`~cxr_miliary.inference.scorer.Scorer`).
+        self.scorer = Scorer(
+            self.runtime,
+            self.preprocess,
+            self.temperature,
+            self.threshold,
+            self.reference,
+            self.card.domain,
+            self.model_info,
+            str(self.card.training_data.get("description", "")),
+            self.raw_maps,
+        )
 
     @property
     def model(self) -> Any:
@@ -194,22 +158,7 @@ class Predictor:
     # --- core -----------------------------------------------------------------------
     def radiograph(self, image: str | os.PathLike[str] | np.ndarray | Radiograph, force: bool = False) -> Radiograph:
         """A :class:`Radiograph` from a file, a 2-D array of display values, or a Radiograph."""
-        if isinstance(image, Radiograph):
-            return image
-        if isinstance(image, np.ndarray):
-            arr = np.asarray(image, dtype=np.float32)
-            if arr.ndim != 2:
-                raise ValueError("an array input must be 2-D display values in [0, 1]")
-            if not np.isfinite(arr).all():
-                raise ValueError("an array input must be finite")
-            arr = np.clip(arr, 0.0, 1.0)
-            return Radiograph(
-                arr,
-                ImageMeta(
-                    source_format="array", rows=arr.shape[0], columns=arr.shape[1], warnings=["array input: modality, view and spacing unverified"]
-                ),
-            )
-        return load_image(Path(image), force=force)
+        return radiograph(image, force)
 
     def inputs(self, rad: Radiograph) -> np.ndarray:
         """The network input for one radiograph (C x H x W float32)."""
@@ -305,64 +254,38 @@ class Predictor:
                 or a :class:`Radiograph`.
             cam: Compute the Grad-CAM map, lung mask and distribution.
             cam_method: ``gradcam`` (default), ``gradcam++``, ``hirescam``, ``layercam``, ``eigencam``.
-            force: Accept inputs the acceptance checks reject.
+            force: Score inputs the checks refuse (the decoder's, and the frontal-chest
+                check's: the result then says ``frontal_chest: false``, ``reliable: false``).
             threshold: Override the bundle's decision threshold (in [0, 1]).
 
         Returns:
             A :class:`Prediction`. Same input twice gives the same output.
 
         Raises:
-            cxr_miliary.io.ImageError: The input is unreadable or rejected (``not-chest``:
-                the pixels do not look like a frontal chest radiograph).
+            cxr_miliary.io.ImageError: The input is unreadable or refused (``not-chest``:
+                the pixels do not look like a frontal chest radiograph; ``orientation``: the
+                film is not upright).
+        """
+        return self.result(image, cam=cam, cam_method=cam_method, force=force, threshold=threshold).to_prediction()
+
+    def result(
+        self,
+        image: str | os.PathLike[str] | np.ndarray | Radiograph,
+        cam: bool = True,
+        cam_method: str = "gradcam",
+        force: bool = False,
+        threshold: float | None = None,
+        preview_side: int | None | bool = False,
+    ) -> Result:
+        """One image through exactly what ``score`` runs: decode, then a batch of one (:mod:`.result`).
+
+        ``preview_side`` keeps the copy overlays are drawn on (see :func:`.decoding.decode`).
+        Raises the input's :class:`~cxr_miliary.io.ImageError` instead of returning an error result.
         """
         thr = self.threshold if threshold is None else check_threshold(threshold)
-        rad = self.radiograph(image, force)
-        lungs = lung_fields(rad.pixels)
-        verdict = chest_verdict(rad.path, rad.pixels, lungs, force)
-        x = self.inputs(rad)[None]
-        fwd = self.runtime.forward(x, gradients=cam)
-        integrity = assess(verdict, None if fwd.activations is None else fwd.activations[0], self.reference)
-        logit = float(fwd.logits[0])
-        prob = float(self.probability(logit))
-        pred = Prediction(
-            prob,
-            prob >= thr,
-            thr,
-            logit,
-            dict(self.model_info),
-            warnings=list(rad.meta.warnings),
-            meta=rad.meta.to_dict(),
-            integrity=integrity.to_dict(),
-            reliable=integrity.reliable,
-        )
-        pred.warnings += warnings_for(integrity, str(self.card.training_data.get("description", "")), force)
-        if cam:
-            exp = explain(
-                self.raw_maps(x, cam_method, fwd)[0],
-                lungs,
-                input_size=self.preprocess.image_size,
-                probability=prob,
-                positive=pred.positive,
-            )
-            pred.cam, pred.lung_mask, pred.distribution = exp.cam, exp.lung_mask, exp.distribution
-            pred.warnings += exp.warnings
-        self.add_knowledge(pred, rad.meta.pixel_spacing_mm, rad.shape)
-        return pred
-
-    def add_knowledge(self, pred: Prediction, spacing: tuple[float, float] | None, shape: tuple[int, int]) -> None:
-        """Resolution warning, differential and recommendations (withheld when unreliable)."""
-        kb = knowledge.load()
-        longest = max(shape)
-        effective = spacing[0] * longest / self.preprocess.image_size if spacing else None
-        if (effective is not None and effective > COARSE_MM) or (spacing is None and longest < 1024):
-            pred.warnings.append(kb["coarse_input_warning"])
-        if not pred.reliable:
-            return  # a differential and a work-up would read as advice on a result we do not trust
-        if pred.positive:
-            pred.differential = knowledge.differential()
-            pred.recommendations = list(kb["recommendations"])
-        if abs(pred.probability - pred.threshold) <= UNCERTAINTY_BAND:
-            pred.recommendations = (pred.recommendations or []) + [kb["uncertain_recommendation"]]
+        decoded = decode(image, self.scorer.inputs, force=force, preview_side=preview_side if cam else False, raise_errors=True)
+        (result,) = complete(self.scorer, [decoded], maps=cam, method=cam_method, threshold=thr)
+        return result
 
     # --- batches --------------------------------------------------------------------
     def iter_score(
@@ -374,17 +297,24 @@ class Predictor:
         cam_dir: str | os.PathLike[str] | None = None,
         cam_method: str = "gradcam",
         force: bool = False,
+        **files: Any,
     ) -> Iterator[dict[str, Any]]:
         """Stream result rows (one per input, in input order within each batch) for very large jobs.
 
         Inputs may be files, folders (recursive) and list files (``.txt`` or ``.csv``
         with a ``path`` column). Errors are rows with ``error`` set, never exceptions.
+        ``files`` are further :class:`~cxr_miliary.inference.batch.Outputs` settings
+        (``map_format``, ``overlay_format``, ``overlay_side``, ``dicom_out``).
         """
-        from .batch import score_rows
+        from .batch import Outputs, score_rows
         from .inputs import expand_inputs
+        from .scoring import check_outputs
 
+        outputs = Outputs(maps=cam, cam_dir=cam_dir, **files)
+        inputs = expand_inputs(paths)
+        check_outputs(None, outputs.cam_dir, outputs.dicom_out, inputs=inputs, given=list(paths))
         for rows in score_rows(
-            self, expand_inputs(paths), batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force
+            self.scorer, inputs, batch_size=batch_size, num_workers=num_workers, outputs=outputs, cam_method=cam_method, force=force
         ):
             yield from rows
 
@@ -400,23 +330,27 @@ class Predictor:
         cam_method: str = "gradcam",
         force: bool = False,
         progress: bool = False,
+        **files: Any,
     ) -> Any:
         """Score many inputs; a DataFrame with exactly one row per input.
 
         Columns: see :mod:`cxr_miliary.inference.table` (``path, probability, positive,
-        threshold, error``, the integrity columns, the model, and with ``cam``/``cam_dir``
-        the distribution and file columns). With ``out`` (.csv/.parquet/.jsonl) rows are
-        journaled per batch and ``resume`` skips inputs already there.
+        threshold, error``, the integrity columns, ``reasons``, ``warnings``, the model,
+        and with ``cam``/``cam_dir`` the distribution and file columns). With ``out``
+        (.csv/.parquet/.jsonl) rows are journaled per batch and ``resume`` skips inputs
+        already there. ``files`` are further :class:`~cxr_miliary.inference.batch.Outputs`
+        settings (``map_format="compact"|"full"``, ``overlay_format="jpeg"|"png"``,
+        ``overlay_side=1024|None``, ``dicom_out``).
         """
+        from .batch import Outputs
         from .scoring import score_table
 
         return score_table(
-            self,
+            self.scorer,
             paths,
             batch_size=batch_size,
             num_workers=num_workers,
-            cam=cam,
-            cam_dir=cam_dir,
+            outputs=Outputs(maps=cam, cam_dir=cam_dir, **files),
             out=out,
             resume=resume,
             cam_method=cam_method,

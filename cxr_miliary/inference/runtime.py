@@ -10,6 +10,7 @@ this module never measures and never builds a Predictor.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,42 @@ class Backend:
         return f"{type(self).__name__}({self.name!r})"
 
 
+def bf16_network(model: Any) -> Any:
+    """A copy of ``model`` prepared for bf16 autocast (the original stays for Grad-CAM).
+
+    BatchNorm is folded into the preceding convolutions where the network can be traced
+    (one rounding less per layer), the first convolution runs in fp32 (the image is not
+    rounded), and weights are channels_last (what oneDNN's fast bf16 kernels want).
+    """
+    import torch
+    from torch import nn
+
+    class Fp32(nn.Module):
+        """Runs the wrapped module in fp32 inside an autocast region."""
+
+        def __init__(self, module: nn.Module) -> None:
+            super().__init__()
+            self.module = module
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                return self.module(x.float())
+
+    net = copy.deepcopy(model).eval()
+    try:
+        from torch.fx.experimental.optimization import fuse
+
+        net = fuse(net)
+    except Exception as exc:  # not every timm model is fx-traceable; then BN stays
+        log.debug("BatchNorm not folded (%s)", type(exc).__name__)
+    first = next((name for name, m in net.named_modules() if isinstance(m, nn.Conv2d)), None)
+    if first:
+        parent, _, leaf = first.rpartition(".")
+        holder = net.get_submodule(parent) if parent else net
+        setattr(holder, leaf, Fp32(getattr(holder, leaf)))
+    return net.to(memory_format=torch.channels_last)
+
+
 class TorchBackend(Backend):
     """The PyTorch network in fp32 (channels_last) or bf16 autocast.
 
@@ -76,7 +113,7 @@ class TorchBackend(Backend):
         model: The network (eval mode; moved to ``device``).
         device: ``"cpu"`` or ``"cuda"`` (a ``torch.device`` works too).
         precision: ``"fp32"`` or ``"bf16"`` (BatchNorm folded, first conv kept in fp32:
-            see :func:`cxr_miliary.inference.fastpath.bf16_network`).
+            see :func:`bf16_network`).
         channels_last: The layout oneDNN/cuDNN convolutions are fastest in (~1.8x on CPU
             in fp32, same arithmetic). False gives the peers' plain eager baseline.
         micro_batch: Images per forward on CPU (default :data:`CPU_MICRO_BATCH`); 0 runs
@@ -106,7 +143,6 @@ class TorchBackend(Backend):
         self.model = model.to(self.device).eval().to(memory_format=self.layout)
         self._net = self.model
         if precision == "bf16":
-            from .fastpath import bf16_network
             from .precision import cpu_has_native_bf16
 
             if self.device.type == "cpu" and not cpu_has_native_bf16():

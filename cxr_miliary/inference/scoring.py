@@ -14,10 +14,11 @@ import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..outputs.paths import OutputPathError, check_dir_target, check_file_target
-from .batch import FILE_TIMEOUT_S, score_rows
+from ..outputs.paths import OutputPathError, check_dir_target, check_file_target, check_not_inputs
+from .batch import FILE_TIMEOUT_S, Outputs, score_rows
 from .inputs import expand_inputs
 from .journal import Journal, JournalBusy
+from .scorer import Scorer
 from .table import FORMATS, columns_for, read_output, stored_path, write_table
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,14 @@ class ScoreError(Exception):
     """A scoring job that cannot start (bad output name, busy output, mixed models on resume)."""
 
 
-def check_outputs(out: str | os.PathLike[str] | None, cam_dir: Any = None, dicom_out: Any = None) -> None:
+def check_outputs(
+    out: str | os.PathLike[str] | None, cam_dir: Any = None, dicom_out: Any = None, *, inputs: list[str] | None = None, given: list[Any] | None = None
+) -> None:
     """Every output path of a scoring job, checked before any work starts.
+
+    With the job's inputs (``given`` as typed, ``inputs`` expanded), no output may be an
+    input (a table written over its own manifest) and no output folder may lie inside a
+    folder being scored (its files would be read as inputs by the next run).
 
     Raises:
         ScoreError: Naming the path and why it cannot be written.
@@ -43,24 +50,29 @@ def check_outputs(out: str | os.PathLike[str] | None, cam_dir: Any = None, dicom
             check_dir_target(cam_dir, "--cam-dir")
         if dicom_out is not None:
             check_dir_target(dicom_out, "--dicom-out")
+        if given is not None:
+            check_not_inputs({"--out": out}, {"--cam-dir": cam_dir, "--dicom-out": dicom_out}, given, inputs or [])
     except OutputPathError as exc:
         raise ScoreError(str(exc)) from None
 
 
+def _scorer(model: Any) -> Scorer:
+    """A Scorer from a Scorer or a Predictor (the first API passed the Predictor)."""
+    return model if isinstance(model, Scorer) else model.scorer
+
+
 def score_to_file(
-    predictor: Any,
+    model: Any,
     paths: list[str],
     out: str | os.PathLike[str],
     *,
     batch_size: int = 16,
     num_workers: int = 2,
-    cam: bool = False,
-    cam_dir: str | os.PathLike[str] | None = None,
+    outputs: Outputs | None = None,
     cam_method: str = "gradcam",
     force: bool = False,
     resume: bool = False,
     progress: bool = True,
-    dicom_out: str | os.PathLike[str] | None = None,
     file_timeout: float | None = FILE_TIMEOUT_S,
 ) -> dict[str, int]:
     """Score ``paths`` into ``out`` (.csv, .parquet or .jsonl): exactly one row per distinct input.
@@ -71,14 +83,29 @@ def score_to_file(
     The output file is replaced atomically at the end. The same path given twice is
     scored once.
 
+    Args:
+        model: A :class:`~cxr_miliary.inference.scorer.Scorer` (or a Predictor).
+        paths: Input files (expanded).
+        out: The table.
+        batch_size: Images per forward.
+        num_workers: Decode processes.
+        outputs: Maps and files per input (:class:`~cxr_miliary.inference.batch.Outputs`).
+        cam_method: CAM method.
+        force: Score inputs the checks refuse (marked).
+        resume: Skip inputs already in ``out`` or its journal.
+        progress: Progress bar on stderr.
+        file_timeout: Seconds a worker may spend decoding one file.
+
     Returns:
         ``{"rows", "errors", "scored_now", "duplicates"}``.
 
     Raises:
         ScoreError: Bad output path, busy output, or rows of another model on resume.
     """
+    scorer = _scorer(model)
+    outputs = outputs or Outputs()
     out = Path(out)
-    check_outputs(out, cam_dir, dicom_out)
+    check_outputs(out, outputs.cam_dir, outputs.dicom_out)
     unique = list(dict.fromkeys(paths))
     try:
         journal = Journal(out, resume=resume)
@@ -88,7 +115,7 @@ def score_to_file(
         previous = list(read_output(out)) if resume else []
         journaled = list(journal.rows())
         for row in previous + journaled:
-            if row.get("model_sha256") and row["model_sha256"] != predictor.model_info["sha256"]:
+            if row.get("model_sha256") and row["model_sha256"] != scorer.model["sha256"]:
                 raise ScoreError(f"{out} holds rows from another model (sha256 {str(row['model_sha256'])[:12]}…); write to a new file")
         done = {r["path"] for r in previous} | {r["path"] for r in journaled}
         todo = [p for p in unique if stored_path(p, out.suffix) not in done and p not in done]
@@ -99,15 +126,13 @@ def score_to_file(
         with logging_redirect_tqdm(), contextlib.ExitStack() as stack:
             stack.callback(bar.close)
             for rows in score_rows(
-                predictor,
+                scorer,
                 todo,
                 batch_size=batch_size,
                 num_workers=num_workers,
-                cam=cam,
-                cam_dir=cam_dir,
+                outputs=outputs,
                 cam_method=cam_method,
                 force=force,
-                dicom_out=dicom_out,
                 file_timeout=file_timeout,
             ):
                 journal.append(rows)
@@ -125,7 +150,7 @@ def score_to_file(
                     seen.add(key)
                     yield r
 
-        write_table(out, merged(), columns_for(cam, cam_dir, dicom_out))
+        write_table(out, merged(), columns_for(outputs.maps, outputs.cam_dir, outputs.dicom_out))
         journal.discard()
     finally:
         journal.close()
@@ -133,13 +158,12 @@ def score_to_file(
 
 
 def score_table(
-    predictor: Any,
+    model: Any,
     paths: list[Any],
     *,
     batch_size: int = 16,
     num_workers: int = 2,
-    cam: bool = False,
-    cam_dir: Any = None,
+    outputs: Outputs | None = None,
     out: Any = None,
     resume: bool = False,
     cam_method: str = "gradcam",
@@ -147,26 +171,27 @@ def score_table(
     progress: bool = False,
 ) -> pd.DataFrame:
     """``Predictor.score``: the rows as a DataFrame, in memory or through ``out``."""
+    scorer = _scorer(model)
+    outputs = outputs or Outputs()
     files = list(dict.fromkeys(expand_inputs(paths)))
-    cols = columns_for(cam, cam_dir)
+    check_outputs(out, outputs.cam_dir, outputs.dicom_out, inputs=files, given=list(paths))
+    cols = columns_for(outputs.maps, outputs.cam_dir, outputs.dicom_out)
     if out is None:
-        check_outputs(None, cam_dir)
         rows = [
             r
             for batch in score_rows(
-                predictor, files, batch_size=batch_size, num_workers=num_workers, cam=cam, cam_dir=cam_dir, cam_method=cam_method, force=force
+                scorer, files, batch_size=batch_size, num_workers=num_workers, outputs=outputs, cam_method=cam_method, force=force
             )
             for r in batch
         ]
         return pd.DataFrame(rows, columns=cols)
     score_to_file(
-        predictor,
+        scorer,
         files,
         out,
         batch_size=batch_size,
         num_workers=num_workers,
-        cam=cam,
-        cam_dir=cam_dir,
+        outputs=outputs,
         cam_method=cam_method,
         force=force,
         resume=resume,

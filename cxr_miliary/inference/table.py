@@ -7,7 +7,10 @@ One row per input. Columns (in order):
 - ``error``: empty, or ``<code>: <reason>`` (the codes ``load_image`` and the integrity
   checks use, plus ``timeout``, ``not-a-file``, ``decoder-crashed``).
 - ``frontal_chest``, ``in_distribution``, ``ood_score``, ``reliable``: the integrity
-  checks (:mod:`cxr_miliary.inference.integrity`).
+  checks (:mod:`cxr_miliary.inference.integrity`); ``reasons``: their reasons
+  (``code: words``, joined by `` | ``).
+- ``warnings``: what ``predict`` prints as warnings for the same image (decoder notes,
+  integrity, the map, resolution; no identifiers), joined by `` | ``.
 - ``model_name``, ``model_sha256``, ``model_runtime``: which model answered, and how.
 - with a map: ``pattern``, ``right``, ``left``, the six zones; with ``--cam-dir`` also
   ``cam_path`` and ``overlay_path``; with ``--dicom-out`` ``dicom_outputs``.
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import strict_json
+from ..atomic import atomic_path
 from ..lung_zones import ZONE_NAMES
 
 FORMATS = (".csv", ".parquet", ".jsonl")
@@ -43,6 +47,8 @@ BASE_COLUMNS = [
     "in_distribution",
     "ood_score",
     "reliable",
+    "reasons",
+    "warnings",
     "model_name",
     "model_sha256",
     "model_runtime",
@@ -55,10 +61,15 @@ _FLOAT = {"probability", "threshold", "left", "right", "ood_score", *ZONE_NAMES}
 _BOOL = {"positive", "frontal_chest", "in_distribution", "reliable"}
 
 
+def maps_needed(cam: bool, cam_dir: Any = None, dicom_out: Any = None) -> bool:
+    """Whether a job computes maps: asked for, or needed by the files it writes (the one rule)."""
+    return bool(cam) or cam_dir is not None or dicom_out is not None
+
+
 def columns_for(cam: bool, cam_dir: Any = None, dicom_out: Any = None) -> list[str]:
     """Output columns: the base ones, plus distribution (and file) columns with a map."""
     cols = list(BASE_COLUMNS)
-    if cam or cam_dir is not None or dicom_out is not None:
+    if maps_needed(cam, cam_dir, dicom_out):
         cols += DISTRIBUTION_COLUMNS
     if cam_dir is not None:
         cols += FILE_COLUMNS
@@ -150,8 +161,7 @@ def write_table(out: Path, rows: Iterable[dict[str, Any]], columns: list[str]) -
     A failure leaves no partial file: the table is written under a temporary name and
     renamed into place only when complete.
     """
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         if out.suffix == ".jsonl":
             with open(tmp, "w", encoding="utf-8") as fh:
                 for r in rows:
@@ -164,9 +174,6 @@ def write_table(out: Path, rows: Iterable[dict[str, Any]], columns: list[str]) -
                     writer.writerow({c: _csv_cell(c, r.get(c)) for c in columns})
         else:
             _write_parquet(tmp, rows, columns)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _csv_cell(column: str, v: Any) -> Any:

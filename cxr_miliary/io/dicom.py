@@ -21,6 +21,7 @@ from .errors import RejectedImageError, UnreadableImageError
 from .grayscale import to_display
 from .limits import DEFAULT_MAX_PIXELS, MAX_INFLATED_BYTES
 from .phi import collect_phi_values, quarantined_warnings, redact, scrub
+from .provenance import dicom_is_synthetic
 from .radiograph import ImageMeta, Radiograph
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,7 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX
         padding_fraction=info.padding_fraction,
         presentation_intent=intent,
         manufacturer=_text(ds, "Manufacturer"),
+        synthetic=dicom_is_synthetic(_text(ds, "Manufacturer")),
         warnings=notes + info.warnings,
     )
     _scrub(meta, phi)

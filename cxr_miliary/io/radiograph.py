@@ -34,6 +34,8 @@ class ImageMeta:
         padding_fraction: Fraction of pixels masked as Pixel Padding Value.
         presentation_intent: DICOM Presentation Intent Type, when present.
         manufacturer: Equipment manufacturer (useful for subgroup analysis).
+        synthetic: The file says it is a phantom this project rendered
+            (:mod:`cxr_miliary.io.provenance`); everything else is real.
         warnings: Things a user should know (unverified tags, overridden rejections).
     """
 
@@ -56,6 +58,7 @@ class ImageMeta:
     padding_fraction: float = 0.0
     presentation_intent: str | None = None
     manufacturer: str | None = None
+    synthetic: bool = False
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

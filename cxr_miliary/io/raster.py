@@ -12,6 +12,7 @@ from .acceptance import check_header
 from .errors import RejectedImageError, UnreadableImageError
 from .limits import DEFAULT_MAX_PIXELS
 from .phi import quarantined_warnings
+from .provenance import raster_is_synthetic
 from .radiograph import ImageMeta, Radiograph
 
 _FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "MPO": "jpeg"}
@@ -82,6 +83,7 @@ def read_raster(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MA
                     raise RejectedImageError(path, "multi-frame", f"{frames} frames/pages; a single image is needed")
                 mode = img.mode
                 img.load()
+                synthetic = raster_is_synthetic(img.info) if fmt == "png" else False
                 if fmt == "jpeg":
                     img = ImageOps.exif_transpose(img)
                 arr = _array(img)
@@ -104,6 +106,7 @@ def read_raster(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MA
         bits_stored=bits,
         frames=frames,
         voi=voi,
+        synthetic=synthetic,
         warnings=verdict.warnings + ["pixel spacing unknown (not stored in this format)"] + notes,
     )
     return Radiograph(pixels=pixels, meta=meta, path=str(path))

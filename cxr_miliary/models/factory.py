@@ -10,7 +10,8 @@ import torch.nn as nn
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .grid_head import GridClassifier, canonical_head
+from .bundle import canonical_head
+from .grid_head import GridClassifier
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from .bundle import HEAD_ALIASES, HEADS, canonical_head  # noqa: F401 - the head names live with the card schema
-
 GRID = (3, 2)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .bundle import training_domain
+
 PADCHEST_HOWTO = (
     "To train a real model: build a manifest from PadChest's published label table "
     "(`cxr-miliary manifest padchest --labels PADCHEST_chest_x_ray_images_labels_160K_01.02.19.csv.gz "
@@ -21,7 +23,8 @@ def human_card(card: dict[str, Any]) -> str:
     m = card.get("metrics", {}).get("val_after_calibration", {})
     op = card.get("threshold_rule", {})
     data = card.get("training_data", {})
-    synthetic = "phantom" in str(data.get("description", "")).lower()
+    domain = training_domain(data)
+    synthetic = domain == "synthetic"
     lines = [f"# {card.get('name', 'cxr-miliary model')}", ""]
     if synthetic:
         lines += [
@@ -36,7 +39,8 @@ def human_card(card: dict[str, Any]) -> str:
         f"- Backbone: `{card['backbone']}`, head `{card.get('head', 'global')}`"
         f"{' (evidence pooled per cell of a 3 x 2 image grid, so one-lung or one-zone nodules are told from diffuse ones)' if card.get('head') in ('grid', 'zones') else ''}, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
         f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
-        f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive)",
+        f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive); "
+        f"domain **{domain}** (sources: {', '.join(map(str, data.get('sources', []))) or 'not recorded'})",
         f"- Calibration: temperature {_f(card.get('temperature'), '.3f')} (fit on validation)",
         f"- Operating point: threshold {_f(card.get('threshold'))} by rule `{op.get('rule')}` (target {op.get('target')}); "
         f"validation sensitivity {_f(op.get('sensitivity'), '.3f')}, specificity {_f(op.get('specificity'), '.3f')}",
@@ -67,8 +71,13 @@ def human_card(card: dict[str, Any]) -> str:
         "An image out of distribution, or whose grey levels look inverted (`polarity-suspect`), keeps its probability but is marked "
         "`reliable: false`; the text, the overlay and the DICOM report lead with NOT RELIABLE, and the differential and work-up are withheld.",
     ]
-    if synthetic:
-        lines += ["", "Trained on phantoms only, this model calls real radiographs out of distribution: that is the honest answer."]
+    lines += [
+        "",
+        "Training domain: a model trained only on synthetic phantoms (`training_data.domain: synthetic`) has never seen a real radiograph "
+        "and cannot tell from its own features that a real film is foreign to it, so on any image that is not itself a phantom its "
+        "result is `reliable: false` with the reason `synthetic-model`, and the differential and work-up are withheld. Bundles "
+        "trained on real (or real and synthetic) data are governed by the out-of-distribution distance alone.",
+    ]
     lines += [
         "",
         "Sites should re-tune the threshold on their own data (`cxr-miliary evaluate` reports the threshold that meets a target sensitivity).",

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import strict_json
+from ..atomic import atomic_path, write_text
 from ..metrics import agreement, sigmoid
 from .bundle import Card, bundle_folder, load_bundle, sha256_file, update_card
 
@@ -25,13 +26,37 @@ DEFAULT_OPSET = 17
 PARITY_TOL = 1e-4
 
 
+#: Largest ONNX file a session is built from (a network of the bundles' 500 M-parameter
+#: limit in fp32, and some graph).
+MAX_ONNX_BYTES = 2_100_000_000
+
+
 def onnx_session(path: str | os.PathLike[str], sha256: str | None = None, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session for ``path``, after checking its sha256 when given."""
+    """An ONNX Runtime CPU session for ``path``, after checking its sha256 when given.
+
+    The file is read once, bounded in size, hashed, and the session built from those very
+    bytes: nothing can change between the check and the load, and a model whose tensors
+    live in external data files (outside the checksum) cannot load at all - ONNX Runtime
+    has no folder to look for them in. Every failure is a
+    :class:`~cxr_miliary.models.BundleError` naming the file.
+    """
+    import hashlib
+    import stat
+
     from .bundle import BundleError
 
     path = Path(path)
-    if not path.is_file() or (sha256 is not None and sha256_file(path) != sha256):
-        raise BundleError(f"{path}: ONNX file missing or its sha256 does not match the record")
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleError(f"{path}: the ONNX file is not a regular file")
+        if st.st_size > MAX_ONNX_BYTES:
+            raise BundleError(f"{path}: {st.st_size} bytes is too large for an ONNX export (limit {MAX_ONNX_BYTES})")
+        data = path.read_bytes()
+    except OSError:
+        raise BundleError(f"{path}: ONNX file missing or unreadable") from None
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise BundleError(f"{path}: the ONNX file's sha256 does not match the record; the file was changed")
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -41,7 +66,12 @@ def onnx_session(path: str | os.PathLike[str], sha256: str | None = None, thread
     opts.log_severity_level = 3  # its warnings are about graph optimisations, not the user's data
     if threads:
         opts.intra_op_num_threads = int(threads)
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # a crafted or damaged graph, or tensors in external files
+        external = "external" in str(exc).lower()
+        why = "it keeps tensors in external data files, which are outside the checksum" if external else type(exc).__name__
+        raise BundleError(f"{path}: not a loadable ONNX export ({why})") from None
 
 
 def _with_activations(model: Any, layer_name: str, gradient: Any = None) -> Any:
@@ -70,7 +100,13 @@ def _with_activations(model: Any, layer_name: str, gradient: Any = None) -> Any:
 
 
 def export_onnx(
-    bundle: str | os.PathLike[str], out: str | os.PathLike[str], *, opset: int = DEFAULT_OPSET, check_inputs: Any = None, tol: float = PARITY_TOL
+    bundle: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    opset: int = DEFAULT_OPSET,
+    check_inputs: Any = None,
+    tol: float = PARITY_TOL,
+    model: Any = None,
 ) -> dict[str, Any]:
     """Export the bundle's network to ONNX and check the probabilities agree within ``tol``.
 
@@ -83,6 +119,7 @@ def export_onnx(
         opset: ONNX opset.
         check_inputs: Inputs for the parity check (default: 4 random inputs of the card's size).
         tol: Largest allowed absolute difference in probability.
+        model: The bundle's network when the caller already holds it (not read again).
 
     Returns:
         The record written.
@@ -92,7 +129,13 @@ def export_onnx(
     """
     import torch
 
-    model, card = load_bundle(bundle)
+    if model is None:
+        model, card = load_bundle(bundle)
+    else:
+        from .bundle import load_card
+
+        card = load_card(bundle)
+    model = model.eval()
     size, chans = card.image_size, card.channels
     x = check_inputs if check_inputs is not None else torch.randn(4, chans, size, size, generator=torch.Generator().manual_seed(0))
     out = Path(out)
@@ -108,8 +151,7 @@ def export_onnx(
         gradient = explicit_gradient(model) if cam["gradient"] == "explicit" else None
         net = _with_activations(model, card.cam_target_layer, gradient)
         outputs = ["logit", "activations"] + (["cam_grad"] if gradient is not None else [])
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(out) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
             torch.onnx.export(
@@ -129,9 +171,6 @@ def export_onnx(
         diff = agreement(ref, got, card.threshold)["max_abs_prob_diff"]
         if diff > tol:
             raise ValueError(f"ONNX parity failed: probabilities differ by {diff:.2e} > {tol:.0e}")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     record = {
         "file": out.name,
         "opset": opset,
@@ -140,15 +179,13 @@ def export_onnx(
         "dynamic_batch": True,
         "outputs": outputs,
         "activations_layer": card.cam_target_layer,
+        "weights_sha256": card.weights["sha256"],
     }
     folder = bundle_folder(bundle)
     if out.resolve().parent == folder.resolve():
         update_card(folder, onnx=record, cam=cam)
     else:
-        side = out.with_name(out.name + ".json")
-        side_tmp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-        side_tmp.write_text(strict_json.dumps(record, indent=2) + "\n")
-        os.replace(side_tmp, side)  # a concurrent reader never sees half a record
+        write_text(out.with_name(out.name + ".json"), strict_json.dumps(record, indent=2) + "\n")  # a concurrent reader never sees half a record
     return record
 
 

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .bundle import BundleError, sha256_file
+from ..atomic import atomic_path
+from .bundle import BundleError, bundle_file, safetensors_header, sha256_file
 
 FILE = "reference.safetensors"
 KIND = "mahalanobis-ledoit-wolf"
@@ -81,12 +82,8 @@ def save_reference(folder: str | os.PathLike[str], ref: Reference, layer: str, n
     from safetensors.numpy import save_file
 
     folder = Path(folder)
-    tmp = folder / f".{FILE}.{os.getpid()}.tmp"
-    try:
+    with atomic_path(folder / FILE) as tmp:
         save_file({"mean": ref.mean.astype(np.float32), "precision": ref.precision.astype(np.float32)}, str(tmp))
-        os.replace(tmp, folder / FILE)
-    finally:
-        tmp.unlink(missing_ok=True)
     return {
         "file": FILE,
         "sha256": sha256_file(folder / FILE),
@@ -102,22 +99,45 @@ def save_reference(folder: str | os.PathLike[str], ref: Reference, layer: str, n
     }
 
 
+#: Largest feature width a reference may have (the widest timm feature maps are a few thousand channels).
+MAX_FEATURES = 8192
+
+
 def load_reference(folder: str | os.PathLike[str], record: dict[str, Any]) -> Reference:
-    """Read a bundle's reference (sha256 checked; numpy only, no torch)."""
+    """Read a bundle's reference (sha256 and header checked before any tensor; numpy only, no torch).
+
+    Refused with a :class:`BundleError`: a file outside the bundle (or a link leading out
+    of it), a changed file, a header declaring more than ``MAX_FEATURES`` features, a
+    width that is not the card's, and a reference that would switch the check off
+    (a non-positive or absurd limit, a precision matrix that is zero, not symmetric or
+    not finite).
+    """
     from safetensors.numpy import load_file
 
-    path = Path(folder) / str(record.get("file", FILE))
-    if path.parent.resolve() != Path(folder).resolve() or not path.is_file():
+    if not isinstance(record, dict) or not isinstance(record.get("file", FILE), str):
+        raise BundleError(f"{folder}: malformed reference record in the card")
+    path = bundle_file(folder, record.get("file", FILE))
+    if not path.is_file():
         raise BundleError(f"{path}: the reference file the card records is missing")
     if sha256_file(path) != record.get("sha256"):
         raise BundleError(f"{path}: sha256 does not match the card; the file was changed")
+    header = safetensors_header(path)
+    shapes = {k: [int(d) for d in v.get("shape", [])] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    c = (shapes.get("mean") or [0])[0]
+    if shapes.get("mean") != [c] or shapes.get("precision") != [c, c] or not 1 <= c <= MAX_FEATURES:
+        raise BundleError(f"{path}: malformed reference (tensors {shapes}; at most {MAX_FEATURES} features)")
+    if record.get("features") is not None and record.get("features") != c:
+        raise BundleError(f"{path}: the reference has {c} features but the card says {record.get('features')}")
     try:
         t = load_file(str(path))
         mean, precision = t["mean"].astype(np.float64), t["precision"].astype(np.float64)
     except Exception as exc:
         raise BundleError(f"{path}: not a readable reference ({type(exc).__name__})") from None
-    c = mean.shape[0]
     limit = record.get("limit")
-    if mean.ndim != 1 or precision.shape != (c, c) or not isinstance(limit, (int, float)) or not np.isfinite(limit) or limit <= 0:
-        raise BundleError(f"{path}: malformed reference (features {mean.shape}, precision {precision.shape}, limit {limit!r})")
+    if not isinstance(limit, (int, float)) or isinstance(limit, bool) or not np.isfinite(limit) or not 0 < limit <= 1e6:
+        raise BundleError(f"{path}: the reference's limit {limit!r} is not a positive finite distance (at most 1e6)")
+    finite = np.isfinite(mean).all() and np.isfinite(precision).all()
+    diagonal = np.diag(precision) if finite else np.zeros(c)
+    if not finite or not (diagonal > 0).all() or not np.allclose(precision, precision.T, rtol=1e-3, atol=1e-6 * float(np.abs(diagonal).max())):
+        raise BundleError(f"{path}: the reference's precision matrix is not a usable inverse covariance (zero, asymmetric or not finite)")
     return Reference(mean, precision, float(limit), float(record.get("quantile", QUANTILE)), float(record.get("shrinkage", 0.0)))

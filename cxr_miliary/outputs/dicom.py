@@ -21,6 +21,8 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import validate_value
 
+from ..atomic import atomic_path
+from ..inference.prediction import unreliable_sentence
 from ..io.phi import collect_phi_values, quarantined_warnings
 
 log = logging.getLogger(__name__)
@@ -126,7 +128,7 @@ def structured_report(src: Dataset, result: dict[str, Any]) -> Dataset:
     ds.PerformedProcedureCodeSequence = Sequence()
     ds.ReferencedPerformedProcedureStepSequence = Sequence()
     dist = result.get("distribution") or {}
-    caveat = "NOT RELIABLE (the image is unlike the model's training data or its checks failed). " if result.get("reliable") is False else ""
+    caveat = unreliable_sentence(result.get("integrity") or {}) + " " if result.get("reliable") is False else ""
     findings = caveat + (
         f"Miliary / reticulonodular pattern probability {result['probability']:.3f} "
         f"(threshold {result['threshold']:.3f}): {'POSITIVE' if result['positive'] else 'negative'}. "
@@ -169,12 +171,8 @@ def write_dicom_results(
         with quarantined_warnings(phi):
             for ds in [secondary_capture(src, overlay_rgb)] + ([structured_report(src, result)] if sr else []):
                 path = out / f"{ds.SOPInstanceUID}.dcm"
-                tmp = out / f".{ds.SOPInstanceUID}.{os.getpid()}.tmp"
-                try:
+                with atomic_path(path) as tmp:
                     ds.save_as(tmp, enforce_file_format=True)
-                    os.replace(tmp, path)
-                finally:
-                    tmp.unlink(missing_ok=True)
                 written.append(path)
     except BaseException:
         for path in written:  # all or nothing

@@ -1,8 +1,10 @@
-"""Image files ``predict`` and ``score`` write: overlay PNGs and ``.npy`` maps, atomically.
+"""Image files ``predict`` and ``score`` write: overlays (JPEG or PNG) and map files, atomically.
 
-Both commands draw the overlay on the same preview (:func:`preview`, at most
-:data:`PREVIEW_SIDE` pixels a side: what :func:`~cxr_miliary.explain.render.overlay`
-draws at anyway), so an overlay is the same picture whichever command wrote it.
+Both commands draw the overlay on the same preview (:func:`~cxr_miliary.inference.decoding.preview`,
+at most 1,024 pixels a side unless a full-size overlay is asked for), so an overlay is the
+same picture whichever command wrote it. The encoding follows the file's suffix: ``.jpg``
+/ ``.jpeg`` is JPEG (quality 90: about 0.2 MB at 1,024 px, written in a few milliseconds),
+anything else PNG (lossless, about 1.4 MB at 1,024 px).
 """
 
 from __future__ import annotations
@@ -10,55 +12,45 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
+from ..atomic import atomic_path
 from ..explain.render import overlay
+from ..inference.decoding import PREVIEW_SIDE, preview  # noqa: F401 - preview is re-exported for callers of the first API
 
-PREVIEW_SIDE = 1024
-
-
-def preview(pixels: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
-    """A copy of the image at most ``side`` pixels a side (area-averaged), float32."""
-    h, w = pixels.shape
-    f = min(1.0, side / max(h, w))
-    if f >= 1.0:
-        return pixels.astype(np.float32, copy=False)
-    return cv2.resize(pixels.astype(np.float32), (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+JPEG_QUALITY = 90
 
 
-def overlay_rgb(small: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None, caption: str) -> np.ndarray:
-    """The overlay (map, lung outline, caption) drawn on a :func:`preview`."""
-    return overlay(small, cam, lung_mask, caption, max_side=PREVIEW_SIDE)
+def overlay_rgb(small: np.ndarray, cam: np.ndarray, lung_mask: np.ndarray | None, caption: str, max_side: int | None = PREVIEW_SIDE) -> np.ndarray:
+    """The overlay (map, lung outline, caption) drawn on a preview, at most ``max_side`` pixels a side (None: the preview's size)."""
+    return overlay(small, cam, lung_mask, caption, max_side=max_side or max(small.shape))
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def save_overlay(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
+    """Write an overlay atomically: JPEG for ``.jpg``/``.jpeg``, PNG otherwise."""
+    path = Path(path)
+    jpeg = path.suffix.lower() in JPEG_SUFFIXES
+    with atomic_path(path) as tmp:
+        if jpeg:
+            Image.fromarray(rgb).save(tmp, format="JPEG", quality=JPEG_QUALITY)
+        else:
+            Image.fromarray(rgb).save(tmp, format="PNG")
+    return path
 
 
 def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
     """Write an RGB image as PNG atomically (a crash never leaves a half-written file)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(rgb).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
 def save_map(path: str | os.PathLike[str], cam: np.ndarray) -> Path:
-    """Write a map as ``.npy`` (float16, no pickle) atomically."""
+    """Write a full-resolution map as ``.npy`` (float16, no pickle) atomically (the first API; see :func:`cxr_miliary.explain.save_map`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, cam.astype(np.float16), allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, cam.astype(np.float16), allow_pickle=False)
     return path

@@ -44,3 +44,41 @@ def check_dir_target(path: str | os.PathLike[str], what: str = "the output folde
         raise OutputPathError(f"{p}: is a file; {what} must be a folder")
     _writable_dir(p, what, p)
     return p
+
+
+def _real(path: str | os.PathLike[str]) -> str:
+    return os.path.realpath(os.fspath(path))
+
+
+def check_not_inputs(files: dict[str, object], folders: dict[str, object], given: list[object], inputs: list[str]) -> None:
+    """No output may be an input of the same run, and no output folder may lie in a folder being scored.
+
+    Args:
+        files: ``{option: path}`` of output files (None skipped).
+        folders: ``{option: path}`` of output folders (None skipped).
+        given: The inputs as typed (files, folders, list files).
+        inputs: The input files they expand to.
+
+    Raises:
+        OutputPathError: Naming the output, the option and the input it would destroy
+            (an output written over an input, a list file or a manifest destroys it; files
+            written inside a scored folder are read as inputs by the next run).
+    """
+    taken = {_real(p) for p in inputs} | {_real(p) for p in given if not os.path.isdir(os.fspath(p))}  # type: ignore[arg-type]
+    scored_dirs = [_real(p) for p in given if os.path.isdir(os.fspath(p))]  # type: ignore[arg-type]
+    for option, path in [*files.items(), *folders.items()]:
+        if path is None:
+            continue
+        real = _real(path)  # type: ignore[arg-type]
+        if real in taken:
+            raise OutputPathError(f"{path}: {option} is an input of this run; writing it would destroy the input (choose another name)")
+    for option, path in folders.items():
+        if path is None:
+            continue
+        real = _real(path)  # type: ignore[arg-type]
+        for folder in scored_dirs:
+            if real == folder or real.startswith(folder.rstrip(os.sep) + os.sep):
+                raise OutputPathError(
+                    f"{path}: {option} lies inside {folder}, a folder being scored; the files written there would be read as "
+                    "inputs by the next run (choose a folder outside it)"
+                )

@@ -12,6 +12,7 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from ..io.provenance import PHANTOM_MANUFACTURER, png_text
 from ..workers import run_jobs
 from .generator import ALL_PATTERNS, Phantom, render_phantom
 
@@ -24,8 +25,9 @@ _UID_ROOT = "1.2.826.0.1.3680043.10.1599."  # synthetic-data prefix; UIDs derive
 
 
 def write_png16(path: Path, stored: np.ndarray) -> None:
-    """16-bit greyscale PNG holding the detector's significant bits (like PadChest)."""
-    Image.fromarray(stored.astype(np.uint16)).save(path, compress_level=1)  # noisy data barely compresses; speed wins
+    """16-bit greyscale PNG holding the detector's significant bits (like PadChest), marked as a phantom in a text chunk."""
+    # noisy data barely compresses; speed wins
+    Image.fromarray(stored.astype(np.uint16)).save(path, compress_level=1, pnginfo=png_text())
 
 
 def write_mask(path: Path, mask: np.ndarray, sides: np.ndarray | None = None) -> None:
@@ -67,7 +69,7 @@ def write_dicom(path: Path, ph: Phantom, patient_id: str) -> None:
     ds.PatientSex = str(ph.record["sex"])
     ds.Modality, ds.BodyPartExamined, ds.ViewPosition = "DX", "CHEST", "PA"
     ds.PresentationIntentType = "FOR PRESENTATION"
-    ds.Manufacturer = "cxr-miliary phantom"
+    ds.Manufacturer = PHANTOM_MANUFACTURER  # the file says it is synthetic (cxr_miliary.io.provenance)
     ds.ImageType = ["DERIVED", "SECONDARY"]
     spacing = float(ph.record["pixel_spacing_mm"])
     ds.ImagerPixelSpacing = [spacing, spacing]
@@ -85,7 +87,7 @@ def _job(args: tuple) -> dict[str, object]:
     ph = render_phantom(seed, index, size, positive_fraction=positive_fraction, patterns=patterns, pixel_spacing_mm=spacing)
     stem = f"ph{seed:04d}_{index:06d}"
     patient_id = f"PH{seed:04d}-{index:06d}"
-    row: dict[str, object] = {"patient_id": patient_id}
+    row: dict[str, object] = {"patient_id": patient_id, "source": "phantom", "synthetic": True}
     for fmt in formats:
         rel = f"images/{stem}.{fmt}"
         if fmt == "png":
@@ -107,7 +109,7 @@ def generate_phantoms(
     out: str | os.PathLike[str],
     *,
     seed: int = 0,
-    size: int = 1024,
+    size: int | str = 1024,
     formats: tuple[str, ...] = ("png",),
     positive_fraction: float = 0.5,
     patterns: tuple[str, ...] = ALL_PATTERNS,
@@ -122,7 +124,8 @@ def generate_phantoms(
         n: Number of images.
         out: Output folder (``images/``, ``masks/``, ``manifest.csv`` are written in it).
         seed: Set seed; the same seed gives byte-identical files.
-        size: Image side in pixels.
+        size: Image side in pixels, ``"detector"`` (each film at a CR/DX detector's size and
+            spacing) or ``"mix"`` (see :func:`~cxr_miliary.phantom.generator.geometry`).
         formats: ``("png",)``, ``("dcm",)`` or both; the first is the manifest's ``path``.
         positive_fraction: Probability that an image is a positive pattern.
         patterns: Patterns to draw from.

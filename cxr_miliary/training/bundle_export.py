@@ -171,7 +171,9 @@ def _init_record(hp: Any) -> dict[str, Any]:
 
 
 def data_summary(dm: Any) -> dict[str, Any]:
-    """Training data facts for the card, from a MiliaryDataModule."""
+    """Training data facts for the card, from a MiliaryDataModule: counts, description, and the domain (synthetic, real, mixed) with its sources."""
+    from ..data.domain import training_domain
+
     if not dm.splits:
         dm.setup()
     tr, va = dm.splits["train"], dm.splits["val"]
@@ -182,6 +184,7 @@ def data_summary(dm: Any) -> dict[str, Any]:
         "positives_train": int(tr["label"].sum()),
         "n_val": int(len(va)),
         "positives_val": int(va["label"].sum()),
+        **training_domain(tr),
     }
 
 

@@ -12,5 +12,5 @@ def test_demo_runs_end_to_end(tiny_bundle, tmp_path, monkeypatch, capsys):
     text = capsys.readouterr().out
     assert "AUROC" in text and "report.html" in text
     assert (tmp_path / "demo" / "report.html").exists() and (tmp_path / "demo" / "example_prediction.json").exists()
-    assert len(list((tmp_path / "demo" / "cams").glob("*.png"))) == 8
+    assert len(list((tmp_path / "demo" / "cams").glob("*.jpg"))) == 8
     assert Predictor.from_pretrained().model_info["name"] == "tiny-test"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from cxr_miliary.cli.main import main
+from cxr_miliary.explain import load_map
 from cxr_miliary.inference.table import read_output
 
 
@@ -48,8 +48,8 @@ def test_cam_dir_names_unique_inside_and_identifier_free(tiny_bundle, phantom_di
     for cam_path in df["cam_path"]:
         path = Path(cam_path).resolve()
         assert path.parent == cam_dir.resolve()
-        arr = np.load(path, allow_pickle=False)
-        assert arr.shape == (256, 256) and arr.min() >= 0 and arr.max() <= 1
+        arr = load_map(path)  # the compact map, read back at the image's size
+        assert path.suffix == ".npz" and arr.shape == (256, 256) and arr.min() >= 0 and arr.max() <= 1
         assert "PH0021" not in path.name and "PHANTOM" not in path.name
     assert df["pattern"].notna().all()
 
@@ -160,16 +160,16 @@ def test_output_paths_are_checked_before_any_work(tiny_bundle, phantom_dir, tmp_
 def test_a_file_that_hangs_the_decoder_is_a_timeout_row(tiny_bundle, phantom_dir, tmp_path, monkeypatch):
     import time
 
-    import cxr_miliary.inference.batch as batch
+    import cxr_miliary.inference.decoding as decoding
 
-    real = batch.load_image
+    real = decoding.load_image
 
     def slow_on_one(path, **kw):
         if str(path).endswith("ph0021_000001.dcm"):
             time.sleep(30)
         return real(path, **kw)
 
-    monkeypatch.setattr(batch, "load_image", slow_on_one)  # the forked workers inherit it
+    monkeypatch.setattr(decoding, "load_image", slow_on_one)  # the forked workers inherit it
     out = tmp_path / "s.csv"
     t = time.perf_counter()
     code = main(

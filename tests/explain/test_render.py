@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxr_miliary.explain.render import _wrap, caption, overlay
+from cxr_miliary.explain import caption
+from cxr_miliary.explain.render import _wrap, overlay
 
 
 def test_wrap_keeps_every_word_within_width():

@@ -88,11 +88,16 @@ def test_onnxruntime_is_a_candidate_through_a_cached_export(tiny_bundle, tmp_pat
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
     calls = []
+    measure = fastpath.measure
+
+    def counted(reference, options, *a, **k):
+        calls.append(sorted(options))
+        return measure(reference, options, *a, **k)
 
     def pick_onnx(figures, **kw):
-        calls.append(sorted(figures))
         return "onnxruntime-fp32" if "onnxruntime-fp32" in figures else "torch-fp32"
 
+    monkeypatch.setattr(fastpath, "measure", counted)
     monkeypatch.setattr(fastpath, "select", pick_onnx)
     p = Predictor.load(tiny_bundle, precision="auto")
     assert "onnxruntime-fp32" in calls[0] and p.backend == "onnxruntime" and p.runtime.name == "onnxruntime-fp32"

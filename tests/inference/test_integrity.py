@@ -89,3 +89,51 @@ def test_bundle_without_reference_says_the_check_was_not_run(tiny_bundle):
     pred = Predictor.load(tiny_bundle).predict(render_phantom(78, 2, size=256).display)
     assert pred.integrity["in_distribution"] is None and pred.integrity["ood_score"] is None
     assert any(r.startswith("no-reference") for r in pred.integrity["reasons"]) and pred.reliable
+
+
+@pytest.fixture(scope="module")
+def synthetic_bundle(tiny_bundle, tmp_path_factory):
+    """The tiny bundle, its card saying it was trained on phantoms only."""
+    from cxr_miliary.models import update_card
+
+    bundle = tmp_path_factory.mktemp("synthetic") / "bundle"
+    shutil.copytree(tiny_bundle, bundle)
+    update_card(bundle, training_data={"description": "phantoms", "domain": "synthetic", "sources": ["phantom"]})
+    return bundle
+
+
+def test_a_phantom_only_model_is_never_reliable_on_a_real_film(synthetic_bundle, phantom_dir, tmp_path, capsys):
+    p = Predictor.load(synthetic_bundle)
+    assert p.card.domain == "synthetic" and p.scorer.domain == "synthetic"
+    phantom = str(phantom_dir / "images" / "ph0021_000001.png")
+    real = tmp_path / "real.png"  # the same pixels, without the phantom's provenance: a real film as far as anyone can tell
+    from PIL import Image
+
+    from cxr_miliary.io import load_image
+
+    Image.fromarray((load_image(phantom).pixels * 255).astype(np.uint8)).save(real)
+    on_phantom = p.predict(phantom, threshold=0.0)
+    on_real = p.predict(real, threshold=0.0)
+    assert "synthetic-model" not in " ".join(on_phantom.integrity["reasons"])  # phantoms read as before
+    assert on_real.reliable is False and on_real.integrity["reasons"][0].startswith("synthetic-model")
+    assert on_real.differential is None and not on_real.recommendations  # withheld exactly as out-of-distribution does
+    assert on_real.to_dict()["image"]["synthetic"] is False and on_phantom.to_dict()["image"]["synthetic"] is True
+    text = on_real.to_text().splitlines()
+    assert text[0].startswith("NOT RELIABLE: this model was trained only on synthetic phantoms")
+    out = tmp_path / "overlay.png"
+    assert main(["--quiet", "predict", str(real), "--weights", str(synthetic_bundle), "--cam", str(out), "--format", "text"]) == 0
+    assert capsys.readouterr().out.startswith("NOT RELIABLE")
+
+
+def test_predict_force_reaches_the_frontal_chest_check_and_marks_it(tiny_bundle, tmp_path, capsys):
+    from PIL import Image
+
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (240, 240), dtype=np.uint8)).save(noise)
+    assert main(["--quiet", "predict", str(noise), "--weights", str(tiny_bundle)]) == 2
+    assert "not a frontal chest radiograph" in capsys.readouterr().err
+    assert main(["--quiet", "predict", str(noise), "--weights", str(tiny_bundle), "--force", "--no-cam"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["integrity"]["frontal_chest"] is False and d["reliable"] is False
+    assert d["integrity"]["reasons"][0] == "not-chest: scored only because --force was given"
+    assert any(w.startswith("accepted with --force despite: not-chest") for w in d["warnings"])

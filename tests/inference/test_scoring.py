@@ -36,16 +36,16 @@ def test_list_files(tiny_bundle, phantom_dir, tmp_path):
 
 
 def test_worker_segfault_costs_one_error_row(tiny_bundle, phantom_dir, tmp_path, monkeypatch):
-    import cxr_miliary.inference.batch as batch
+    import cxr_miliary.inference.decoding as decoding
 
-    real = batch.load_image
+    real = decoding.load_image
 
     def crashing(path, **kw):
         if "boom" in str(path):
             os.kill(os.getpid(), signal.SIGSEGV)
         return real(path, **kw)
 
-    monkeypatch.setattr(batch, "load_image", crashing)
+    monkeypatch.setattr(decoding, "load_image", crashing)
     d = tmp_path / "d"
     d.mkdir()
     for i, f in enumerate(sorted((phantom_dir / "images").glob("*.png"))):

@@ -63,3 +63,15 @@ def test_non_finite_pixels_are_an_error(tmp_path, bad):
     with pytest.raises(UnreadableImageError) as err:
         load_image(tmp_path / "float.tif")
     assert err.value.code == "non-finite" and "float.tif" in str(err.value)
+
+
+def test_a_phantom_says_it_is_one_in_its_file_and_nothing_else_does(tmp_path, pydicom_file):
+    from cxr_miliary.phantom import generate_phantoms
+
+    generate_phantoms(1, tmp_path, seed=2, size=96, formats=("png", "dcm"))
+    for f in (tmp_path / "images").glob("*"):
+        assert load_image(f).meta.synthetic is True  # DICOM: the Manufacturer; PNG: a text chunk
+    plain = tmp_path / "plain.png"
+    Image.fromarray((load_image(next((tmp_path / "images").glob("*.png"))).pixels * 255).astype(np.uint8)).save(plain)
+    assert load_image(plain).meta.synthetic is False  # the same pixels without the chunk are a real film to us
+    assert load_image(pydicom_file("CT_small.dcm"), force=True).meta.synthetic is False

@@ -176,3 +176,17 @@ def test_crafted_bundles_are_clear_refusals(tiny_bundle, phantom_dir, tmp_path, 
     assert main(["predict", str(image), "--weights", str(bundle)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err and str(bundle) in err
+
+
+def test_the_card_says_what_the_model_was_trained_on(tiny_bundle, tmp_path):
+    from cxr_miliary.models import load_card, update_card
+    from cxr_miliary.models.locate import find_default_bundle
+
+    assert load_card(find_default_bundle()).domain == "synthetic"  # the shipped phantom model, however old its card
+    assert load_card(tiny_bundle).domain == "real"  # no record, no phantoms in its description
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    assert update_card(bundle, training_data={"description": "synthetic phantoms (cxr-miliary phantom)"}).domain == "synthetic"
+    assert update_card(bundle, training_data={"description": "phantoms and PadChest", "domain": "mixed"}).domain == "mixed"
+    with pytest.raises(BundleError, match="domain"):
+        update_card(bundle, training_data={"domain": "imaginary"})

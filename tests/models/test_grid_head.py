@@ -10,7 +10,8 @@ from safetensors.torch import load_file, save_file
 
 from cxr_miliary import Predictor
 from cxr_miliary.models import cam_target_layer, create_model, load_bundle, save_bundle
-from cxr_miliary.models.grid_head import GRID, GridClassifier, GridHead, GridPool, canonical_head
+from cxr_miliary.models.bundle import canonical_head
+from cxr_miliary.models.grid_head import GRID, GridClassifier, GridHead, GridPool
 
 
 def _card(model, size=96, head="grid"):

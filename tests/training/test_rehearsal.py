@@ -124,6 +124,7 @@ def test_padchest_rehearsal(tmp_path, padchest_header, capsys):
     assert card["name"] == "cxr-miliary-padchest" and card["preprocess"]["image_size"] == 96 and card["preprocess"]["channels"] == 3
     assert 0 < card["threshold"] < 1 and card["temperature"] > 0 and "reference" in card
     assert "PadChest" in card["training_data"]["description"] and card["training_data"]["n_train"] > 0
+    assert card["training_data"]["domain"] == "real" and card["training_data"]["sources"] == ["padchest"]  # governed by the distance alone
 
     # 4. evaluate: the report, with the corrupt file an error and not a crash
     ev = tmp_path / "eval"
