@@ -30,7 +30,8 @@ def temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident() % 100000}.{next(_counter)}.tmp")
 
 
-def _explain(target: Path, exc: OSError) -> WriteError:
+def explain_write_error(target: Path, exc: OSError) -> WriteError:
+    """The :class:`WriteError` for an OSError met while writing ``target``: what went wrong, in words."""
     if exc.errno in _SPACE:
         return WriteError(
             exc.errno, f"{target}: no space left to write it (nothing partial was left; free space and rerun, --resume keeps finished work)"
@@ -61,7 +62,7 @@ def atomic_path(target: str | os.PathLike[str], *, mkdir: bool = True) -> Iterat
     except WriteError:
         raise
     except OSError as exc:
-        raise _explain(target, exc) from None
+        raise explain_write_error(target, exc) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -113,15 +113,19 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def load_predictor(args: argparse.Namespace) -> Any:
     """The Predictor for ``--weights`` (or the default bundle); bundle problems are usage errors."""
+    from ..explain.lungs import default_segmenter
     from ..inference import Predictor
     from ..models import BundleError
 
     try:
         if args.weights:
-            return Predictor.load(args.weights, device=args.device, threads=args.threads, precision=args.precision)
-        return Predictor.from_pretrained(device=args.device, threads=args.threads, precision=args.precision)
+            predictor = Predictor.load(args.weights, device=args.device, threads=args.threads, precision=args.precision)
+        else:
+            predictor = Predictor.from_pretrained(device=args.device, threads=args.threads, precision=args.precision)
+        default_segmenter()  # the lung bundle too: refused now, before any input is read (workers inherit it)
     except (BundleError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
+    return predictor
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes) -> Path:

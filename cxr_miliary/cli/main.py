@@ -20,6 +20,7 @@ from collections.abc import Sequence
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
+from ..atomic import WriteError
 from ..io import ImageError
 from ..models.bundle import BundleError
 from ._common import EXIT_INTERNAL, EXIT_OK, EXIT_ROW_ERRORS, EXIT_USAGE, UsageError, add_global_options
@@ -110,6 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error(str(exc))
         return EXIT_USAGE
+    except OSError as exc:  # a full disk, a quota, a read-only file system: the user's to fix
+        if args.debug or not _is_space(exc):
+            if args.debug:
+                raise
+            return _unexpected(exc)
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) not in str(exc) else ""
+        _error(f"{where}{exc.strerror or exc}" if not isinstance(exc, WriteError) else str(exc))
+        return EXIT_USAGE
     except ImportError as exc:  # an optional part of the install is missing
         if args.debug:
             raise
@@ -122,10 +131,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # last line of defence: no traceback for users
         if args.debug:
             raise
-        from ..io.phi import redact
+        return _unexpected(exc)
 
-        _error(f"unexpected failure ({type(exc).__name__}: {redact(str(exc))[:500]}); rerun with --debug for details")
-        return EXIT_INTERNAL
+
+def _is_space(exc: OSError) -> bool:
+    """A write refused for want of space or permission to write, not a bug."""
+    import errno
+
+    return isinstance(exc, WriteError) or exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """Report a failure nobody foresaw: its type and its message, quoted values redacted unless they are program names."""
+    from ..io.phi import redact_message
+
+    _error(f"unexpected failure ({type(exc).__name__}: {redact_message(str(exc))[:500]}); rerun with --debug for details")
+    return EXIT_INTERNAL
 
 
 def _error(message: str) -> None:

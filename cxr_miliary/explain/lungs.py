@@ -94,13 +94,23 @@ def find_lung_fields(pixels: np.ndarray) -> LungFields:
 
 @functools.cache
 def default_segmenter() -> Any:
-    """The lung model to use (cached per process), or None for the classical estimate."""
+    """The lung model to use (cached per process), or None for the classical estimate.
+
+    ``$CXR_MILIARY_LUNGS`` names a lung bundle (or ``classical``); a name with no bundle
+    behind it is a :class:`~cxr_miliary.models.BundleError`, never a silent fallback.
+    Commands call this before reading any input, so a bad lung bundle is one clear
+    error, not one error row per image.
+    """
     choice = os.environ.get("CXR_MILIARY_LUNGS", "")
     if choice == "classical":
         return None
     from ..models.lung_model import LungSegmenter
 
     if choice:
+        from ..models import BundleError
+
+        if not os.path.isfile(os.path.join(choice, "card.json")):
+            raise BundleError(f"no lung bundle at {choice} (named by CXR_MILIARY_LUNGS; a lung bundle folder holds card.json)")
         return LungSegmenter(choice)
     try:
         from ..models.locate import find_default_bundle

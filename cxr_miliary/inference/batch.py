@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import signal
 from collections import deque
 from collections.abc import Iterator
@@ -74,7 +75,26 @@ class _WorkerState:
 _WORKER = _WorkerState()
 
 
-def _worker_start() -> None:
+def die_with_parent(parent: int) -> None:
+    """End this (forked) process when its parent dies, however it dies (SIGTERM, SIGKILL, the OOM killer).
+
+    Linux's parent-death signal: without it, decode workers of a ``score`` stopped by
+    Docker, systemd, Slurm or ``timeout`` are reparented to PID 1 and live on, holding
+    their memory. Elsewhere a no-op.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _worker_start(parent: int) -> None:
+    die_with_parent(parent)
     _WORKER.active = True
 
 
@@ -103,7 +123,7 @@ def decoded_batches(dataset: _Decode, batch_size: int, workers: int) -> Iterator
         return
     _WORKER.dataset = dataset  # inherited by the forked workers
     ahead = batch_size * workers * 2
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start, initargs=(os.getpid(),))
     try:
         pending: deque = deque()
         nxt, batch = 0, []
@@ -123,17 +143,18 @@ def decoded_batches(dataset: _Decode, batch_size: int, workers: int) -> Iterator
         _WORKER.dataset = None
 
 
-def _probe(path: str, force: bool) -> None:
+def _probe(path: str, force: bool, parent: int) -> None:
     import faulthandler
 
     faulthandler.disable()  # a crash here is expected and reported as a row, not a dump
+    die_with_parent(parent)
     decoding.load_image(path, force=force)  # the decoder the workers ran (one place to replace it in tests)
 
 
 def isolate(path: str, force: bool, timeout: float = FILE_TIMEOUT_S) -> str | None:
     """Decode ``path`` in a throw-away process: the error row's text if it dies or hangs, else None."""
     ctx = mp.get_context("fork")
-    proc = ctx.Process(target=_probe, args=(path, force))
+    proc = ctx.Process(target=_probe, args=(path, force, os.getpid()))
     proc.start()
     proc.join(timeout)
     if proc.is_alive():

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..atomic import explain_write_error
 from .table import parse_jsonl, to_json
 
 try:
@@ -81,12 +82,20 @@ class Journal:
         yield from parse_jsonl(data.decode("utf-8").splitlines(keepends=True))
 
     def append(self, rows: list[dict[str, Any]]) -> None:
-        """Write rows and make them durable."""
+        """Write rows and make them durable.
+
+        Raises:
+            WriteError: The disk is full (the journal keeps every batch before this one;
+                a torn last line is cut when it is opened again, so ``--resume`` recovers).
+        """
         if not rows:
             return
-        self.fh.write("".join(to_json(r) + "\n" for r in rows).encode("utf-8"))
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
+        try:
+            self.fh.write("".join(to_json(r) + "\n" for r in rows).encode("utf-8"))
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+        except OSError as exc:
+            raise explain_write_error(self.path, exc) from None
 
     def discard(self) -> None:
         """Delete the journal (its rows are in the final table) and release the lock."""

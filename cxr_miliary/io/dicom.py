@@ -18,9 +18,10 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 from .acceptance import check_header
 from .codestream import DEFLATED_UIDS, codestream_size, inflated_size
 from .errors import RejectedImageError, UnreadableImageError
+from .files import read_head
 from .grayscale import to_display
 from .limits import DEFAULT_MAX_PIXELS, MAX_INFLATED_BYTES
-from .phi import collect_phi_values, quarantined_warnings, redact, scrub
+from .phi import RAW_SCAN_BYTES, collect_phi_values, quarantined_warnings, raw_phi_values, redact, scrub
 from .provenance import dicom_is_synthetic
 from .radiograph import ImageMeta, Radiograph
 
@@ -195,6 +196,7 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX
         except Exception as exc:  # pydicom raises many types on damaged files
             raise UnreadableImageError(path, "corrupt", f"DICOM header unreadable ({redact(str(exc))})") from None
         phi.extend(collect_phi_values(ds))
+        phi.extend(v for v in raw_phi_values(read_head(path, RAW_SCAN_BYTES)) if v not in phi)  # what the parser may have missed
 
         if "PixelData" not in ds:
             if cut or len(ds) < 2 or _image_header(ds) or _is_image_storage(ds):  # an image without its pixels: the file was cut

@@ -78,7 +78,27 @@ PHI_KEYWORDS: tuple[str, ...] = (
     "DerivationDescription",
 )
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+def _redact_quoted(text: str) -> str:
+    """Redact quoted spans greedily: from the first quote to the *last* quote of the same kind, or to the end of the message when the quotes do not pair up.
+
+    A value holding an apostrophe (O'LEARY) or one cut short can then never close the
+    span early and leave the rest of the value in the open.
+    """
+    for q in ("'", '"'):
+        first = text.find(q)
+        if first < 0:
+            continue
+        last = text.rfind(q)
+        glued = last + 1 < len(text) and text[last + 1].isalnum()  # a quote inside a word (O'LEARY) closes nothing
+        end = len(text) if text.count(q) % 2 or last == first or glued else last + 1
+        text = text[:first] + "'[redacted]'" + text[end:]
+    return text
+
+
+#: A quoted program name (a type, attribute or keyword: 'NoneType', 'body_part'), which
+#: an unexpected failure's message may keep.
+_PROGRAM_NAME = re.compile(r"'([A-Za-z_][A-Za-z0-9_.]*)'")
 
 
 def collect_phi_values(ds: Any) -> list[str]:
@@ -117,8 +137,52 @@ def collect_phi_values(ds: Any) -> list[str]:
     return sorted(values, key=len, reverse=True)[:MAX_PHI_VALUES]
 
 
+#: Identifying tags looked for in a file's raw bytes, (group, element): the patient's
+#: names and IDs, birth date, accession number, referring physician.
+_RAW_TAGS = ((0x0010, 0x0010), (0x0010, 0x0020), (0x0010, 0x0030), (0x0010, 0x1000), (0x0010, 0x1001), (0x0008, 0x0050), (0x0008, 0x0090))
+#: How much of a file's start the raw scan reads (the patient module sits in the first kilobytes).
+RAW_SCAN_BYTES = 1 << 16
+
+
+def raw_phi_values(head: bytes) -> list[str]:
+    """Identifying values found in a file's raw bytes, whether or not the parser saw their elements.
+
+    A damaged file can hide its patient module inside another element's over-long value,
+    where pydicom never sees a PatientName, yet its warnings may quote the bytes. The scan
+    finds the identifying tags themselves (little endian, explicit or implicit VR) and
+    reads the short text values after them, so redaction knows those values too.
+    """
+    import struct
+
+    found: set[str] = set()
+    for group, element in _RAW_TAGS:
+        tag = struct.pack("<HH", group, element)
+        start = 0
+        while len(found) < MAX_PHI_VALUES:
+            i = head.find(tag, start)
+            if i < 0:
+                break
+            start = i + 4
+            vr = head[i + 4 : i + 6]
+            if len(vr) == 2 and vr.isalpha() and vr.isupper():
+                (n,) = struct.unpack("<H", head[i + 6 : i + 8] or b"\0\0")
+                value = head[i + 8 : i + 8 + n]
+            else:
+                (n,) = struct.unpack("<I", (head[i + 4 : i + 8] + b"\0" * 4)[:4])
+                value = head[i + 8 : i + 8 + n] if n <= MAX_PHI_VALUE_CHARS else b""
+            text = value[:MAX_PHI_VALUE_CHARS].decode("latin-1").strip(" \0")
+            if len(text) >= 3 and text.isprintable():
+                found.add(text)
+                found.update(part for part in re.split(r"[\^=\\ ]+", text) if len(part) >= 3)
+    return sorted(found, key=len, reverse=True)
+
+
 def redact(text: str, values: list[str] | tuple[str, ...] = ()) -> str:
     """Remove quoted values and known identifiers from a message.
+
+    Redaction never depends on a value being quoted neatly: the known values are removed
+    wherever they stand, and a quoted span runs to the last matching quote (or the end of
+    the message). Callers cut messages only after redacting them.
 
     Args:
         text: A message from pydicom or a decoder.
@@ -128,7 +192,26 @@ def redact(text: str, values: list[str] | tuple[str, ...] = ()) -> str:
         The message with every quoted literal and every known value replaced by
         ``[redacted]``.
     """
-    return scrub(_QUOTED.sub("'[redacted]'", text), values)
+    return _redact_quoted(scrub(text, values))
+
+
+def redact_message(text: str) -> str:
+    """An unexpected failure's message for the terminal: quoted literals redacted, except program names.
+
+    "'NoneType' object has no attribute 'shape'" stays readable; a quoted value that is not
+    shaped like a program name (spaces, ``^``, digits first, all capitals) is redacted.
+    """
+    kept: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name.isupper() or name[0].isdigit() or not any(c.islower() or c == "_" for c in name):
+            return m.group(0)  # capitals only (a DICOM name or ID): let redact() take it
+        kept.append(name)
+        return f"\x00{len(kept) - 1}\x00"
+
+    masked = redact(_PROGRAM_NAME.sub(keep, text))
+    return re.sub("\x00(\\d+)\x00", lambda m: f"'{kept[int(m.group(1))]}'", masked)
 
 
 def scrub(text: str, values: list[str] | tuple[str, ...] = ()) -> str:
@@ -152,7 +235,9 @@ def _pattern(values: tuple[str, ...]) -> re.Pattern[str]:
 
     At each position of a message the match walks the tree once, longest value first, so
     redaction costs time linear in the message, not in messages x values (a plain
-    alternation, or one ``replace`` per value, is the product).
+    alternation, or one ``replace`` per value, is the product). A value is redacted as a
+    whole word only (not inside a longer word), so a name part that is an ordinary word
+    ("CHEST" of NOT^CHEST) does not eat the words that merely contain it.
     """
     trie: dict[str, Any] = {}
     for v in values:
@@ -168,7 +253,7 @@ def _pattern(values: tuple[str, ...]) -> re.Pattern[str]:
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         return f"(?:{body})?" if "" in node else body
 
-    return re.compile(build(trie))
+    return re.compile(rf"(?<![A-Za-z0-9_])(?:{build(trie)})(?![A-Za-z0-9_])")
 
 
 class _RedactingFilter(logging.Filter):
@@ -213,7 +298,7 @@ def quarantined_warnings(values_ref: list[str]) -> Iterator[list[str]]:
         finally:
             relevant = [w for w in caught if not issubclass(w.category, DeprecationWarning)]
             for w in relevant[:MAX_DECODER_WARNINGS]:
-                msg = redact(str(w.message)[:1000], values_ref)
+                msg = redact(str(w.message), values_ref)[:1000]  # redacted first: a cut could split a value or its quotes
                 messages.append(msg)
                 log.debug("decoder warning: %s", msg)
             if len(relevant) > MAX_DECODER_WARNINGS:

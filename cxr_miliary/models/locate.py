@@ -14,7 +14,9 @@ def default_bundle_candidates(name: str = DEFAULT_NAME) -> list[Path]:
     """Places searched for the default bundle, in order.
 
     ``$CXR_MILIARY_WEIGHTS``, ``<checkout>/weights/<name>``, then
-    ``<prefix>/share/cxr-miliary/weights/<name>`` (installed wheel).
+    ``<prefix>/share/cxr-miliary/weights/<name>`` (installed wheel). When the variable is
+    set it is the only place searched for the classifier: a typo must not fall back to
+    the shipped phantom model.
     """
     out = []
     if os.environ.get(ENV):
@@ -22,7 +24,7 @@ def default_bundle_candidates(name: str = DEFAULT_NAME) -> list[Path]:
         if (env / name / "card.json").exists():
             out.append(env / name)
         elif name == DEFAULT_NAME:  # the variable may name the classifier bundle itself; never another bundle
-            out.append(env)
+            return [env]
 
     out.append(Path(__file__).resolve().parents[2] / "weights" / name)
     out.append(Path(sys.prefix) / "share" / "cxr-miliary" / "weights" / name)
@@ -34,5 +36,7 @@ def find_default_bundle(name: str = DEFAULT_NAME) -> Path:
     for path in default_bundle_candidates(name):
         if (path / "card.json").is_file():
             return path
+    if name == DEFAULT_NAME and os.environ.get(ENV):
+        raise FileNotFoundError(f"no bundle at {os.environ[ENV]} (named by {ENV}; a bundle folder holds card.json)")
     searched = ", ".join(str(p) for p in default_bundle_candidates(name))
     raise FileNotFoundError(f"no default model bundle found (searched {searched}); pass --weights or set {ENV}")

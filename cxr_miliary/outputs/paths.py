@@ -40,6 +40,13 @@ def check_file_target(path: str | os.PathLike[str], what: str = "the output") ->
 def check_dir_target(path: str | os.PathLike[str], what: str = "the output folder") -> Path:
     """``path`` can be used as an output folder (it may not exist yet)."""
     p = Path(path)
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        if p.is_symlink():  # a link to nowhere: mkdir would fail at the end of the job
+            raise OutputPathError(f"{p}: {what} is a symbolic link that leads nowhere") from None
+    except OSError as exc:  # a loop of links, a file where a folder should be on the way
+        raise OutputPathError(f"{p}: {what} cannot be used ({os.strerror(exc.errno or 0).lower()})") from None
     if p.exists() and not p.is_dir():
         raise OutputPathError(f"{p}: is a file; {what} must be a folder")
     _writable_dir(p, what, p)

@@ -55,3 +55,38 @@ def test_usage_errors_exit_2(capsys):
         main(["score"])
     assert exc.value.code == 2 and capsys.readouterr().err.startswith("error: ")
     assert main([]) == 2
+
+
+def test_weights_named_by_the_environment_must_exist(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CXR_MILIARY_WEIGHTS", str(tmp_path / "typo"))
+    assert main(["--quiet", "predict", str(tmp_path / "x.png")]) == 2  # the bundle is looked for before the image
+    assert f"no bundle at {tmp_path / 'typo'}" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("CXR_MILIARY_WEIGHTS", str(tmp_path / "empty"))
+    assert main(["--quiet", "score", str(tmp_path), "--out", str(tmp_path / "s.csv")]) == 2
+    assert "no bundle at" in capsys.readouterr().err
+
+
+def test_a_lung_bundle_named_by_the_environment_must_exist(tiny_bundle, tmp_path, monkeypatch, capsys):
+    from cxr_miliary.explain.lungs import default_segmenter
+
+    monkeypatch.setenv("CXR_MILIARY_LUNGS", str(tmp_path / "typo"))
+    default_segmenter.cache_clear()
+    try:
+        assert main(["--quiet", "score", str(tmp_path), "--out", str(tmp_path / "s.csv"), "--weights", str(tiny_bundle)]) == 2
+        assert "no lung bundle at" in capsys.readouterr().err
+    finally:
+        monkeypatch.delenv("CXR_MILIARY_LUNGS")
+        default_segmenter.cache_clear()
+
+
+def test_unexpected_failures_keep_program_names_and_lose_values(monkeypatch, capsys):
+    import cxr_miliary.cli.info as info
+
+    def boom(args):
+        raise AttributeError("'NoneType' object has no attribute 'shape' (value 'O'LEARY^JOHN')")
+
+    monkeypatch.setattr(info, "run", boom)
+    parser_run = main(["info", "x.png"])
+    err = capsys.readouterr().err
+    assert parser_run == 3 and "'NoneType' object has no attribute 'shape'" in err and "LEARY" not in err

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from cxr_miliary.cli.main import main
 from cxr_miliary.explain import load_map
@@ -194,3 +195,61 @@ def test_a_file_that_hangs_the_decoder_is_a_timeout_row(tiny_bundle, phantom_dir
     slow = df[df["path"].str.endswith("ph0021_000001.dcm")]["error"].iloc[0]
     assert slow.startswith("timeout: decoding took longer than the 2 s budget")
     assert (df[~df["path"].str.endswith("ph0021_000001.dcm")]["error"] == "").all()
+
+
+def test_a_full_disk_is_exit_2_naming_the_path_and_resume_recovers(tiny_bundle, phantom_dir, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import cxr_miliary.inference.journal as journal
+
+    out = tmp_path / "s.csv"
+    real_fsync = journal.os.fsync
+    calls = []
+
+    def full(fd):
+        calls.append(fd)
+        if len(calls) > 1:  # the first batch is on disk, the second finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal.os, "fsync", full)
+    argv = ["--quiet", "score", str(phantom_dir / "images"), "--weights", str(tiny_bundle), "--out", str(out), "--workers", "0", "--batch-size", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no space left" in err and str(out) in err and "unexpected" not in err
+    assert not out.exists()
+    monkeypatch.setattr(journal.os, "fsync", real_fsync)
+    assert main([*argv, "--resume"]) == 0
+    assert len(pd.read_csv(out)) == len(list((phantom_dir / "images").iterdir()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_score_killed_leaves_no_worker_behind(tiny_bundle, phantom_dir, tmp_path, sig):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    films = tmp_path / "films"
+    films.mkdir()
+    src = (phantom_dir / "images" / "ph0021_000001.dcm").read_bytes()
+    for i in range(400):
+        (films / f"{i:04d}.dcm").write_bytes(src)
+    cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "score", str(films), "--weights", str(tiny_bundle), "--out", str(tmp_path / "s.csv")]
+    proc = subprocess.Popen([*cmd, "--workers", "2", "--batch-size", "2", "--precision", "fp32"], stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    deadline = time.time() + 60
+    children = []
+    while time.time() < deadline and len(children) < 2:
+        children = parent.children(recursive=True)
+        time.sleep(0.2)
+    assert len(children) >= 2, "the decode workers never started"
+    os.kill(proc.pid, getattr(__import__("signal"), sig))
+    proc.wait(30)
+    time.sleep(5)
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    for c in alive:
+        c.kill()
+    assert not alive, f"{len(alive)} worker(s) outlived score after {sig}"

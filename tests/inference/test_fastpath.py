@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +128,91 @@ def test_auto_builds_no_predictor_and_sets_no_threads(tiny_bundle, tmp_path, mon
     threads = torch.get_num_threads()
     Predictor.load(tiny_bundle, precision="auto")
     assert built == [1] and torch.get_num_threads() == threads
+
+
+def _poison(cache: Path, **changes) -> None:
+    data = json.loads((cache / "fastpath.json").read_text())
+    for record in data.values():
+        record.update(changes)
+    (cache / "fastpath.json").write_text(json.dumps(data))
+
+
+def test_a_poisoned_cache_never_changes_an_answer(tiny_bundle, tmp_path, monkeypatch):
+    """A record naming another ONNX file, or a verdict its own figures refuse, is measured again."""
+    pytest.importorskip("onnxruntime")
+    from cxr_miliary.models.onnx import _with_activations
+
+    monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
+    monkeypatch.setattr(fastpath, "select", lambda figures, **k: "onnxruntime-fp32" if "onnxruntime-fp32" in figures else "torch-fp32")
+    honest = Predictor.load(tiny_bundle, precision="auto")
+    x = fastpath.probe_inputs(honest.card, 4)
+    want = honest.runtime.logits(x)
+    model, card = load_bundle(tiny_bundle)
+    inner = _with_activations(model, card.cam_target_layer)
+
+    class Evil(torch.nn.Module):  # the same network, +4 on every logit
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, t):
+            logit, acts = self.inner(t)
+            return logit + 4.0, acts
+
+    evil = tmp_path / "evil.onnx"
+    torch.onnx.export(Evil(), (torch.zeros(1, 1, 128, 128),), str(evil), input_names=["image"], output_names=["logit", "activations"], dynamo=False)
+    _poison(tmp_path, onnx_file=str(evil), onnx_sha256=__import__("cxr_miliary.models", fromlist=["sha256_file"]).sha256_file(evil))
+    again = Predictor.load(tiny_bundle, precision="auto")
+    np.testing.assert_allclose(again.runtime.logits(x), want, atol=1e-4)  # the evil file was not used
+    assert Path(again.fastpath["onnx_file"]) != evil
+    # a verdict its own figures refuse (bf16 drifting past the bar) is measured again, not obeyed
+    monkeypatch.setattr(fastpath, "select", fastpath.__dict__["select"])
+    figures = {
+        "torch-fp32": {"img_s": 1.0, "max_abs_prob_diff": 0.0, "flips": 0},
+        "torch-bf16": {"img_s": 9.0, "max_abs_prob_diff": 0.024, "flips": 0},
+    }
+    _poison(tmp_path, choice="torch-bf16", figures=figures)
+    measured = []
+    monkeypatch.setattr(fastpath, "measure", lambda *a, **k: measured.append(1) or figures)
+    p = Predictor.load(tiny_bundle, precision="auto")
+    assert measured and p.runtime.name != "torch-bf16"
+
+
+@pytest.mark.parametrize("kind", ["deep", "fifo", "devzero", "folder", "huge"])
+def test_a_cache_that_is_not_a_small_plain_file_is_rebuilt_without_reading_it(tiny_bundle, tmp_path, monkeypatch, kind):
+    import os
+
+    cache = tmp_path / "c"
+    cache.mkdir()
+    monkeypatch.setenv("CXR_MILIARY_CACHE", str(cache))
+    target = cache / "fastpath.json"
+    if kind == "deep":
+        target.write_text("[" * 200_000 + "]" * 200_000)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "devzero":
+        target.symlink_to("/dev/zero")
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        target.write_text('{"x": "' + "a" * (fastpath.MAX_CACHE_BYTES + 10) + '"}')
+    p = Predictor.load(tiny_bundle, precision="auto")  # returns (a FIFO would hang an open())
+    assert p.fastpath["choice"] == p.runtime.name
+    assert not [f for f in cache.iterdir() if f.name.endswith(".tmp")]  # no temporary file left behind
+
+
+def test_two_processes_filling_an_empty_cache_keep_both_verdicts(tmp_path, monkeypatch):
+    import multiprocessing as mp
+
+    monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path))
+
+    def store(k: str) -> None:
+        for i in range(20):
+            fastpath._store(tmp_path / "fastpath.json", f"{k}{i}", {"choice": "torch-fp32"})
+
+    procs = [mp.get_context("fork").Process(target=store, args=(k,)) for k in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert len(json.loads((tmp_path / "fastpath.json").read_text())) == 40

@@ -96,4 +96,36 @@ def test_scrub_with_many_values_is_fast_and_complete():
     for _ in range(200):
         out = scrub(msg, values)
     assert time.perf_counter() - t < 2.0
-    assert "ID04242X" not in out and "JOHN^DOE" not in out and "[redacted]NY" in out
+    assert "ID04242X" not in out and "JOHN^DOE" not in out and "JOHNNY" in out  # whole words only: a longer word is not the identifier
+
+
+def _swallowed_patient_module(path):
+    """A damaged file: the Manufacturer's value runs on over the raw PatientName (O'LEARY) and PatientID elements."""
+    import struct
+
+    make_dicom(path, ramp())
+    data = bytearray(path.read_bytes())
+    i = data.find(struct.pack("<HH", 0x0008, 0x0070))
+    (n,) = struct.unpack("<H", data[i + 6 : i + 8])
+    name, pid = b"O'LEARY^SEAMUS ", b"ID-77'31 "
+    payload = b"ACME " + struct.pack("<HH", 0x0010, 0x0010) + b"PN" + struct.pack("<H", len(name)) + name
+    payload += struct.pack("<HH", 0x0010, 0x0020) + b"LO" + struct.pack("<H", len(pid)) + pid + b"x" * 1200
+    payload += b" " * (len(payload) % 2)
+    data[i + 6 : i + 8 + n] = struct.pack("<H", len(payload)) + payload
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("quote", ["'", '"'])
+def test_debug_output_never_shows_an_identifier_with_apostrophes_or_overlong_values(tmp_path, capsys, caplog, quote):
+    from cxr_miliary.cli.main import main
+
+    caplog.set_level(logging.DEBUG)
+    path = _swallowed_patient_module(tmp_path / "d.dcm")
+    main(["--debug", "info", str(path)])
+    out, err = capsys.readouterr()
+    everything = out + err + caplog.text
+    assert "LEARY" not in everything and "SEAMUS" not in everything and "77'31" not in everything
+    assert "Manufacturer" in everything or "decoder warning" in everything or "manufacturer" in everything  # the words stay
+    assert redact(f"Invalid value: {quote}x O{quote}LEARY {'y' * 3000}").count("LEARY") == 0  # unterminated after a cut
+    logging.getLogger().handlers.clear()

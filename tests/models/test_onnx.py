@@ -44,3 +44,18 @@ def test_failed_parity_leaves_no_file(tiny_bundle, tmp_path):
 def test_calibration_inputs_follow_the_card(tiny_bundle):
     x = calibration_inputs(load_card(tiny_bundle), n=2)
     assert x.shape == (2, 1, 128, 128) and x.dtype == np.float32
+
+
+def test_an_export_with_external_data_is_refused(tiny_bundle, tmp_path):
+    """Tensors kept in a side file would be outside the checksum: such a model never loads."""
+    onnx = pytest.importorskip("onnx")
+    from cxr_miliary.models import BundleError
+
+    rec = export_onnx(tiny_bundle, tmp_path / "m.onnx")
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    onnx.save_model(model, str(tmp_path / "ext.onnx"), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    from cxr_miliary.models import sha256_file
+
+    with pytest.raises(BundleError, match="external data"):
+        onnx_session(tmp_path / "ext.onnx", sha256_file(tmp_path / "ext.onnx"))
+    assert onnx_session(tmp_path / "m.onnx", rec["sha256"]) is not None

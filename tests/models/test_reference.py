@@ -56,3 +56,37 @@ def test_stored_in_the_bundle_and_checked(tiny_bundle, tmp_path):
     with pytest.raises(BundleError, match="not a file inside the bundle"):
         load_reference(bundle, {**record, "file": "../elsewhere.safetensors"})
     assert "reference" in json.loads((bundle / "card.json").read_text())
+
+
+@pytest.mark.parametrize("kind", ["wrong-width", "zero-precision", "huge-limit", "nan-limit", "asymmetric", "link-outside", "too-wide"])
+def test_a_reference_that_would_switch_the_check_off_or_break_it_is_refused(tiny_bundle, tmp_path, kind):
+    from safetensors.numpy import save_file
+
+    from cxr_miliary.models import sha256_file
+
+    bundle = tmp_path / "b"
+    shutil.copytree(tiny_bundle, bundle)
+    ref = fit_reference(_data(100, 8), _data(50, 8, seed=1))
+    record = save_reference(bundle, ref, "layer4", 100, 50, "test data")
+    f = bundle / "reference.safetensors"
+    mean, precision = ref.mean.astype(np.float32), ref.precision.astype(np.float32)
+    if kind == "wrong-width":
+        save_file({"mean": mean[:4], "precision": precision}, str(f))
+    elif kind == "zero-precision":
+        save_file({"mean": mean, "precision": np.zeros_like(precision)}, str(f))
+    elif kind == "asymmetric":
+        save_file({"mean": mean, "precision": precision + np.triu(np.ones_like(precision), 1) * 10}, str(f))
+    elif kind == "too-wide":
+        save_file({"mean": np.zeros(10_000, np.float32), "precision": np.zeros((1, 1), np.float32)}, str(f))
+    elif kind == "huge-limit":
+        record["limit"] = 1e300
+    elif kind == "nan-limit":
+        record["limit"] = float("nan")
+    elif kind == "link-outside":
+        outside = tmp_path / "elsewhere.safetensors"
+        outside.write_bytes(f.read_bytes())
+        f.unlink()
+        f.symlink_to(outside)
+    record["sha256"] = sha256_file(f)
+    with pytest.raises(BundleError):
+        load_reference(bundle, record)
