@@ -185,6 +185,7 @@ def run_bench(
             f"with CAM: {res[f'auto={auto_name}_score_cam_img_s'] / res['fp32-eager_score_cam_img_s']:.2f}x"
         )
         _onnx_rows(log, res, load, fp32, tensors, paths, labels, batch_size, workers, many)
+        res.update(machine_bound(load, paths, res, auto_name, log))
         t_loop = _timed(lambda: [auto.predict(p, cam=False) for p in many])
         res["predict_loop_img_s"] = len(many) / t_loop
         log(
@@ -227,6 +228,72 @@ def run_bench(
         if memory:
             res.update(_memory(log, tmp, weights, workers, batch_size))
     return res
+
+
+def machine_bound(
+    load: Callable[..., Any], paths: list[str], res: dict[str, Any], auto_name: str, log: Callable[[str], Any] = print
+) -> dict[str, Any]:
+    """What this machine's cores allow for ``score``, every per-image step counted, and how close ``score`` comes.
+
+    Each step of one image is timed alone, on one thread, over the files: decoding, the
+    lung fields, the frontal-chest check, the network input, the forward pass (the auto
+    runtime on one thread), and with maps the explanation and the files ``--cam-dir``
+    writes. The bound is the cores divided by the sum of those core-seconds.
+    """
+    import os
+    import tempfile as tf
+
+    from ..explain import lung_fields
+    from ..inference.batch import Outputs
+    from ..inference.chest_check import check_frontal_chest
+    from ..inference.decoding import decode
+    from ..inference.result import complete
+
+    one = load(precision="auto", threads=1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    rads = [load_image(p) for p in paths]
+    n = len(rads)
+    parts = {
+        "decode": _timed(lambda: [load_image(p) for p in paths]) / n,
+        "lung_fields": _timed(lambda: [lung_fields(r.pixels) for r in rads]) / n,
+    }
+    fields = [lung_fields(r.pixels) for r in rads]
+    parts["chest_check"] = (
+        _timed(
+            lambda: [
+                check_frontal_chest(r.pixels, lambda px, f=f, r=r: f if px is r.pixels else lung_fields(px))
+                for r, f in zip(rads, fields, strict=True)
+            ]
+        )
+        / n
+    )
+    parts["network_input"] = _timed(lambda: [one.inputs(r) for r in rads]) / n
+    x = np.stack([one.inputs(r) for r in rads])
+    one.runtime.forward(x[:1])
+    parts["forward"] = _timed(lambda: [one.runtime.forward(x[i : i + 1]) for i in range(n)]) / n
+    decoded = [decode(p, one.scorer.inputs, index=i, preview_side=1024) for i, p in enumerate(paths)]
+    results: list[Any] = []
+    t_maps = _timed(lambda: results.extend(complete(one.scorer, [d], maps=True) for d in decoded)) / n
+    parts["maps"] = max(0.0, t_maps - parts["forward"])
+    with tf.TemporaryDirectory() as tmp:
+        out = Outputs(cam_dir=Path(tmp))
+        parts["map_files"] = _timed(lambda: [out.write(r[0]) for r in results]) / n
+    plain = sum(v for k, v in parts.items() if k not in ("maps", "map_files"))
+    bound, bound_maps = cores / plain, cores / sum(parts.values())
+    score, score_maps = res.get(f"auto={auto_name}_score_img_s"), res.get(f"auto={auto_name}_score_cam_img_s")
+    log(
+        f"  the machine's bound for score ({cores} cores; per image, one thread each): "
+        + ", ".join(f"{k.replace('_', ' ')} {v * 1000:.1f} ms" for k, v in parts.items())
+        + f" -> {bound:.1f} img/s without maps, {bound_maps:.1f} with maps written"
+        + (f"; score reaches {score / bound:.0%}" if score else "")
+        + (f" (with maps computed, not written: {score_maps / bound_maps:.0%} of the maps-written bound)" if score_maps else "")
+    )
+    return {
+        "bound_parts_ms": {k: v * 1000 for k, v in parts.items()},
+        "bound_img_s": bound,
+        "bound_maps_img_s": bound_maps,
+        "score_of_bound": (score or 0) / bound,
+    }
 
 
 def _onnx_rows(

@@ -1,4 +1,4 @@
-"""``cxr-miliary bench [inference|phantom|cache|train|lungs]``: figures measured on this machine."""
+"""``cxr-miliary bench [inference|phantom|cache|train|lungs|peer]``: figures measured on this machine."""
 
 from __future__ import annotations
 
@@ -29,9 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "faithfulness of the fast path, and score's peak memory for 200 vs 2000 inputs. "
         "phantom: phantom rendering per process. cache: the prepare cache vs decoding DICOMs. "
         "train: the training data pipeline against the model's step. lungs: lung fields against phantom truth "
-        "and hand outlines of real films (--real), and their time at 2048².",
+        "and hand outlines of real films (--real), and their time at 2048². "
+        "peer (or --vs-peer): score --cam-dir against TorchXRayVision's DenseNet-121 at 512 px with pytorch-grad-cam, "
+        "one image at a time, whole processes on the same DICOMs.",
     )
-    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs"])
+    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer"])
+    p.add_argument("--vs-peer", action="store_true", help="the same as 'bench peer'")
+    p.add_argument("--repeats", type=positive_int, default=3, help="peer: whole-process runs of each side (the median is reported)")
     p.add_argument("--weights", default=None)
     p.add_argument("--n", type=positive_int, default=None, help="images (default: 32 for inference, 40 otherwise)")
     p.add_argument("--size", type=positive_int, default=None, help="image side (default: 2048; phantom: 1024)")
@@ -57,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(s + "\n")
         sys.stdout.flush()
 
-    if args.what == "phantom":
+    if args.vs_peer or args.what == "peer":
+        from ..bench.peer import peer_bench
+
+        res = peer_bench(args.weights, n=args.n or 16, size=args.size or 2048, repeats=args.repeats, log=log)
+    elif args.what == "phantom":
         from ..bench.data import phantom_speed
 
         res = phantom_speed(args.n or 40, args.size or 1024, log=log)

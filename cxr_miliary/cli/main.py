@@ -42,6 +42,7 @@ COMMANDS = (
     "export-bundle",
     "export",
     "reference",
+    "insert",
     "bench",
 )
 

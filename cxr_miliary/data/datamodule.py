@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import pandas as pd
@@ -51,6 +52,9 @@ class MiliaryDataModule(L.LightningDataModule):
             ``configs/phantom.yaml`` run on a fresh clone.
         description: One line describing the data, for the model card.
         predict_split: Rows that ``Trainer.predict`` scores (None = every row).
+        insertion: Turn a fraction of each epoch's training negatives into positives by
+            drawing the pattern into their lung fields (``{fraction, patterns, tiers}``;
+            :class:`~cxr_miliary.insertion.training.Insertion`); recorded in the card.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class MiliaryDataModule(L.LightningDataModule):
         phantoms: PhantomSpec | None = None,
         description: str = "",
         predict_split: str | None = None,
+        insertion: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if sampler not in ("none", "balanced"):
@@ -88,6 +93,11 @@ class MiliaryDataModule(L.LightningDataModule):
         self.phantoms = phantoms
         self.description = description
         self.predict_split = predict_split
+        self.insertion = None
+        if insertion is not None:
+            from ..insertion.training import Insertion
+
+            self.insertion = insertion if isinstance(insertion, Insertion) else Insertion(**insertion)
         self.splits: dict[str, pd.DataFrame] = {}
 
     def prepare_data(self) -> None:
@@ -115,13 +125,16 @@ class MiliaryDataModule(L.LightningDataModule):
         if not self.splits:
             self.setup()
         labels = self.splits["train"]["label"]
-        return float(labels.mean()) if len(labels) else 0.0
+        p = float(labels.mean()) if len(labels) else 0.0
+        return p + (1 - p) * self.insertion.fraction if self.insertion is not None else p  # inserted positives count
 
     def _dataset(self, split: str, train: bool) -> ManifestDataset:
         if not self.splits:
             self.setup()
         tf = train_transform(self.preprocess, self.augment) if train else eval_transform(self.preprocess)
-        return ManifestDataset(self.splits[split], self.images_root, tf, self.preprocess.channels, self.cache_dir, self.seed)
+        return ManifestDataset(
+            self.splits[split], self.images_root, tf, self.preprocess.channels, self.cache_dir, self.seed, self.insertion if train else None
+        )
 
     def _loader(self, ds: ManifestDataset, sampler: EpochSampler | None = None) -> DataLoader:
         return DataLoader(

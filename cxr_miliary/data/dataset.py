@@ -30,7 +30,9 @@ class ManifestDataset(Dataset):
     Keys from :class:`EpochSampler` encode ``epoch * len(self) + row``; the augmentation
     is then seeded by (seed, epoch, row), so a sample's augmentation does not depend on
     the worker that draws it, and a run resumed from a checkpoint sees exactly the
-    batches the uninterrupted run would have seen.
+    batches the uninterrupted run would have seen. With ``insertion``
+    (:class:`~cxr_miliary.insertion.training.Insertion`), a negative drawn for insertion
+    in this epoch gets the pattern before the transform and label 1 (``inserted`` is 1).
     """
 
     def __init__(
@@ -41,9 +43,15 @@ class ManifestDataset(Dataset):
         channels: int = 1,
         cache_dir: str | os.PathLike[str] | None = None,
         seed: int = 0,
+        insertion: Any = None,
     ) -> None:
         self.paths = rows["path"].astype(str).tolist()
         self.labels = rows["label"].astype(np.float32).to_numpy()
+        self.insertion = insertion
+        # the film's pixel spacing and longest side as the manifest records them (phantoms do),
+        # to draw inserted nodules in millimetres on a cached copy of any size
+        self.spacing = pd.to_numeric(rows.get("pixel_spacing_mm", pd.Series(np.nan, index=rows.index)), errors="coerce").to_numpy()
+        self.longest = pd.to_numeric(rows.get("size", pd.Series(np.nan, index=rows.index)), errors="coerce").to_numpy()
         self.root = Path(root)
         self.transform = transform
         self.channels = channels
@@ -77,8 +85,21 @@ class ManifestDataset(Dataset):
         except Exception as exc:  # a decoder bug must not kill a multi-hour run
             log.warning("skipped %s: %s", self.paths[i], type(exc).__name__)
             return None
+        label, inserted = self.labels[i], 0
+        if self.insertion is not None and label < 0.5:
+            rng = self.insertion.draw(self.seed, epoch, i)
+            done = None if rng is None else self.insertion.apply(pixels, rng, self._spacing_at(i, pixels.shape))
+            if done is not None:
+                pixels, label, inserted = done[0], np.float32(1.0), 1
         self.transform.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
-        return {"image": to_tensor(pixels, self.transform, self.channels), "label": torch.tensor(self.labels[i]), "index": i}
+        return {"image": to_tensor(pixels, self.transform, self.channels), "label": torch.tensor(label), "index": i, "inserted": inserted}
+
+    def _spacing_at(self, i: int, shape: tuple[int, ...]) -> float | None:
+        """Row ``i``'s pixel spacing at the resolution in hand (a cache holds reduced copies), or None when unknown."""
+        spacing, longest = self.spacing[i], self.longest[i]
+        if not np.isfinite(spacing):
+            return None
+        return float(spacing * longest / max(shape)) if np.isfinite(longest) else float(spacing)
 
 
 def collate_skip(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -89,6 +110,7 @@ def collate_skip(samples: list[dict[str, Any] | None]) -> dict[str, Any]:
         out["image"] = torch.stack([s["image"] for s in good])
         out["label"] = torch.stack([s["label"] for s in good])
         out["index"] = torch.tensor([s["index"] for s in good])
+        out["inserted"] = torch.tensor([s.get("inserted", 0) for s in good])
     return out
 
 

@@ -81,6 +81,9 @@ def evaluate(
     metrics["model"] = dict(predictor.model_info)
     if "difficulty" in df.columns:
         metrics["auroc_by_tier"] = tier_aurocs(df)
+    if "inserted" in df.columns:
+        metrics["auroc_by_origin"] = origin_aurocs(df)
+    metrics["by_size"] = size_groups(df)
     ok = df[df["error"] == ""]
     p, y = ok["probability"].astype(float).to_numpy(), ok["label"].astype(int).to_numpy()
     figures = {
@@ -95,6 +98,56 @@ def evaluate(
     return metrics
 
 
+#: Source-resolution bins (longest side in pixels) for manifests that do not record a render size.
+SIZE_BINS = ((0, 1024, "<1,024 px"), (1024, 2000, "1,024-1,999 px"), (2000, 3000, "2,000-2,999 px"), (3000, 10**9, ">=3,000 px"))
+
+
+def size_groups(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
+    """AUROC, the subtle tier's AUROC and the in-distribution rate per render size (phantoms) or source-resolution bin (any manifest)."""
+    from ..metrics import auroc
+
+    ok = df[df["error"] == ""].copy()
+    if "size" in ok.columns and pd.to_numeric(ok["size"], errors="coerce").notna().all():
+        ok["_group"] = pd.to_numeric(ok["size"]).astype(int).map(lambda v: f"{v:,} px")
+        order = sorted(ok["_group"].unique(), key=lambda g: int(g.split()[0].replace(",", "")))
+    elif {"image_rows", "image_columns"} <= set(ok.columns):
+        longest = ok[["image_rows", "image_columns"]].apply(pd.to_numeric, errors="coerce").max(axis=1)
+        ok["_group"] = longest.map(lambda v: next((name for lo, hi, name in SIZE_BINS if lo <= v < hi), "unknown"))
+        order = [name for _, _, name in SIZE_BINS if name in set(ok["_group"])]
+    else:
+        return {}
+    out: dict[str, dict[str, float | int | None]] = {}
+    for group in order:
+        g = ok[ok["_group"] == group]
+        y, p = g["label"].astype(int).to_numpy(), g["probability"].astype(float).to_numpy()
+        row: dict[str, float | int | None] = {"images": len(g), "positives": int(y.sum()), "auroc": auroc(p, y) if 0 < y.sum() < len(y) else None}
+        if "difficulty" in g.columns:
+            subtle = g[(g["label"].astype(int) == 0) | (g["difficulty"] == "subtle")]
+            ys = subtle["label"].astype(int).to_numpy()
+            row["auroc_subtle"] = auroc(subtle["probability"].astype(float).to_numpy(), ys) if 0 < ys.sum() < len(ys) else None
+        if "in_distribution" in g.columns and g["in_distribution"].notna().any():
+            row["in_distribution_rate"] = float(g["in_distribution"].astype(str).str.lower().eq("true").mean())
+        out[str(group)] = row
+    return out
+
+
+def origin_aurocs(df: pd.DataFrame) -> dict[str, float | int]:
+    """Native and inserted positives, each against all negatives (insertion must not be the easy half)."""
+    from ..metrics import auroc
+
+    ok = df[df["error"] == ""]
+    inserted = ok["inserted"].astype(str).str.lower().isin(("true", "1"))
+    label = ok["label"].astype(int)
+    neg = ok[label == 0]
+    out: dict[str, float | int] = {}
+    for name, pos in (("native", ok[(label == 1) & ~inserted]), ("inserted", ok[(label == 1) & inserted])):
+        out[f"{name}_positives"] = len(pos)
+        if len(pos) and len(neg):
+            both = pd.concat([pos, neg])
+            out[f"auroc_{name}"] = auroc(both["probability"].astype(float).to_numpy(), both["label"].astype(int).to_numpy())
+    return out
+
+
 def tier_aurocs(df: pd.DataFrame) -> dict[str, float]:
     """AUROC of each positive difficulty tier against all negatives (the hard-case check)."""
     from ..metrics import auroc
@@ -106,6 +159,10 @@ def tier_aurocs(df: pd.DataFrame) -> dict[str, float]:
         both = pd.concat([pos, neg])
         out[str(tier)] = auroc(both["probability"].astype(float).to_numpy(), both["label"].astype(int).to_numpy())
     return out
+
+
+def _f(v: Any) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: str) -> None:
@@ -136,4 +193,11 @@ def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: s
     rate = (metrics.get("integrity") or {}).get("in_distribution_rate")
     if rate is not None:
         figures["in-distribution rate"] = f"{rate:.1%}"
+    for group, row in (metrics.get("by_size") or {}).items():
+        parts = [f"{row['images']} images", f"AUROC {_f(row.get('auroc'))}", f"subtle {_f(row.get('auroc_subtle'))}"]
+        if row.get("in_distribution_rate") is not None:
+            parts.append(f"in distribution {row['in_distribution_rate']:.1%}")
+        figures[f"at {group}"] = ", ".join(parts)
+    for key, value in (metrics.get("auroc_by_origin") or {}).items():
+        figures[f"{key.replace('_', ' ')}"] = f"{value:.4f}" if isinstance(value, float) else str(value)
     write(bundle, evaluation={"data": data, "figures": figures})

@@ -139,6 +139,8 @@ class Result:
             "model_name": self.model["name"],
             "model_sha256": self.model["sha256"],
             "model_runtime": self.model.get("runtime", ""),
+            "image_rows": self.meta.get("rows"),
+            "image_columns": self.meta.get("columns"),
         }
         if self.integrity is not None:
             i = self.integrity

@@ -12,6 +12,7 @@ One row per input. Columns (in order):
 - ``warnings``: what ``predict`` prints as warnings for the same image (decoder notes,
   integrity, the map, resolution; no identifiers), joined by `` | ``.
 - ``model_name``, ``model_sha256``, ``model_runtime``: which model answered, and how.
+- ``image_rows``, ``image_columns``: the decoded image's size (evaluation groups by source resolution).
 - with a map: ``pattern``, ``right``, ``left``, the six zones; with ``--cam-dir`` also
   ``cam_path`` and ``overlay_path``; with ``--dicom-out`` ``dicom_outputs``.
 
@@ -52,12 +53,15 @@ BASE_COLUMNS = [
     "model_name",
     "model_sha256",
     "model_runtime",
+    "image_rows",
+    "image_columns",
 ]
 DISTRIBUTION_COLUMNS = ["pattern", "right", "left", *ZONE_NAMES]
 FILE_COLUMNS = ["cam_path", "overlay_path"]
 #: Kept for callers of the first API.
 CAM_COLUMNS = DISTRIBUTION_COLUMNS + FILE_COLUMNS
 _FLOAT = {"probability", "threshold", "left", "right", "ood_score", *ZONE_NAMES}
+_INT = {"image_rows", "image_columns"}
 _BOOL = {"positive", "frontal_chest", "in_distribution", "reliable"}
 
 
@@ -148,6 +152,8 @@ def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
             out[c] = None if c != "error" else ""
         elif c in _FLOAT:
             out[c] = float(v)
+        elif c in _INT:
+            out[c] = int(float(v))
         elif c in _BOOL:
             out[c] = str(v) == "True"
         else:
@@ -188,7 +194,7 @@ def _write_parquet(tmp: Path, rows: Iterable[dict[str, Any]], columns: list[str]
     import pyarrow.parquet as pq
 
     def kind(c: str) -> Any:
-        return pa.float64() if c in _FLOAT else pa.bool_() if c in _BOOL else pa.string()
+        return pa.float64() if c in _FLOAT else pa.int64() if c in _INT else pa.bool_() if c in _BOOL else pa.string()
 
     schema = pa.schema([(c, kind(c)) for c in columns])
     writer = pq.ParquetWriter(tmp, schema)

@@ -18,7 +18,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 from .acceptance import check_header
 from .codestream import DEFLATED_UIDS, codestream_size, inflated_size
 from .errors import RejectedImageError, UnreadableImageError
-from .files import read_head
+from .files import is_part10, read_head
 from .grayscale import to_display
 from .limits import DEFAULT_MAX_PIXELS, MAX_INFLATED_BYTES
 from .phi import RAW_SCAN_BYTES, collect_phi_values, quarantined_warnings, raw_phi_values, redact, scrub
@@ -133,6 +133,18 @@ def _read_dataset(path: Path, legacy: bool) -> tuple[Dataset, bool]:
         ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
     return ds, cut
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """A DICOM file's data set (Part 10 or legacy) with its transfer syntax known, for writers that derive files from it.
+
+    pydicom's warnings are quarantined and redacted as when reading an image.
+    """
+    path = Path(path)
+    legacy = not is_part10(read_head(path))
+    with quarantined_warnings([]):
+        ds, _ = _read_dataset(path, legacy)
+    return ds
 
 
 def _check_codestream(ds: Dataset, path: Path, rows: int, cols: int, max_pixels: int) -> None:

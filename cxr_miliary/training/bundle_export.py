@@ -185,6 +185,7 @@ def data_summary(dm: Any) -> dict[str, Any]:
         "n_val": int(len(va)),
         "positives_val": int(va["label"].sum()),
         **training_domain(tr),
+        **({"insertion": dm.insertion.to_dict()} if getattr(dm, "insertion", None) is not None else {}),
     }
 
 

@@ -91,14 +91,15 @@ class _KilledAfterFirstEpoch(L.Callback):
             trainer.should_stop = True  # the run "dies" here, after its checkpoint
 
 
-def test_resume_gives_the_same_weights(phantom_train_manifest, tmp_path):
+@pytest.mark.parametrize("insertion", [None, {"fraction": 0.5, "tiers": ["florid"]}])
+def test_resume_gives_the_same_weights(phantom_train_manifest, tmp_path, insertion):
     def run(root, ckpt=None, interrupt=False):
         L.seed_everything(7)
         module = MiliaryModule(backbone="test_resnet", in_chans=1, drop_rate=0.0, channels_last=False, lr=1e-3)
         callbacks = [L.pytorch.callbacks.ModelCheckpoint(dirpath=str(root), save_last=True)]
         callbacks += [_KilledAfterFirstEpoch()] if interrupt else []
         trainer = _trainer(root, 3, limit_train_batches=3, limit_val_batches=1, callbacks=callbacks)
-        trainer.fit(module, _dm(phantom_train_manifest, sampler="balanced"), ckpt_path=ckpt)
+        trainer.fit(module, _dm(phantom_train_manifest, sampler="balanced", insertion=insertion), ckpt_path=ckpt)
         return module
 
     full = run(tmp_path / "full")
