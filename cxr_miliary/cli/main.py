@@ -43,6 +43,7 @@ COMMANDS = (
     "export",
     "reference",
     "insert",
+    "serve",
     "bench",
 )
 

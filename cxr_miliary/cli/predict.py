@@ -29,7 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dicom-out",
         default=None,
         metavar="DIR",
-        help="write a DICOM Secondary Capture overlay and a text SR for PACS (DICOM inputs; these carry the study's identifiers)",
+        help="write a DICOM Secondary Capture overlay and a structured report for PACS (DICOM inputs; these carry the study's identifiers)",
+    )
+    p.add_argument(
+        "--sr",
+        default="tid1500",
+        choices=["tid1500", "basic"],
+        help="the SR with --dicom-out: a TID 1500 Measurement Report (default) or a Basic Text SR",
     )
     p.add_argument("--no-sr", action="store_true", help="with --dicom-out: the Secondary Capture only")
     p.add_argument("--format", default="json", choices=["json", "text"])
@@ -62,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
     written: list = []
     try:  # all outputs or none: a failure part-way removes what was already written
         if drawn:
-            files = write_result_files(result, overlay=args.cam, overlay_side=args.overlay_size, dicom_out=args.dicom_out, sr=not args.no_sr)
+            files = write_result_files(
+                result, overlay=args.cam, overlay_side=args.overlay_size, dicom_out=args.dicom_out, sr=None if args.no_sr else args.sr
+            )
             written += [Path(v) for k, v in files.items() if k == "overlay_path"]
             if "dicom_outputs" in files:
                 written += [Path(x) for x in files["dicom_outputs"].split(";")]

@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dicom-out", default=None, metavar="DIR", help="DICOM Secondary Capture + SR per DICOM input, for PACS (these carry identifiers)"
     )
+    p.add_argument("--sr", default="tid1500", choices=["tid1500", "basic"], help="the SR with --dicom-out (default: a TID 1500 Measurement Report)")
     p.add_argument("--cam-method", default="gradcam", choices=CAM_METHODS)
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--workers", type=non_negative_int, default=2, help="decoding worker processes")
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         overlay_format=args.overlay_format,
         overlay_side=args.overlay_size,
         dicom_out=args.dicom_out,
+        sr=args.sr,
     )
     try:
         stats = score_to_file(

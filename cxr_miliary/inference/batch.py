@@ -177,7 +177,7 @@ class Outputs:
         overlay_format: ``jpeg`` or ``png``.
         overlay_side: The overlay's longest side (None: the image's full size).
         dicom_out: Folder for DICOM SC + SR of DICOM inputs.
-        sr: Write the SR with the SC.
+        sr: The SR written with the SC: ``"tid1500"`` (a Measurement Report), ``"basic"``, or None.
     """
 
     maps: bool = False
@@ -186,7 +186,7 @@ class Outputs:
     overlay_format: str = "jpeg"
     overlay_side: int | None = PREVIEW_SIDE
     dicom_out: Path | None = None
-    sr: bool = True
+    sr: bool | str | None = "tid1500"
 
     def __post_init__(self) -> None:
         self.cam_dir = None if self.cam_dir is None else Path(self.cam_dir)

@@ -82,8 +82,8 @@ def write_inserted_dicom(
 
     ds.StudyInstanceUID, ds.SeriesInstanceUID = uid("study"), uid("series")
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid("sop")
-    pseudonym = "INS" + uid("patient").rsplit(".", 1)[-1][-10:]
-    ds.PatientName, ds.PatientID = pseudonym, pseudonym
+    pseudonym = uid("patient").rsplit(".", 1)[-1][-10:]
+    ds.PatientName, ds.PatientID = f"INSERTED^{pseudonym}", f"INS{pseudonym}"
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = "cxr-miliary insert: identifiers removed, new UIDs"
     ds.ImageType = ["DERIVED", "SECONDARY"]

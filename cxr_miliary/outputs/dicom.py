@@ -1,8 +1,12 @@
-"""Results back to PACS as DICOM: a Secondary Capture overlay and a basic text SR.
+"""Results back to PACS as DICOM: a Secondary Capture overlay and a structured report.
 
-These files, and only these, copy the patient and study identifiers from the input:
-that is what lets PACS file them next to the original study (same Study Instance UID,
-a new Series). Every other output of cxr-miliary stays free of identifiers.
+The SR is a TID 1500 Measurement Report (:mod:`.report`, the default) or, with
+``sr="basic"``, the first versions' Basic Text SR. These files, and only these, copy the
+patient and study identifiers from the input: that is what lets PACS file them next to
+the original study (same Study Instance UID, a new Series). Every other output of
+cxr-miliary stays free of identifiers. Their UIDs derive from the source image's and the
+model's: scoring the same image with the same model again gives the same objects (a PACS
+or a restarted node files them once).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from pydicom import config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -48,13 +51,21 @@ COPIED = (
 DISCLAIMER = "NOT FOR DIAGNOSTIC USE - research software output (cxr-miliary), not a medical device"
 
 
-def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_number: int) -> Dataset:
+#: The SRs ``sr=`` can ask for.
+SR_KINDS = ("tid1500", "basic")
+
+
+def result_uid(src: Dataset, model_sha256: str, kind: str) -> str:
+    """A result object's UID: the same source image and model always give the same one."""
+    return generate_uid(entropy_srcs=[str(src.get("StudyInstanceUID", "")), str(src.get("SOPInstanceUID", "")), model_sha256, kind, "v1"])
+
+
+def evidence(src: Dataset) -> Dataset:
+    """The source header a result refers to and copies from: identifiers that are valid for their types, the rest present and empty."""
     ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = sop_class
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for kw in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
+        if kw in src:
+            setattr(ds, kw, src.get(kw))
     for kw in COPIED:
         if kw in src:
             value = _valid_value(src, kw)
@@ -62,6 +73,36 @@ def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_
                 setattr(ds, kw, value)
     if "StudyInstanceUID" not in ds:
         ds.StudyInstanceUID = generate_uid()
+    for kw in TYPE_2:
+        if kw not in ds:
+            setattr(ds, kw, "")  # type 2: present, possibly empty
+    return ds
+
+
+#: Patient and study attributes every object must carry, empty when unknown.
+TYPE_2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
+
+def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_number: int, sop_uid: str) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    for kw in COPIED:
+        if kw in src:
+            setattr(ds, kw, src.get(kw))
     for kw in (
         "PatientName",
         "PatientID",
@@ -76,7 +117,7 @@ def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_
         if kw not in ds:
             setattr(ds, kw, "")  # type 2: present, possibly empty
     now = dt.datetime.now()
-    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid(entropy_srcs=[sop_uid, "series"])
     ds.SeriesNumber = series_number
     ds.InstanceNumber = 1
     ds.Modality = modality
@@ -89,9 +130,9 @@ def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_
     return ds
 
 
-def secondary_capture(src: Dataset, overlay_rgb: np.ndarray) -> Dataset:
+def secondary_capture(src: Dataset, overlay_rgb: np.ndarray, sop_uid: str | None = None) -> Dataset:
     """The overlay (probability and disclaimer burned in) as an RGB Secondary Capture image."""
-    ds = _base(src, SC_SOP_CLASS, "OT", "cxr-miliary Grad-CAM overlay (not for diagnostic use)", 9901)
+    ds = _base(src, SC_SOP_CLASS, "OT", "cxr-miliary Grad-CAM overlay (not for diagnostic use)", 9901, sop_uid or generate_uid())
     ds.ConversionType = "WSD"
     ds.BurnedInAnnotation = "YES"
     ds.ImageType = ["DERIVED", "SECONDARY"]
@@ -117,9 +158,9 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return c
 
 
-def structured_report(src: Dataset, result: dict[str, Any]) -> Dataset:
-    """A Basic Text SR with the probability, the decision, the distribution pattern and the disclaimer."""
-    ds = _base(src, BASIC_TEXT_SR, "SR", "cxr-miliary result (not for diagnostic use)", 9902)
+def structured_report(src: Dataset, result: dict[str, Any], sop_uid: str | None = None) -> Dataset:
+    """A Basic Text SR with the probability, the decision, the distribution pattern and the disclaimer (``sr="basic"``)."""
+    ds = _base(src, BASIC_TEXT_SR, "SR", "cxr-miliary result (not for diagnostic use)", 9902, sop_uid or generate_uid())
     ds.ValueType = "CONTAINER"
     ds.ContinuityOfContent = "SEPARATE"
     ds.ConceptNameCodeSequence = Sequence([_code("18748-4", "LN", "Diagnostic imaging report")])
@@ -146,30 +187,51 @@ def structured_report(src: Dataset, result: dict[str, Any]) -> Dataset:
 
 
 def write_dicom_results(
-    source: str | os.PathLike[str], out_dir: str | os.PathLike[str], result: dict[str, Any], overlay_rgb: np.ndarray, sr: bool = True
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    result: dict[str, Any],
+    overlay_rgb: np.ndarray,
+    sr: bool | str | None = "tid1500",
 ) -> list[Path]:
-    """Write the SC (and SR) for one scored DICOM file; returns the written paths.
+    """Write the SC (and the SR) for one scored DICOM file; returns the written paths (``<SOPInstanceUID>.dcm``).
+
+    Args:
+        source: The scored DICOM file.
+        out_dir: Where the objects go.
+        result: ``predict``'s JSON for it.
+        overlay_rgb: The overlay the SC shows.
+        sr: ``"tid1500"`` (the default: a Measurement Report), ``"basic"`` (a Basic Text SR),
+            or None / False (the SC only); True means ``"tid1500"``.
 
     Raises:
         ValueError: The source is not DICOM (there is no study to attach results to).
     """
-    from ..io.files import read_head
+    from ..io.dicom import read_dataset
 
-    legacy = read_head(source)[128:132] != b"DICM"
+    kind = "tid1500" if sr is True else None if sr in (False, None) else str(sr)
+    if kind is not None and kind not in SR_KINDS:
+        raise ValueError(f"sr must be one of {', '.join(SR_KINDS)}")
     try:
-        with quarantined_warnings([]):  # quoted values in pydicom's warnings are redacted even before the identifiers are known
-            src = pydicom.dcmread(source, stop_before_pixels=True, force=legacy)
+        src = read_dataset(source)
     except Exception:
         raise ValueError(f"{source}: DICOM output needs a DICOM input (no study to attach the result to)") from None
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     phi = collect_phi_values(src)
+    sha = str(result["model"]["sha256"])
     try:
         # pydicom's warnings quote element values (the study's identifiers): redacted, at debug level
         with quarantined_warnings(phi):
-            for ds in [secondary_capture(src, overlay_rgb)] + ([structured_report(src, result)] if sr else []):
+            base = evidence(src)
+            objects = [secondary_capture(base, overlay_rgb, result_uid(src, sha, "sc"))]
+            if kind == "basic":
+                objects.append(structured_report(base, result, result_uid(src, sha, "sr-basic")))
+            elif kind == "tid1500":
+                from .report import measurement_report
+
+                objects.append(measurement_report(base, result, result_uid(src, sha, "sr-series"), result_uid(src, sha, "sr"), 9902))
+            for ds in objects:
                 path = out / f"{ds.SOPInstanceUID}.dcm"
                 with atomic_path(path) as tmp:
                     ds.save_as(tmp, enforce_file_format=True)

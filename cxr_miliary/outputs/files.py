@@ -54,7 +54,7 @@ def write_result_files(
     overlay: str | os.PathLike[str] | None = None,
     overlay_side: int | None = PREVIEW_SIDE,
     dicom_out: str | os.PathLike[str] | None = None,
-    sr: bool = True,
+    sr: bool | str | None = "tid1500",
 ) -> dict[str, Any]:
     """Write a result's files; returns ``{"cam_path", "overlay_path", "dicom_outputs"}`` for those written (also kept in ``result.files``).
 
@@ -65,7 +65,7 @@ def write_result_files(
         overlay: Where the overlay goes (JPEG or PNG by suffix).
         overlay_side: The overlay's longest side (None: the preview's, full size when decoded so).
         dicom_out: Folder for the DICOM Secondary Capture (and SR) of a DICOM input.
-        sr: Write the SR too.
+        sr: The SR: ``"tid1500"`` (default), ``"basic"``, or None (the SC only).
     """
     written: list[Path] = []
     files: dict[str, Any] = {}

@@ -7,8 +7,30 @@ import shutil
 import subprocess
 
 import pydicom
+import pytest
 
 from cxr_miliary.cli.main import main
+
+
+def read_report(path) -> dict:
+    """A TID 1500 report read back with highdicom: the numbers a viewer would show."""
+    import highdicom as hd
+
+    sr = hd.sr.srread(path)
+    report = hd.sr.MeasurementReport.from_sequence([sr])
+    (group,) = report.get_image_measurement_groups()
+    measurements = {m.name.meaning: m.value for m in group.get_measurements()}
+    evaluations = {q.name.meaning: q.value.meaning for q in group.get_qualitative_evaluations()}
+    return {
+        "probability": measurements["Calibrated probability of the miliary / reticulonodular pattern"],
+        "zones": [k.split(", ")[1].replace(" zone", "").replace(" ", "-") for k in measurements if k.startswith("Share of the map")],
+        "call": evaluations["Pattern call at the decision threshold"],
+        "reliable": evaluations["Result reliable"],
+        "comments": [str(item.TextValue) for item in group[0].ContentSequence if item.ValueType == "TEXT"],
+        "source_sop": group.source_images[0].referenced_sop_instance_uid
+        if hasattr(group, "source_images")
+        else sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID,
+    }
 
 
 def test_predict_dicom_out(tiny_bundle, phantom_dir, tmp_path, capsys):
@@ -27,8 +49,12 @@ def test_predict_dicom_out(tiny_bundle, phantom_dir, tmp_path, capsys):
         assert ds.PatientID == source.PatientID  # these files, and only these, carry identifiers
     sc = kinds["1.2.840.10008.5.1.4.1.1.7"]
     assert sc.BurnedInAnnotation == "YES" and sc.pixel_array.shape[-1] == 3 and "NOT FOR DIAGNOSTIC USE" in sc.ImageComments
-    sr = kinds["1.2.840.10008.5.1.4.1.1.88.11"]
-    assert "probability" in sr.ContentSequence[0].TextValue
+    assert "1.2.840.10008.5.1.4.1.1.88.34" in kinds  # a Comprehensive 3D SR: the TID 1500 Measurement Report
+    report = read_report(next(f for f in files if pydicom.dcmread(f).SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"))
+    assert report["probability"] == pytest.approx(printed["probability"], abs=1e-6)
+    assert report["call"] == ("Present" if printed["positive"] else "Absent")
+    assert set(report["zones"]) == set(printed["distribution"]["zones"]) and report["source_sop"] == source.SOPInstanceUID
+    assert report["reliable"] in ("Yes", "No") and any("NOT FOR DIAGNOSTIC USE" in t for t in report["comments"])
     # every other output stays identifier-free
     assert source.PatientID not in json.dumps({k: v for k, v in printed.items() if k != "dicom_outputs"})
     if shutil.which("dciodvfy"):
@@ -36,6 +62,17 @@ def test_predict_dicom_out(tiny_bundle, phantom_dir, tmp_path, capsys):
             res = subprocess.run(["dciodvfy", str(f)], capture_output=True, text=True)
             errors = [line for line in (res.stdout + res.stderr).splitlines() if line.startswith("Error")]
             assert not errors, errors
+
+
+def test_predict_basic_sr_is_kept_as_an_option(tiny_bundle, phantom_dir, tmp_path, capsys):
+    src = phantom_dir / "images" / "ph0021_000000.dcm"
+    out = tmp_path / "pacs"
+    assert main(["--quiet", "predict", str(src), "--weights", str(tiny_bundle), "--dicom-out", str(out), "--sr", "basic"]) == 0
+    kinds = {pydicom.dcmread(f).SOPClassUID: pydicom.dcmread(f) for f in out.glob("*.dcm")}
+    assert "probability" in kinds["1.2.840.10008.5.1.4.1.1.88.11"].ContentSequence[0].TextValue
+    again = sorted(p.name for p in out.glob("*.dcm"))
+    main(["--quiet", "predict", str(src), "--weights", str(tiny_bundle), "--dicom-out", str(out), "--sr", "basic"])
+    assert sorted(p.name for p in out.glob("*.dcm")) == again  # the same image and model give the same objects
 
 
 def test_dicom_out_needs_dicom_input(tiny_bundle, phantom_dir, tmp_path, capsys):

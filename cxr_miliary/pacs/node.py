@@ -1,0 +1,276 @@
+"""``cxr-miliary serve``: a DICOM node that scores the chest films it receives and sends the results on.
+
+Three parts, each restartable from the files in ``--out`` (:mod:`.queue`):
+
+- **receiving** (this process, pynetdicom): C-ECHO; C-STORE of CR and DX images, each
+  written and fsynced to the queue before it is acknowledged; any other SOP class is
+  refused with status 0x0122 (SOP Class not supported); with ``--allow-ae`` only those
+  calling AE titles may associate;
+- **scoring** (a child process started fresh - spawned, not forked: a runtime's thread
+  pools do not survive a fork - whose decode workers fork from it): the queue in batches
+  through exactly what
+  ``score`` runs (:func:`~cxr_miliary.inference.batch.score_rows`: the same rows, the
+  same integrity rules, the SR and SC written beside each row);
+- **sending** (a thread here): every result's SR and SC to ``--dest`` by C-STORE,
+  retried with exponential back-off while the destination is down, recorded once sent.
+
+Logs say how many images came, were scored and were sent, never an identifier.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .queue import NodeState, key_of, row_of
+
+log = logging.getLogger(__name__)
+
+#: CR, DX For Presentation and DX For Processing Image Storage: what the node scores.
+ACCEPTED = ("1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1")
+SOP_CLASS_NOT_SUPPORTED = 0x0122
+OUT_OF_RESOURCES = 0xA700
+#: Back-off while the destination is down: 1 s, doubling, at most this.
+MAX_BACKOFF_S = 60.0
+
+
+@dataclass
+class Destination:
+    """Where results go: ``HOST:PORT:AE``."""
+
+    host: str
+    port: int
+    ae_title: str
+
+    @classmethod
+    def parse(cls, text: str) -> Destination:
+        """``HOST:PORT:AE`` -> Destination (ValueError with the reason otherwise)."""
+        parts = text.rsplit(":", 2)
+        if len(parts) != 3 or not parts[0] or not parts[2] or not parts[1].isdigit() or not 0 < int(parts[1]) < 65536:
+            raise ValueError(f"{text!r}: a destination is HOST:PORT:AE (e.g. pacs.local:104:PACS)")
+        if len(parts[2]) > 16:
+            raise ValueError(f"{parts[2]!r}: an AE title has at most 16 characters")
+        return cls(parts[0], int(parts[1]), parts[2])
+
+
+@dataclass
+class Counters:
+    """What the node has done since it started (the log's figures)."""
+
+    received: int = 0
+    refused: int = 0
+    scored: int = 0
+    sent: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Count ``n`` more."""
+        with self.lock:
+            setattr(self, name, getattr(self, name) + n)
+
+
+@dataclass
+class ModelSpec:
+    """How the scoring process loads its model (picklable: the process is spawned)."""
+
+    weights: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+
+    def load(self) -> Any:
+        """The Scorer of the bundle (the default one without weights)."""
+        from ..inference import Predictor
+
+        kw = {"device": self.device, "precision": self.precision, "threads": self.threads}
+        return (Predictor.load(self.weights, **kw) if self.weights else Predictor.from_pretrained(**kw)).scorer
+
+
+def score_forever(model: ModelSpec, out: str, parent: int, *, batch_size: int, workers: int, sr: str, poll_s: float = 0.2) -> None:
+    """The scoring process: queued images through ``score``'s own path, rows recorded, until the parent ends."""
+    from ..inference.batch import Outputs, die_with_parent, score_rows
+
+    die_with_parent(parent)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    state = NodeState(out)
+    scorer = model.load()
+    outputs = Outputs(maps=True, dicom_out=state.dicom, sr=sr)
+    done = state.done_keys()
+    while True:
+        todo = [p for p in state.pending() if p.stem not in done][: batch_size * 4]
+        if not todo:
+            time.sleep(poll_s)
+            continue
+        for rows in score_rows(scorer, [str(p) for p in todo], batch_size=batch_size, num_workers=workers, outputs=outputs):
+            records = [row_of(r, Path(r["path"]).stem) for r in rows]
+            state.record(records)
+            done.update(r["key"] for r in records)
+            log.info("scored %d image(s)", len(records))
+
+
+class Node:
+    """A running DICOM node.
+
+    Args:
+        model: The model the scoring process loads (:class:`ModelSpec`).
+        out: Its folder (queue, results, DICOM results).
+        port: TCP port.
+        ae_title: Its AE title.
+        allow_ae: Calling AE titles allowed to associate (None: any).
+        dest: Where results go (None: kept in ``out`` only).
+        workers: Decode workers of the scorer.
+        batch_size: Images per forward.
+        sr: ``tid1500`` or ``basic``.
+    """
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        out: str | Path,
+        *,
+        port: int,
+        ae_title: str = "CXR-MILIARY",
+        allow_ae: list[str] | None = None,
+        dest: Destination | None = None,
+        workers: int = 2,
+        batch_size: int = 16,
+        sr: str = "tid1500",
+    ) -> None:
+        self.model = model
+        self.state = NodeState(out)
+        self.port, self.ae_title, self.allow_ae, self.dest = port, ae_title, allow_ae, dest
+        self.workers, self.batch_size, self.sr = workers, batch_size, sr
+        self.counts = Counters()
+        self._stop = threading.Event()
+        self._server: Any = None
+        self._child: Any = None
+
+    # --- receiving ----------------------------------------------------------------------
+    def _on_store(self, event: Any) -> int:
+        """Queue a CR/DX image durably, then acknowledge; refuse other SOP classes."""
+        sop_class = str(event.request.AffectedSOPClassUID)
+        if sop_class not in ACCEPTED:
+            self.counts.add("refused")
+            return SOP_CLASS_NOT_SUPPORTED
+        try:
+            self.state.enqueue(key_of(str(event.request.AffectedSOPInstanceUID)), event.encoded_dataset())
+        except OSError as exc:  # a full disk: refused, so the sender keeps the image and retries
+            log.error("an image could not be queued (%s); refused with 0xA700", exc.strerror or type(exc).__name__)
+            return OUT_OF_RESOURCES
+        self.counts.add("received")
+        return 0x0000
+
+    def _ae(self) -> Any:
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
+        from pynetdicom.sop_class import Verification
+
+        ae = AE(ae_title=self.ae_title)
+        ae.add_supported_context(Verification)
+        for cx in AllStoragePresentationContexts:  # every storage class is negotiated, so others get a C-STORE status, not a silent reject
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        if self.allow_ae:
+            ae.require_calling_aet = list(self.allow_ae)
+        ae.maximum_associations = 16
+        return ae
+
+    # --- sending ------------------------------------------------------------------------
+    def _send_pending(self) -> bool:
+        """Send every unsent result; True when everything was sent (or there was nothing to send)."""
+        sent = self.state.sent_keys()
+        todo = [r for r in self.state.result_rows() if str(r["key"]) not in sent]
+        if not todo:
+            return True
+        if self.dest is None:
+            return True
+        from pydicom import dcmread
+        from pynetdicom import AE
+
+        ae = AE(ae_title=self.ae_title)
+        ae.add_requested_context("1.2.840.10008.5.1.4.1.1.7")  # Secondary Capture
+        ae.add_requested_context("1.2.840.10008.5.1.4.1.1.88.34")  # Comprehensive 3D SR
+        ae.add_requested_context("1.2.840.10008.5.1.4.1.1.88.11")  # Basic Text SR
+        assoc = ae.associate(self.dest.host, self.dest.port, ae_title=self.dest.ae_title)
+        if not assoc.is_established:
+            return False
+        try:
+            for row in todo:
+                files = [f for f in str(row.get("dicom_outputs") or "").split(";") if f]
+                for f in files:
+                    status = assoc.send_c_store(dcmread(f))
+                    if not status or int(status.Status) not in (0x0000, 0xB000, 0xB007, 0xB006):
+                        return False
+                self.state.mark_sent(str(row["key"]))
+                self.counts.add("sent", len(files))
+        finally:
+            assoc.release()
+        return True
+
+    def _sender(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                ok = self._send_pending()
+            except Exception as exc:  # a destination that breaks the association: try again later
+                log.warning("sending results failed (%s); retrying", type(exc).__name__)
+                ok = False
+            if ok:
+                backoff = 1.0
+                self._stop.wait(0.3)
+            else:
+                log.warning(
+                    "destination %s:%d not reachable; retrying in %.0f s",
+                    self.dest.host if self.dest else "",
+                    self.dest.port if self.dest else 0,
+                    backoff,
+                )
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    # --- running ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Tidy the queue, fork the scorer, start the sender and the network (returns at once)."""
+        from pynetdicom import evt
+
+        removed = self.state.tidy()
+        if removed:
+            log.info("%d queued image(s) were scored before the last stop; removed", removed)
+        ctx = mp.get_context("spawn")
+        self._child = ctx.Process(
+            target=score_forever,
+            args=(self.model, str(self.state.out), os.getpid()),
+            kwargs={"batch_size": self.batch_size, "workers": self.workers, "sr": self.sr},
+        )  # not a daemon: it forks decode workers of its own; it ends with this process (parent-death signal)
+        self._child.start()
+        threading.Thread(target=self._sender, name="cxr-miliary-sender", daemon=True).start()
+        handlers = [(evt.EVT_C_STORE, self._on_store)]
+        self._server = self._ae().start_server(("", self.port), block=False, evt_handlers=handlers)
+        log.info("serving as %s on port %d (results in %s)", self.ae_title, self.port, self.state.out)
+
+    def stop(self) -> None:
+        """Stop the network, the sender and the scorer."""
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+        if self._child is not None:
+            self._child.terminate()
+            self._child.join(10)
+
+    def wait(self) -> None:
+        """Block until :meth:`stop` (or a signal that calls it), logging what was done now and then."""
+        last = (-1, -1, -1)
+        while not self._stop.wait(10):
+            now = (self.counts.received, len(self.state.done_keys()), self.counts.sent)
+            if now != last:
+                log.info("received %d, scored %d, sent %d objects; %d refused", now[0], now[1], now[2], self.counts.refused)
+                last = now
+            with contextlib.suppress(Exception):
+                if self._child is not None and not self._child.is_alive():
+                    log.error("the scoring process ended; stopping")
+                    self.stop()

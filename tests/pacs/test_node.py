@@ -1,0 +1,212 @@
+"""``cxr-miliary serve`` with real DICOM clients on loopback: C-ECHO, C-STORE in, SR + SC out, kill -9 and restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pydicom
+import pytest
+
+from cxr_miliary.phantom import generate_phantoms
+
+pynetdicom = pytest.importorskip("pynetdicom")
+pytestmark = pytest.mark.slow
+SR = "1.2.840.10008.5.1.4.1.1.88.34"
+SC = "1.2.840.10008.5.1.4.1.1.7"
+DX = "1.2.840.10008.5.1.4.1.1.1.1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+class Destination:
+    """A PACS stand-in: a storage SCP that keeps what it receives (SOP class, UIDs, the SR's numbers)."""
+
+    def __init__(self) -> None:
+        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+
+        self.port = _free_port()
+        self.received: list[pydicom.Dataset] = []
+        self.lock = threading.Lock()
+        ae = AE(ae_title="DEST")
+        for cx in AllStoragePresentationContexts:
+            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._store)])
+
+    def _store(self, event) -> int:
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        with self.lock:
+            self.received.append(ds)
+        return 0x0000
+
+    def unique(self, sop_class: str) -> dict[str, pydicom.Dataset]:
+        with self.lock:
+            return {str(d.SOPInstanceUID): d for d in self.received if d.SOPClassUID == sop_class}
+
+
+def _serve(port: int, out: Path, dest: Destination, bundle: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "serve", "--port", str(port), "--out", str(out), "--dest", f"127.0.0.1:{dest.port}:DEST",
+           "--allow-ae", "SENDER,ECHOSCU,STORESCU", "--weights", str(bundle), "--precision", "fp32", "--workers", "1", "--batch-size", "8"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode())
+        time.sleep(0.3)
+    raise AssertionError("serve never listened")
+
+
+def _send(port: int, files: list[Path], title: str = "SENDER") -> list[Path]:
+    """C-STORE files over one association; the ones not acknowledged."""
+    from pynetdicom import AE
+
+    ae = AE(ae_title=title)
+    ae.add_requested_context(DX)
+    assoc = ae.associate("127.0.0.1", port, ae_title="CXR-MILIARY")
+    if not assoc.is_established:
+        return list(files)
+    left = []
+    try:
+        for f in files:
+            try:
+                status = assoc.send_c_store(pydicom.dcmread(f))
+            except Exception:
+                status = None
+            if not status or status.Status != 0x0000:
+                left.append(f)
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return left
+
+
+def _send_all(port: int, files: list[Path], threads: int = 4) -> list[Path]:
+    chunks = [files[i::threads] for i in range(threads)]
+    left: list[Path] = []
+    lock = threading.Lock()
+
+    def run(chunk):
+        rest = _send(port, chunk)
+        with lock:
+            left.extend(rest)
+
+    workers = [threading.Thread(target=run, args=(c,)) for c in chunks]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return left
+
+
+def test_a_node_scores_what_it_receives_exactly_once_across_a_kill(tiny_bundle, tmp_path):
+    films = tmp_path / "films"
+    generate_phantoms(200, films, seed=61, size=160, formats=("dcm",), workers=2)
+    files = sorted((films / "images").glob("*.dcm"))
+    dest = Destination()
+    port, out = _free_port(), tmp_path / "node"
+    proc = _serve(port, out, dest, tiny_bundle)
+    try:
+        from pynetdicom import AE
+        from pynetdicom.sop_class import Verification
+
+        echo = AE(ae_title="ECHOSCU")
+        echo.add_requested_context(Verification)
+        assoc = echo.associate("127.0.0.1", port, ae_title="CXR-MILIARY")
+        assert assoc.is_established and assoc.send_c_echo().Status == 0x0000
+        assoc.release()
+        intruder = AE(ae_title="INTRUDER")
+        intruder.add_requested_context(Verification)
+        assert not intruder.associate("127.0.0.1", port, ae_title="CXR-MILIARY").is_established  # --allow-ae
+        # a non-image SOP class is refused with its status
+        other = AE(ae_title="SENDER")
+        other.add_requested_context(SR)
+        assoc = other.associate("127.0.0.1", port, ae_title="CXR-MILIARY")
+        report = pydicom.dcmread(next(iter([files[0]])))  # an image relabelled as an SR: the SOP class decides
+        report.SOPClassUID = SR
+        assert assoc.send_c_store(report).Status == 0x0122
+        assoc.release()
+
+        # all 200 over 4 associations; kill -9 mid-stream, once some are queued and some scored
+        sending = threading.Thread(target=lambda: left.extend(_send_all(port, files)))
+        left: list[Path] = []
+        sending.start()
+        deadline = time.time() + 300
+        while time.time() < deadline and len(list((out / "queue").glob("*.dcm"))) < 50:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        sending.join()
+        assert 0 < len(left) < 200  # the kill cut the stream: what was not acknowledged is sent again after the restart
+        proc = _serve(port, out, dest, tiny_bundle)
+        again = _send_all(port, left)
+        assert not again, f"{len(again)} not acknowledged"
+        deadline = time.time() + 600
+        while time.time() < deadline and (len(dest.unique(SR)) < 200 or len(dest.unique(SC)) < 200):
+            time.sleep(1)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        dest.server.shutdown()
+    srs, scs = dest.unique(SR), dest.unique(SC)
+    assert len(srs) == 200 and len(scs) == 200  # nothing lost, nothing twice
+    rows = pd.read_json(out / "results.jsonl", lines=True)
+    assert len(rows) == 200 and rows["key"].is_unique
+    # each SR's probability equals score's for the same film
+    table = tmp_path / "s.csv"
+    from cxr_miliary.cli.main import main
+
+    assert (
+        main(["--quiet", "score", str(films / "images"), "--weights", str(tiny_bundle), "--precision", "fp32", "--out", str(table), "--workers", "0"])
+        == 0
+    )
+    score = pd.read_csv(table)
+    by_sop = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): prob for p, prob in zip(score["path"], score["probability"], strict=True)
+    }
+    import highdicom as hd
+
+    for ds in srs.values():
+        report = hd.sr.MeasurementReport.from_sequence([hd.sr.Comprehensive3DSR.from_dataset(ds)])
+        (group,) = report.get_image_measurement_groups()
+        prob = next(m.value for m in group.get_measurements() if m.name.value == "PROB")
+        src = ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        assert prob == pytest.approx(by_sop[str(src)], abs=1e-6)
+
+
+@pytest.mark.skipif(not shutil.which("storescu"), reason="DCMTK not installed (make test installs it as root)")
+def test_dcmtk_clients_echo_and_store(tiny_bundle, tmp_path):
+    films = tmp_path / "films"
+    generate_phantoms(3, films, seed=62, size=160, formats=("dcm",))
+    dest = Destination()
+    port = _free_port()
+    proc = _serve(port, tmp_path / "node", dest, tiny_bundle)
+    try:
+        assert subprocess.run(["echoscu", "-aet", "ECHOSCU", "127.0.0.1", str(port)], capture_output=True).returncode == 0
+        files = [str(p) for p in sorted((films / "images").glob("*.dcm"))]
+        assert subprocess.run(["storescu", "-aet", "STORESCU", "127.0.0.1", str(port), *files], capture_output=True).returncode == 0
+        refused = subprocess.run(["echoscu", "-aet", "NOBODY", "127.0.0.1", str(port)], capture_output=True)
+        assert refused.returncode != 0
+        deadline = time.time() + 180
+        while time.time() < deadline and len(dest.unique(SR)) < 3:
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        dest.server.shutdown()
+    assert len(dest.unique(SR)) == 3 and len(dest.unique(SC)) == 3
