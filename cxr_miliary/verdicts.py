@@ -23,6 +23,7 @@ UNRELIABLE: dict[str, tuple[str, str]] = {
     "not-chest": ("the image failed the frontal-chest check and was scored only because --force was given", "not a frontal chest film"),
     "orientation": ("the film is not upright and was scored only because --force was given", "the film is not upright"),
     "polarity-suspect": ("the image's grey levels look inverted (polarity suspect); it was not flipped", "inverted grey levels?"),
+    "partial-film": ("the lung fields run off the edge of the film (a part of a film, or lungs cut off)", "lungs cut off at the film's edge"),
     "out-of-distribution": ("this image is unlike the model's training data", "unlike the training data"),
 }
 #: Reason codes of the frontal-chest check (a refusal unless forced).

@@ -58,6 +58,7 @@ class Integrity:
         model_domain: What the bundle was trained on (``synthetic``, ``real``, ``mixed``).
         synthetic_image: The image says it is a phantom (its file's provenance).
         forced: The chest check said no and ``--force`` scored it anyway.
+        partial: The lung fields run off the film's top or bottom edge.
     """
 
     frontal_chest: bool
@@ -69,6 +70,7 @@ class Integrity:
     model_domain: str = "real"
     synthetic_image: bool = False
     forced: bool = False
+    partial: bool = False
 
     @property
     def synthetic_model(self) -> bool:
@@ -78,7 +80,9 @@ class Integrity:
     @property
     def reliable(self) -> bool:
         """Whether the probability can be taken at face value."""
-        return self.frontal_chest and not self.polarity_suspect and self.in_distribution is not False and not self.synthetic_model
+        return (
+            self.frontal_chest and not self.polarity_suspect and not self.partial and self.in_distribution is not False and not self.synthetic_model
+        )
 
     @property
     def codes(self) -> list[str]:
@@ -143,6 +147,7 @@ def assess(
         verdict.frontal_chest,
         reasons=list(verdict.reasons),
         polarity_suspect=verdict.polarity_suspect,
+        partial=verdict.partial,
         model_domain=model_domain,
         synthetic_image=synthetic_image,
         forced=forced and not verdict.frontal_chest,
@@ -179,6 +184,8 @@ def warnings_for(integrity: Integrity, training_data: str = "") -> list[str]:
         out.append(f"accepted with --force despite: {code}: {why}" if integrity.forced else f"{code}: {why}")
     if integrity.polarity_suspect:
         out.append(next(r for r in integrity.reasons if r.startswith("polarity-suspect")))
+    if integrity.partial:
+        out.append(next(r for r in integrity.reasons if r.startswith("partial-film")))
     if integrity.in_distribution is False:
         what = training_data or "its training data"
         out.append(f"out-of-distribution: this image is unlike the model's training data ({what}); its probability is not reliable")
