@@ -31,9 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train: the training data pipeline against the model's step. lungs: lung fields against phantom truth "
         "and hand outlines of real films (--real), and their time at 2048². "
         "peer (or --vs-peer): score --cam-dir against TorchXRayVision's DenseNet-121 at 512 px with pytorch-grad-cam, "
-        "one image at a time, whole processes on the same DICOMs.",
+        "one image at a time, whole processes on the same DICOMs. "
+        "sizes: the same phantoms rendered at each size (--sizes), AUROC, subtle tier, in-distribution rate and the map's mass in the lungs per size.",
     )
-    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer"])
+    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes"])
+    p.add_argument("--sizes", default="512,1024,2048,3000", help="sizes: render sizes (pixels, or 'detector'), comma list")
+    p.add_argument("--seed", type=int, default=8101, help="sizes: the phantoms' seed (one never used to train or choose)")
+    p.add_argument("--out", default=None, help="sizes: keep the evaluation (report, scores, maps) here")
     p.add_argument("--vs-peer", action="store_true", help="the same as 'bench peer'")
     p.add_argument("--repeats", type=positive_int, default=3, help="peer: whole-process runs of each side (the median is reported)")
     p.add_argument("--weights", default=None)
@@ -65,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
         from ..bench.peer import peer_bench
 
         res = peer_bench(args.weights, n=args.n or 16, size=args.size or 2048, repeats=args.repeats, log=log)
+    elif args.what == "sizes":
+        from ..bench.sizes import sizes_bench
+
+        sizes = tuple(int(v) if v.strip().isdigit() else v.strip() for v in args.sizes.split(",") if v.strip())
+        res = sizes_bench(args.weights, n=args.n or 100, sizes=sizes, seed=args.seed, workers=args.workers, out=args.out, log=log)
     elif args.what == "phantom":
         from ..bench.data import phantom_speed
 

@@ -83,7 +83,7 @@ def evaluate(
         metrics["auroc_by_tier"] = tier_aurocs(df)
     if "inserted" in df.columns:
         metrics["auroc_by_origin"] = origin_aurocs(df)
-    metrics["by_size"] = size_groups(df)
+    metrics["by_size"] = size_groups(df, root if {"lung_mask", "lesion_mask"} <= set(man.columns) else None)
     ok = df[df["error"] == ""]
     p, y = ok["probability"].astype(float).to_numpy(), ok["label"].astype(int).to_numpy()
     figures = {
@@ -102,23 +102,30 @@ def evaluate(
 SIZE_BINS = ((0, 1024, "<1,024 px"), (1024, 2000, "1,024-1,999 px"), (2000, 3000, "2,000-2,999 px"), (3000, 10**9, ">=3,000 px"))
 
 
-def size_groups(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
-    """AUROC, the subtle tier's AUROC and the in-distribution rate per render size (phantoms) or source-resolution bin (any manifest)."""
+def size_labels(df: pd.DataFrame) -> tuple[pd.Series, list[str]] | None:
+    """Each row's render size (phantoms' ``size``) or source-resolution bin (``image_rows``/``image_columns``), and their order; None without either."""
+    if "size" in df.columns and pd.to_numeric(df["size"], errors="coerce").notna().all():
+        labels = pd.to_numeric(df["size"]).astype(int).map(lambda v: f"{v:,} px")
+        return labels, sorted(labels.unique(), key=lambda g: int(g.split()[0].replace(",", "")))
+    if {"image_rows", "image_columns"} <= set(df.columns):
+        longest = df[["image_rows", "image_columns"]].apply(pd.to_numeric, errors="coerce").max(axis=1)
+        labels = longest.map(lambda v: next((name for lo, hi, name in SIZE_BINS if lo <= v < hi), "unknown"))
+        return labels, [name for _, _, name in SIZE_BINS if name in set(labels)]
+    return None
+
+
+def size_groups(df: pd.DataFrame, root: Path | None = None) -> dict[str, dict[str, float | int | None]]:
+    """AUROC, the subtle tier's AUROC, the in-distribution rate (and with masks the map's mass in the lungs) per render size or source-resolution bin."""
     from ..metrics import auroc
 
-    ok = df[df["error"] == ""].copy()
-    if "size" in ok.columns and pd.to_numeric(ok["size"], errors="coerce").notna().all():
-        ok["_group"] = pd.to_numeric(ok["size"]).astype(int).map(lambda v: f"{v:,} px")
-        order = sorted(ok["_group"].unique(), key=lambda g: int(g.split()[0].replace(",", "")))
-    elif {"image_rows", "image_columns"} <= set(ok.columns):
-        longest = ok[["image_rows", "image_columns"]].apply(pd.to_numeric, errors="coerce").max(axis=1)
-        ok["_group"] = longest.map(lambda v: next((name for lo, hi, name in SIZE_BINS if lo <= v < hi), "unknown"))
-        order = [name for _, _, name in SIZE_BINS if name in set(ok["_group"])]
-    else:
+    ok = df[df["error"] == ""]
+    found = size_labels(ok)
+    if found is None:
         return {}
+    labels, order = found
     out: dict[str, dict[str, float | int | None]] = {}
     for group in order:
-        g = ok[ok["_group"] == group]
+        g = ok[labels == group]
         y, p = g["label"].astype(int).to_numpy(), g["probability"].astype(float).to_numpy()
         row: dict[str, float | int | None] = {"images": len(g), "positives": int(y.sum()), "auroc": auroc(p, y) if 0 < y.sum() < len(y) else None}
         if "difficulty" in g.columns:
@@ -127,6 +134,8 @@ def size_groups(df: pd.DataFrame) -> dict[str, dict[str, float | int | None]]:
             row["auroc_subtle"] = auroc(subtle["probability"].astype(float).to_numpy(), ys) if 0 < ys.sum() < len(ys) else None
         if "in_distribution" in g.columns and g["in_distribution"].notna().any():
             row["in_distribution_rate"] = float(g["in_distribution"].astype(str).str.lower().eq("true").mean())
+        if root is not None and {"lung_mask", "lesion_mask", "cam_path"} <= set(g.columns):
+            row["cam_mass_in_lungs"] = localisation(g, root).get("cam_mass_in_lungs")
         out[str(group)] = row
     return out
 
@@ -197,6 +206,8 @@ def update_card(bundle: str | os.PathLike[str], metrics: dict[str, Any], data: s
         parts = [f"{row['images']} images", f"AUROC {_f(row.get('auroc'))}", f"subtle {_f(row.get('auroc_subtle'))}"]
         if row.get("in_distribution_rate") is not None:
             parts.append(f"in distribution {row['in_distribution_rate']:.1%}")
+        if row.get("cam_mass_in_lungs") is not None:
+            parts.append(f"map in lungs {row['cam_mass_in_lungs']:.1%}")
         figures[f"at {group}"] = ", ".join(parts)
     for key, value in (metrics.get("auroc_by_origin") or {}).items():
         figures[f"{key.replace('_', ' ')}"] = f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,17 @@
+"""``bench sizes``: the same phantoms at each size, one row of figures per size."""
+
+from __future__ import annotations
+
+from cxr_miliary.cli.main import main
+
+
+def test_bench_sizes_reports_a_row_per_size(tiny_bundle, tmp_path, capsys):
+    out = tmp_path / "f.json"
+    argv = ["--quiet", "bench", "sizes", "--weights", str(tiny_bundle), "--n", "6", "--sizes", "192,256", "--seed", "3", "--json", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "192 px" in text and "256 px" in text
+    import json
+
+    rows = json.loads(out.read_text())["by_size"]
+    assert set(rows) == {"192 px", "256 px"} and all(r["images"] == 6 for r in rows.values())
