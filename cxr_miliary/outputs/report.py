@@ -51,6 +51,8 @@ PATTERN_CODES = {
     "none": ("NONE", "No pattern"),
 }
 ZONE_CODES = {z: (f"ZONE-{z.upper()}", f"Share of the map, {z.replace('-', ' ')} zone") for z in ZONE_NAMES}
+#: The private code of each integrity reason (a code value holds at most 16 characters).
+REASON_CODES = {"synthetic-model": "SYNTHETIC-MODEL", "out-of-distribution": "OOD", "polarity-suspect": "POLARITY"}
 #: Standard codes.
 YES, NO = ("373066001", "SCT", "Yes"), ("373067005", "SCT", "No")
 NOT_RUN = ("NOTRUN", SCHEME, "Not run")
@@ -121,7 +123,8 @@ def measurement_report(src: Dataset, result: dict[str, Any], series_uid: str, so
     if dist.get("pattern") in PATTERN_CODES:
         evaluations.insert(1, hd.sr.QualitativeEvaluation(_c(CONCEPTS["pattern"]), _c(PATTERN_CODES[dist["pattern"]])))
     for reason in integrity.get("reasons") or []:
-        code = str(reason).split(":", 1)[0].strip().upper()[:16] or "OTHER"
+        name = str(reason).split(":", 1)[0].strip()
+        code = REASON_CODES.get(name, name.upper()[:16] or "OTHER")
         evaluations.append(hd.sr.QualitativeEvaluation(_c(CONCEPTS["reason"]), CodedConcept(code, SCHEME, str(reason)[:64])))
     group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=generate_uid(entropy_srcs=[sop_uid, "group"]), identifier="miliary pattern"),
