@@ -32,9 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and hand outlines of real films (--real), and their time at 2048². "
         "peer (or --vs-peer): score --cam-dir against TorchXRayVision's DenseNet-121 at 512 px with pytorch-grad-cam, "
         "one image at a time, whole processes on the same DICOMs. "
-        "sizes: the same phantoms rendered at each size (--sizes), AUROC, subtle tier, in-distribution rate and the map's mass in the lungs per size.",
+        "sizes: the same phantoms rendered at each size (--sizes), AUROC, subtle tier, in-distribution rate and the map's mass in the lungs per size. "
+        "insertion: is lesion insertion realistic enough to learn from (transfer to rendered positives; a tell-tale classifier)?",
     )
-    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes"])
+    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion"])
+    p.add_argument("--epochs", type=positive_int, default=8, help="insertion: training epochs of each network")
     p.add_argument("--sizes", default="512,1024,2048,3000", help="sizes: render sizes (pixels, or 'detector'), comma list")
     p.add_argument("--seed", type=int, default=8101, help="sizes: the phantoms' seed (one never used to train or choose)")
     p.add_argument("--out", default=None, help="sizes: keep the evaluation (report, scores, maps) here")
@@ -74,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
         sizes = tuple(int(v) if v.strip().isdigit() else v.strip() for v in args.sizes.split(",") if v.strip())
         res = sizes_bench(args.weights, n=args.n or 100, sizes=sizes, seed=args.seed, workers=args.workers, out=args.out, log=log)
+    elif args.what == "insertion":
+        from ..bench.insertion import insertion_bench
+
+        res = insertion_bench(n_train=args.n or 800, size=args.size or 256, epochs=args.epochs, log=log)
     elif args.what == "phantom":
         from ..bench.data import phantom_speed
 

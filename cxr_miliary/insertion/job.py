@@ -44,8 +44,9 @@ def _stem(path: str, k: int) -> str:
 
 
 def _write_png(path: Path, pixels: np.ndarray, bits: int, synthetic: bool) -> None:
-    """Display values as an 8-bit PNG (8-bit sources) or a 16-bit PNG (deeper ones); a phantom stays marked as one."""
-    arr = np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8) if bits <= 8 else np.round(np.clip(pixels, 0, 1) * 65535).astype(np.uint16)
+    """Display values at the source's own bit depth (8-bit PNG, or its significant bits in a 16-bit PNG); a phantom stays marked as one."""
+    top = 2 ** int(min(max(bits, 8), 16)) - 1
+    arr = np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if top == 255 else np.uint16)
     with atomic_path(path) as tmp:
         Image.fromarray(arr).save(tmp, format="PNG", compress_level=1, pnginfo=png_text() if synthetic else None)
 
