@@ -55,6 +55,20 @@ DISCLAIMER = "NOT FOR DIAGNOSTIC USE - research software output (cxr-miliary), n
 SR_KINDS = ("tid1500", "basic")
 
 
+#: Patient and study attributes every object must carry, empty when unknown.
+TYPE_2 = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+)
+
+
 def result_uid(src: Dataset, model_sha256: str, kind: str) -> str:
     """A result object's UID: the same source image and model always give the same one."""
     return generate_uid(entropy_srcs=[str(src.get("StudyInstanceUID", "")), str(src.get("SOPInstanceUID", "")), model_sha256, kind, "v1"])
@@ -79,20 +93,6 @@ def evidence(src: Dataset) -> Dataset:
     return ds
 
 
-#: Patient and study attributes every object must carry, empty when unknown.
-TYPE_2 = (
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "StudyDate",
-    "StudyTime",
-    "StudyID",
-    "AccessionNumber",
-    "ReferringPhysicianName",
-)
-
-
 def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_number: int, sop_uid: str) -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -103,17 +103,7 @@ def _base(src: Dataset, sop_class: str, modality: str, series_desc: str, series_
     for kw in COPIED:
         if kw in src:
             setattr(ds, kw, src.get(kw))
-    for kw in (
-        "PatientName",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "StudyDate",
-        "StudyTime",
-        "StudyID",
-        "AccessionNumber",
-        "ReferringPhysicianName",
-    ):
+    for kw in TYPE_2:
         if kw not in ds:
             setattr(ds, kw, "")  # type 2: present, possibly empty
     now = dt.datetime.now()
