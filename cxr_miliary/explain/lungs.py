@@ -121,6 +121,48 @@ def default_segmenter() -> Any:
 
 
 DARKER_BY = 0.03  # display units; real film 0.21, phantoms more, flat or noise images about 0
+#: The midline air column (trachea, main bronchi) is no lung: nothing of a field within this
+#: share of the width of the midline between the two fields, above the fields' upper third.
+#: Lung apices lie 5-7.5 % of a film's width from the midline (2-3 cm of 40 cm), the
+#: trachea's wall 2.5 %.
+MIDLINE_HALF_WIDTH = 0.035
+#: Nothing of a field lies lower than its lateral costophrenic angle by more than this share
+#: of the height: below the domes is gas in the stomach and the colon, not lung.
+BELOW_ANGLE = 0.02
+
+
+def anatomical_limits(sides: np.ndarray) -> np.ndarray:
+    """Lung fields kept to where lungs are on a frontal film: out of the midline air column and off the gas below the domes.
+
+    A segmentation network sees dark air as lung wherever it is; these are the two places
+    where dark air touches a lung field on a PA film. Each removal keeps the largest piece
+    of the field.
+    """
+    out = sides.copy()
+    h, w = out.shape
+    rows = np.flatnonzero((out > 0).any(axis=1))
+    hilum = int(rows[0] + 0.45 * (rows[-1] - rows[0])) if rows.size else 0
+    cols = {s: np.flatnonzero(out[hilum] == s) for s in (1, 2)}
+    if rows.size and all(c.size for c in cols.values()):
+        mid = (cols[1][-1] + cols[2][0]) / 2  # between the fields' medial edges at the level of the hila
+        upper = rows[0] + (rows[-1] - rows[0]) / 3
+        xs = np.arange(w)[None, :]
+        ys = np.arange(h)[:, None]
+        out[(np.abs(xs - mid) < MIDLINE_HALF_WIDTH * w) & (ys < upper)] = 0
+    for s in (1, 2):
+        field = out == s
+        c = np.flatnonzero(field.any(axis=0))
+        if c.size < 3:
+            continue
+        third = c[: max(1, c.size // 3)] if s == 1 else c[-max(1, c.size // 3) :]  # the lateral third
+        angle = max(int(np.flatnonzero(field[:, k])[-1]) for k in third if field[:, k].any())
+        field[angle + int(np.ceil(BELOW_ANGLE * h)) + 1 :] = False
+        labels, n = ndi.label(field)
+        if n > 1:
+            sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+            field = labels == int(np.argmax(sizes)) + 1
+        out[(out == s) & ~field] = 0
+    return out
 
 
 def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
@@ -142,6 +184,7 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
             sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
             keep = ndi.binary_fill_holes(labels == int(np.argmax(sizes)) + 1)
             clean[keep & (clean == 0)] = side
+    clean = anatomical_limits(clean)
     # A segmentation network draws lungs on anything (a flat grey image, noise, an inverted
     # film). Aerated lungs are darker than the tissue around them (a ring, not the whole
     # image: air outside a thin patient is darker still): fields that are not are no lung

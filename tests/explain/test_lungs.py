@@ -68,3 +68,17 @@ def test_real_film_against_a_hand_outline():
     assert mask_iou(fields.full(), truth > 0) > 0.75 and fields.confidence > 0.9
     sides = fields.sides_at(pixels.shape)
     assert mask_iou(sides == 1, truth == 1) > 0.75  # the image-left lung is the image-left lung
+
+
+def test_fields_are_kept_out_of_the_midline_air_column_and_the_gas_below_the_domes():
+    from cxr_miliary.explain.lungs import anatomical_limits
+
+    sides = np.zeros((256, 256), np.int8)
+    sides[40:200, 40:110] = 1  # the image-left lung
+    sides[40:200, 146:216] = 2  # the image-right lung
+    sides[5:60, 110:136] = 1  # a field run up the trachea, at the midline (128)
+    sides[200:235, 160:185] = 2  # a field run on below the dome into gastric gas (medial to the lateral angle at column 215)
+    out = anatomical_limits(sides)
+    assert not out[5:40, 120:136].any()  # the tracheal part is gone
+    assert not out[206:235].any()  # so is the gas below the lateral angle
+    assert (out[50:190, 45:105] == 1).all() and (out[50:190, 150:210] == 2).all()  # the lungs themselves are untouched
