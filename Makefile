@@ -45,9 +45,11 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/cxr-miliary demo
 
-# The default model in weights/default: trained on phantoms only, on CPU, in three stages
-# (384 px global head; 384 px fine-tuning; 512 px grid head) - about 90 min on 2 cores.
+# The default model in weights/default: trained on phantoms only, on CPU, in four stages
+# (384 px global head; 384 px fine-tuning; 512 px grid head; the grid head fine-tuned on
+# phantoms at the sizes real films come in, `--size mix`) - about 3 h on 2 cores.
 DEFAULT_SET := .cache/phantoms-default
+MIX_SET := .cache/phantoms-mix
 default-model: $(STAMP)
 	$(BIN)/python -c "from cxr_miliary.data import MiliaryDataModule, PhantomSpec; MiliaryDataModule('$(DEFAULT_SET)/train_manifest.csv', phantoms=PhantomSpec(n=2400, size=512, seed=1000, ratios=(0.8, 0.1, 0.1))).prepare_data()"
 	$(BIN)/cxr-miliary prepare --manifest $(DEFAULT_SET)/train_manifest.csv --size 512 --out $(DEFAULT_SET)/cache
@@ -56,13 +58,18 @@ default-model: $(STAMP)
 	  --model.pretrained_file "$$(ls -d runs/default/lightning_logs/version_* | sort -V | tail -1)/bundle/model.safetensors"
 	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml --config configs/default_model_grid.yaml \
 	  --model.pretrained_file "$$(ls -d runs/default_ft/lightning_logs/version_* | sort -V | tail -1)/bundle/model.safetensors"
-	rm -rf weights/default && cp -r "$$(ls -d runs/default_grid/lightning_logs/version_* | sort -V | tail -1)/bundle" weights/default
-	@echo "now measure it: cxr-miliary phantom --n 300 --size 512 --seed 777 --out /tmp/fresh && cxr-miliary evaluate --manifest /tmp/fresh/manifest.csv --out /tmp/eval --update-card '300 fresh phantoms at 512 px (seed 777, never used in training)'"
+	$(BIN)/python -c "from cxr_miliary.data import MiliaryDataModule, PhantomSpec; MiliaryDataModule('$(MIX_SET)/train_manifest.csv', phantoms=PhantomSpec(n=2400, size='mix', seed=1000, ratios=(0.8, 0.1, 0.1))).prepare_data()"
+	$(BIN)/cxr-miliary prepare --manifest $(MIX_SET)/train_manifest.csv --size 512 --out $(MIX_SET)/cache512
+	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml --config configs/default_model_grid.yaml \
+	  --config configs/default_model_mix.yaml --model.init_from "$$(ls -d runs/default_grid/lightning_logs/version_* | sort -V | tail -1)/bundle/model.safetensors"
+	rm -rf weights/default && cp -r "$$(ls -d runs/default_mix/lightning_logs/version_* | sort -V | tail -1)/bundle" weights/default
+	$(BIN)/cxr-miliary export --weights weights/default --onnx weights/default/model.onnx
+	@echo "now measure it at every size on a seed never used: cxr-miliary bench sizes --n 100 --sizes 512,1024,2048,3000 --seed 8101"
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
 lung-model: $(STAMP)
-	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --model.init_from weights/lungs --trainer.max_epochs 12
 	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --n 100 --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 

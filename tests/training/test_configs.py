@@ -20,6 +20,8 @@ STACKS = {
     "csv_example": ["csv_example.yaml"],
     "lung_fields": ["lung_fields.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
+    "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
+    "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
 }
 
 
@@ -46,3 +48,7 @@ def test_config_parses(name):
         assert cfg["model"]["init_from"].startswith("torchxrayvision:") and cfg["data"]["std"] == 1 / 2048
     if name == "default_model_grid":
         assert cfg["model"]["head"] == "grid" and cfg["data"]["image_size"] == 512
+    if name == "padchest_insert":
+        assert cfg["data"]["insertion"]["fraction"] == 0.05 and set(cfg["data"]["insertion"]["tiers"]) == {"subtle", "moderate", "florid"}
+    if name == "default_model_mix":
+        assert cfg["data"]["phantoms"]["size"] == "mix" and cfg["model"]["head"] == "grid"
