@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 PROBE_IMAGES = 16
 PROBE_SEED = 4242
 #: Part of the cache key: verdicts made by an older candidate list are measured again.
-VERSION = 4
+VERSION = 5
 #: A verdict cache holds a few kB per model and machine; anything larger is not ours.
 MAX_CACHE_BYTES = 1 << 20
 #: ``backend=`` strings of the first API -> the card's ONNX record and the runtime's name.

@@ -20,8 +20,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-#: The faithfulness bar: probabilities within 0.01 of fp32's, no decision flips.
-MAX_ABS_PROB_DIFF = 0.01
+#: The faithfulness bar: probabilities within 0.005 of fp32's on the probe phantoms, no decision flips. Halved from
+#: 0.01 when bf16 passed the probe at 0.0096 and moved the real CR film's probability by 0.033.
+MAX_ABS_PROB_DIFF = 0.005
 #: On CPU the network runs in chunks of this many images: at 384-512 px a convnet was
 #: 25-60 % faster per image at batch 1-2 than at 16 (the activations stay in cache).
 CPU_MICRO_BATCH = {"fp32": 1, "bf16": 2}

@@ -23,7 +23,7 @@ def test_select_takes_the_fastest_faithful_candidate():
 def test_select_keeps_the_reference_when_every_candidate_drifts_or_flips():
     figures = {
         "torch-fp32": {"img_s": 10.0, "max_abs_prob_diff": 0.0, "flips": 0},
-        "flips": {"img_s": 90.0, "max_abs_prob_diff": 0.006, "flips": 1},  # within 0.01 but a decision moved
+        "flips": {"img_s": 90.0, "max_abs_prob_diff": 0.004, "flips": 1},  # within the bar but a decision moved
         "drifts": {"img_s": 80.0, "max_abs_prob_diff": 0.3, "flips": 0},
     }
     assert select(figures) == "torch-fp32"
