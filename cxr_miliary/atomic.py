@@ -58,6 +58,8 @@ def atomic_path(target: str | os.PathLike[str], *, mkdir: bool = True) -> Iterat
         if mkdir:
             target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
+        if not tmp.stat().st_mode & 0o044:  # a library that writes through its own private temporary file: readable as a plain file would be
+            os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except WriteError:
         raise

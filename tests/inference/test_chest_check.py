@@ -148,3 +148,27 @@ def test_an_abdomen_and_a_film_inside_a_photograph_are_not_chest_films():
 
     for make in (abdomen, film_in_a_photograph):
         assert not any(_usable(_verdict(make(seed=s))) for s in range(3)), make.__name__
+
+
+def test_turned_films_are_refused_with_the_orientation_reason():
+    """Upside down, rotated 180° and 90° either way: never a frontal chest film (phantoms of a seed the lung model never saw, and the real film)."""
+    from hostile_images import turns
+
+    films = [render_phantom(9700, i, size=512).display for i in range(12 if FULL else 4)]
+    if REAL.exists():
+        films.append(load_image(REAL).pixels)
+    for px in films:
+        assert _usable(_verdict(px))
+        for how, turned in turns(px).items():
+            v = _verdict(turned)
+            assert not v.frontal_chest, how
+            assert v.reasons[0].startswith(("orientation:", "lung-fields:")), (how, v.reasons)
+
+
+def test_drawings_of_lungs_are_not_radiographs():
+    """Two dark ellipses, or a lung mask, with noise on them: no vessels or ribs inside the fields (seeds the limit never saw)."""
+    from hostile_images import lung_mask_drawing, two_ellipses
+
+    for make in (two_ellipses, lung_mask_drawing):
+        verdicts = [_verdict(make(seed=s)) for s in range(100, 104)]
+        assert not any(_usable(v) for v in verdicts), [v.reasons for v in verdicts]

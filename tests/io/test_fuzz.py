@@ -66,3 +66,16 @@ def test_mutants_never_crash(seeds, tmp_path, data):
         signal.alarm(0)
     assert rad.pixels.dtype == np.float32 and np.isfinite(rad.pixels).all()
     assert 0.0 <= rad.pixels.min() <= rad.pixels.max() <= 1.0
+
+
+@settings(max_examples=max(10, EXAMPLES // 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), k=st.integers(1, 3), mirror=st.booleans(), size=st.sampled_from([256, 384, 512]))
+def test_turned_phantoms_are_never_accepted_upright(seed, k, mirror, size):
+    """A phantom turned any way (a quarter turn, half a turn, upside down by a mirror) is never a frontal chest film."""
+    from cxr_miliary.explain import lung_fields
+    from cxr_miliary.inference.chest_check import check_frontal_chest
+    from cxr_miliary.phantom import render_phantom
+
+    px = render_phantom(seed, 0, size=size).display
+    turned = np.ascontiguousarray(px[::-1] if (k == 2 and mirror) else np.rot90(px, k))
+    assert not check_frontal_chest(turned, lung_fields).frontal_chest
