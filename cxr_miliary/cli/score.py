@@ -59,13 +59,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_outputs(args.out, args.cam_dir, args.dicom_out)
+    except ScoreError as exc:
+        raise UsageError(str(exc)) from None
+    # The bundles are checked before the inputs are listed: a typo in CXR_MILIARY_WEIGHTS is
+    # reported at once, not after walking an archive.
+    predictor = load_predictor(args)
+    try:
         paths = expand_inputs(args.inputs)
         check_outputs(args.out, args.cam_dir, args.dicom_out, inputs=paths, given=args.inputs)
     except (ScoreError, InputListError) as exc:
         raise UsageError(str(exc)) from None
     if not paths:
         raise UsageError("no input files found")
-    predictor = load_predictor(args)
     outputs = Outputs(
         maps=args.cam,
         cam_dir=args.cam_dir,

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..metrics import mask_iou
+from ..models.lung_model import ORIENTATIONS
 
 #: Height / width of a film we accept (portrait 35 x 43 cm is 1.23, landscape 0.81);
 #: a dental panoramic is about 0.5, a spine or long-leg film 2-3.
@@ -224,13 +225,16 @@ def _with_edges(verdict: ChestVerdict) -> ChestVerdict:
     return verdict
 
 
-def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any]) -> ChestVerdict:
+def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any], *, turn_back: bool = True) -> ChestVerdict:
     """Decide whether ``pixels`` (display values, 1 = white) are a frontal chest radiograph.
 
     Args:
         pixels: Display values, H x W in [0, 1].
         lungs_of: The lung-field finder (returns an object with ``small``, a bool mask on
             a working copy); called on the image and, if needed, on its inverse.
+        turn_back: When the orientation head finds the film turned, check it again turned
+            upright: only a film that passes then is refused for its ``orientation``; noise or
+            a photograph (which the head also calls turned) stays ``not-chest``.
 
     Returns:
         A :class:`ChestVerdict`.
@@ -244,8 +248,11 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
     def assess(img: np.ndarray, full: np.ndarray) -> tuple[list[str], dict[str, float]]:
         fields = lungs_of(full)
         mask = cv2.resize(fields.small.astype(np.uint8), img.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-        turned = _orientation(getattr(fields, "orientation", None))
+        orientation = getattr(fields, "orientation", None)
+        turned = _orientation(orientation)
         reasons, feats = _geometry(img, mask)
+        if turned:  # np.rot90's k that turned the film (ORIENTATIONS order); undone by -k
+            feats["turn_k"] = ORIENTATIONS.index(max(orientation, key=orientation.__getitem__))
         reasons = turned + reasons
         confidence = getattr(fields, "confidence", None)
         if confidence is not None and mask.any():
@@ -258,6 +265,8 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
         return reasons + body_reasons, {**feats, **body_feats, "aspect": aspect}
 
     reasons, feats = assess(small, pixels)
+    if reasons and reasons[0].startswith("orientation:"):
+        return _turned(pixels, lungs_of, reasons, feats, turn_back)
     if not reasons:
         return _with_edges(ChestVerdict(True, features=feats))
     inv_reasons, inv_feats = assess(1.0 - small, 1.0 - pixels)
@@ -265,3 +274,21 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
         note = "polarity-suspect: the lungs look brighter than the mediastinum (inverted grey levels?); the image was not flipped"
         return _with_edges(ChestVerdict(True, polarity_suspect=True, reasons=[note], features=inv_feats))
     return ChestVerdict(False, reasons=reasons, features=feats)
+
+
+def _turned(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any], reasons: list[str], feats: dict[str, float], turn_back: bool) -> ChestVerdict:
+    """The verdict on a film the orientation head calls turned.
+
+    ``orientation`` comes first when the film, turned upright, passes the check; else it is
+    not a chest film, for its other reasons.
+    """
+    others = reasons[1:]
+    if turn_back:
+        k = int(feats.pop("turn_k"))
+        upright = check_frontal_chest(np.ascontiguousarray(np.rot90(pixels, -k)), lungs_of, turn_back=False)
+        if upright.frontal_chest:
+            return ChestVerdict(False, reasons=reasons, features=feats)
+        others = others or upright.reasons
+    else:
+        feats.pop("turn_k", None)
+    return ChestVerdict(False, reasons=others or ["lung-fields: no upright chest film found"], features=feats)

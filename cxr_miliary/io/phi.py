@@ -165,7 +165,7 @@ def raw_phi_values(head: bytes) -> list[str]:
             start = i + 4
             vr = head[i + 4 : i + 6]
             if len(vr) == 2 and vr.isalpha() and vr.isupper():
-                (n,) = struct.unpack("<H", head[i + 6 : i + 8] or b"\0\0")
+                (n,) = struct.unpack("<H", (head[i + 6 : i + 8] + b"\0\0")[:2])  # the head may end mid-length
                 value = head[i + 8 : i + 8 + n]
             else:
                 (n,) = struct.unpack("<I", (head[i + 4 : i + 8] + b"\0" * 4)[:4])

@@ -30,6 +30,8 @@ def test_every_command_takes_the_global_options():
             "export-bundle": ["c", "--out", "o"],
             "export": ["--weights", "w", "--onnx", "o.onnx"],
             "reference": ["--weights", "w", "--manifest", "m"],
+            "insert": ["img", "--out", "o"],
+            "serve": ["--port", "11112"],
         }.get(name, [])
         assert parser.parse_args([name, *extra, "--debug"]).debug is True, name
     assert parser.parse_args(["manifest", "csv", "--table", "t", "--path-col", "p", "--label-col", "l", "--out", "o", "--quiet"]).quiet

@@ -129,3 +129,12 @@ def test_debug_output_never_shows_an_identifier_with_apostrophes_or_overlong_val
     assert "Manufacturer" in everything or "decoder warning" in everything or "manufacturer" in everything  # the words stay
     assert redact(f"Invalid value: {quote}x O{quote}LEARY {'y' * 3000}").count("LEARY") == 0  # unterminated after a cut
     logging.getLogger().handlers.clear()
+
+
+def test_the_raw_scan_takes_a_head_cut_anywhere():
+    from cxr_miliary.io.phi import raw_phi_values
+
+    element = b"\x10\x00\x10\x00PN\x0c\x00Doe^Jonathan"  # (0010,0010) PatientName, explicit VR
+    assert "Doe^Jonathan" in raw_phi_values(b"\0" * 8 + element)
+    for k in range(len(element)):  # a file cut inside the tag, its VR or its length
+        raw_phi_values(b"\0" * 8 + element[:k])
