@@ -162,7 +162,7 @@ def test_turned_films_are_refused_with_the_orientation_reason():
         for how, turned in turns(px).items():
             v = _verdict(turned)
             assert not v.frontal_chest, how
-            assert v.reasons[0].startswith(("orientation:", "lung-fields:")), (how, v.reasons)
+            assert v.reasons[0].startswith("orientation:"), (how, v.reasons)  # checked upright again, it passes
 
 
 def test_drawings_of_lungs_are_not_radiographs():
