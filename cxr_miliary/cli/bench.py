@@ -1,4 +1,4 @@
-"""``cxr-miliary bench [inference|phantom|cache|train|lungs|peer]``: figures measured on this machine."""
+"""``cxr-miliary bench [inference|phantom|cache|train|lungs|peer|sizes|insertion|pacs]``: figures measured on this machine."""
 
 from __future__ import annotations
 
@@ -33,9 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "peer (or --vs-peer): score --cam-dir against TorchXRayVision's DenseNet-121 at 512 px with pytorch-grad-cam, "
         "one image at a time, whole processes on the same DICOMs. "
         "sizes: the same phantoms rendered at each size (--sizes), AUROC, subtle tier, in-distribution rate and the map's mass in the lungs per size. "
-        "insertion: is lesion insertion realistic enough to learn from (transfer to rendered positives; a tell-tale classifier)?",
+        "insertion: is lesion insertion realistic enough to learn from (transfer to rendered positives; a tell-tale classifier)? "
+        "pacs: the DICOM node (serve, films in and results out by C-STORE) against score --dicom-out on the same films.",
     )
-    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion"])
+    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion", "pacs"])
     p.add_argument("--epochs", type=positive_int, default=8, help="insertion: training epochs of each network")
     p.add_argument("--sizes", default="512,1024,2048,3000", help="sizes: render sizes (pixels, or 'detector'), comma list")
     p.add_argument("--seed", type=int, default=8101, help="sizes: the phantoms' seed (one never used to train or choose)")
@@ -80,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         from ..bench.insertion import insertion_bench
 
         res = insertion_bench(n_train=args.n or 800, size=args.size or 256, epochs=args.epochs, log=log)
+    elif args.what == "pacs":
+        from ..bench.pacs import pacs_bench
+
+        res = pacs_bench(args.weights, n=args.n or 64, size=args.size or 2048, log=log)
     elif args.what == "phantom":
         from ..bench.data import phantom_speed
 
