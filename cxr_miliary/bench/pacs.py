@@ -83,7 +83,9 @@ def pacs_bench(weights: str | None, *, n: int = 64, size: int = 2048, log: Calla
         base = [sys.executable, "-m", "cxr_miliary", "--quiet"]
         subprocess.run([*base, "score", str(files[0]), "--out", str(root / "warm.csv"), *w], capture_output=True)  # fast path measured once
         t = time.perf_counter()
-        done = subprocess.run([*base, "score", *map(str, files), "--out", str(root / "s.csv"), "--dicom-out", str(root / "sr"), *w], capture_output=True)
+        done = subprocess.run(
+            [*base, "score", *map(str, files), "--out", str(root / "s.csv"), "--dicom-out", str(root / "sr"), *w], capture_output=True
+        )
         batch = time.perf_counter() - t
         if done.returncode not in (0, 1):
             raise RuntimeError(done.stderr.decode()[-500:])

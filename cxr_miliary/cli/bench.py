@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "insertion: is lesion insertion realistic enough to learn from (transfer to rendered positives; a tell-tale classifier)? "
         "pacs: the DICOM node (serve, films in and results out by C-STORE) against score --dicom-out on the same films.",
     )
-    p.add_argument("what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion", "pacs"])
+    p.add_argument(
+        "what", nargs="?", default="inference", choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion", "pacs"]
+    )
     p.add_argument("--epochs", type=positive_int, default=8, help="insertion: training epochs of each network")
     p.add_argument("--sizes", default="512,1024,2048,3000", help="sizes: render sizes (pixels, or 'detector'), comma list")
     p.add_argument("--seed", type=int, default=8101, help="sizes: the phantoms' seed (one never used to train or choose)")

@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default="png", choices=["png", "dcm"], help="dcm: DICOM inputs keep their pixel format (de-identified)")
     p.add_argument("--force", action="store_true", help="use films the checks refuse")
     p.add_argument("--workers", type=non_negative_int, default=1)
+    p.add_argument("--sheet", default=None, metavar="PNG", help="also write a contact sheet: the first films beside their insertions, 1:1 crops")
     p.set_defaults(func=run)
 
 
@@ -60,4 +61,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     sys.stderr.write(f"{res['manifest']}: {res['written']} films with the pattern; {res['rejected']}: {res['refused']} refused\n")
+    if args.sheet and res["written"]:
+        from ..insertion.sheet import contact_sheet
+
+        sys.stderr.write(f"contact sheet: {contact_sheet(args.out, args.sheet)}\n")
     return 1 if res["refused"] else 0

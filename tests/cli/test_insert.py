@@ -44,8 +44,26 @@ def test_insert_writes_films_masks_and_a_manifest_and_refuses_with_a_reason(nega
         assert changed.any() and not (changed & ~lung).any()  # every changed pixel lies inside the lung fields
     # the same seed gives the same films
     again = tmp_path / "again"
-    main(["--quiet", "insert", *inputs, "--out", str(again), "--tier", "florid", "--n-per-image", "2", "--seed", "7"])
+    main(
+        [
+            "--quiet",
+            "insert",
+            *inputs,
+            "--out",
+            str(again),
+            "--tier",
+            "florid",
+            "--n-per-image",
+            "2",
+            "--seed",
+            "7",
+            "--sheet",
+            str(tmp_path / "sheet.png"),
+        ]
+    )
     assert all((out / p).read_bytes() == (again / p).read_bytes() for p in man["path"])
+    sheet = Image.open(tmp_path / "sheet.png")  # four films, three 256-px panels each, placed to the pixel
+    assert sheet.size[0] == 3 * 256 + 4 * 8 and sheet.size[1] == 4 * (256 + 22 + 8) + 8
     # score and evaluate take the manifest as it is
     assert main(["--quiet", "score", str(out / "manifest.csv"), "--out", str(tmp_path / "s.csv"), "--weights", str(tiny_bundle)]) in (0, 1)
     assert len(pd.read_csv(tmp_path / "s.csv")) == 8
