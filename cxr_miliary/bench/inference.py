@@ -288,12 +288,32 @@ def machine_bound(
         + (f"; score reaches {score / bound:.0%}" if score else "")
         + (f" (with maps computed, not written: {score_maps / bound_maps:.0%} of the maps-written bound)" if score_maps else "")
     )
+    lung_net = _lung_batching(log)
     return {
+        **lung_net,
         "bound_parts_ms": {k: v * 1000 for k, v in parts.items()},
         "bound_img_s": bound,
         "bound_maps_img_s": bound_maps,
         "score_of_bound": (score or 0) / bound,
     }
+
+
+def _lung_batching(log: Callable[[str], Any], batch: int = 8, repeat: int = 5) -> dict[str, float]:
+    """The lung network alone (as score's workers run it, one thread), one image at a time against a batch.
+
+    Whether running the lung fields batched would raise ``score``'s bound is decided by
+    this figure on the machine at hand, not assumed.
+    """
+    from ..explain.lungs import default_segmenter
+
+    seg = default_segmenter()
+    x = np.random.default_rng(0).random((batch, 1, seg.size, seg.size), dtype=np.float32)
+    seg.run(x[:1])
+    seg.run(x)
+    one = _timed(lambda: [seg.run(x[i : i + 1]) for i in range(batch)], repeat) / batch
+    many = _timed(lambda: seg.run(x), repeat) / batch
+    log(f"  lung network alone, per image: one at a time {one * 1000:.1f} ms, in a batch of {batch} {many * 1000:.1f} ms ({one / many:.2f}x)")
+    return {"lung_net_one_ms": one * 1000, "lung_net_batched_ms": many * 1000}
 
 
 def _onnx_rows(

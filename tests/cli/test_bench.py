@@ -74,3 +74,14 @@ def test_bench_train_refuses_bad_worker_lists(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "train", "--train-workers", "0,x"])
     assert exc.value.code == 2 and "comma list of worker counts" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_pacs_sends_films_to_a_node_and_counts_what_arrives(tiny_bundle, tmp_path, capsys):
+    pytest.importorskip("pynetdicom")
+    out = tmp_path / "pacs.json"
+    assert main(["bench", "pacs", "--weights", str(tiny_bundle), "--n", "3", "--size", "160", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["serve_results"] == 3 and res["serve_objects_received"] == 6  # an SR and an SC per film
+    assert res["score_films_per_s"] > 0 and res["serve_vs_score"] > 0
+    assert "films/s" in capsys.readouterr().out
