@@ -151,6 +151,10 @@ class Node:
         self._stop = threading.Event()
         self._server: Any = None
         self._child: Any = None
+        # the sender follows results.jsonl from a byte offset; what was sent is kept in memory
+        self._offset = 0
+        self._sent: set[str] = set()
+        self._unsent: list[dict[str, Any]] = []
 
     # --- receiving ----------------------------------------------------------------------
     def _on_store(self, event: Any) -> int:
@@ -183,11 +187,12 @@ class Node:
     # --- sending ------------------------------------------------------------------------
     def _send_pending(self) -> bool:
         """Send every unsent result; True when everything was sent (or there was nothing to send)."""
-        sent = self.state.sent_keys()
-        todo = [r for r in self.state.result_rows() if str(r["key"]) not in sent]
-        if not todo:
-            return True
+        rows, self._offset = self.state.new_results(self._offset)
+        self.counts.add("scored", len(rows))
         if self.dest is None:
+            return True
+        self._unsent.extend(r for r in rows if str(r["key"]) not in self._sent)
+        if not self._unsent:
             return True
         from pydicom import dcmread
         from pynetdicom import AE
@@ -200,13 +205,16 @@ class Node:
         if not assoc.is_established:
             return False
         try:
-            for row in todo:
+            while self._unsent:
+                row = self._unsent[0]
                 files = [f for f in str(row.get("dicom_outputs") or "").split(";") if f]
                 for f in files:
                     status = assoc.send_c_store(dcmread(f))
                     if not status or int(status.Status) not in (0x0000, 0xB000, 0xB007, 0xB006):
                         return False
                 self.state.mark_sent(str(row["key"]))
+                self._sent.add(str(row["key"]))
+                self._unsent.pop(0)
                 self.counts.add("sent", len(files))
         finally:
             assoc.release()
@@ -238,6 +246,8 @@ class Node:
         """Tidy the queue, fork the scorer, start the sender and the network (returns at once)."""
         from pynetdicom import evt
 
+        self.state.recover()
+        self._sent = self.state.sent_keys()
         removed = self.state.tidy()
         if removed:
             log.info("%d queued image(s) were scored before the last stop; removed", removed)
@@ -266,7 +276,7 @@ class Node:
         """Block until :meth:`stop` (or a signal that calls it), logging what was done now and then."""
         last = (-1, -1, -1)
         while not self._stop.wait(10):
-            now = (self.counts.received, len(self.state.done_keys()), self.counts.sent)
+            now = (self.counts.received, self.counts.scored, self.counts.sent)
             if now != last:
                 log.info("received %d, scored %d, sent %d objects; %d refused", now[0], now[1], now[2], self.counts.refused)
                 last = now

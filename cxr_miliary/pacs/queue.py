@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -79,13 +80,40 @@ class NodeState:
         with open(path, encoding="utf-8") as fh:
             yield from parse_jsonl(fh)
 
+    def new_results(self, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Result rows appended after byte ``offset`` (whole lines only), and the offset to read from next.
+
+        The sender follows the journal this way instead of reading it whole every time:
+        a node that has scored 100,000 images reads only what is new.
+        """
+        if not self.results.exists():
+            return [], offset
+        with open(self.results, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            return [], offset
+        return list(parse_jsonl(io.StringIO(data[:end].decode("utf-8")))), offset + end
+
+    def recover(self) -> None:
+        """Cut a journal line torn by a kill mid-write, so the next row does not join it.
+
+        Called at start, before the scorer and the sender run. A torn result row's image is
+        still queued (it is removed only after its row is whole), so it is scored again.
+        """
+        for path in (self.results, self.sent):
+            if not path.exists():
+                continue
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                with open(path, "r+b") as fh:
+                    fh.truncate(data.rfind(b"\n") + 1)
+                    os.fsync(fh.fileno())
+
     def done_keys(self) -> set[str]:
         """Keys that have a result row."""
         return {str(r.get("key")) for r in self._rows(self.results)}
-
-    def result_rows(self) -> list[dict[str, Any]]:
-        """Every result row."""
-        return list(self._rows(self.results))
 
     def sent_keys(self) -> set[str]:
         """Keys whose results reached the destination."""
