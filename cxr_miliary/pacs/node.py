@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 ACCEPTED = ("1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1")
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 OUT_OF_RESOURCES = 0xA700
+#: The scorer waits for a full batch while the newest film is younger than this (seconds)...
+GATHER_S = 1.0
+#: ... but never longer than this for one batch.
+MAX_GATHER_S = 3.0
 #: Back-off while the destination is down: 1 s, doubling, at most this.
 MAX_BACKOFF_S = 60.0
 
@@ -103,11 +107,20 @@ def score_forever(model: ModelSpec, out: str, parent: int, *, batch_size: int, w
     scorer = model.load()
     outputs = Outputs(maps=True, dicom_out=state.dicom, sr=sr)
     done = state.done_keys()
+    waited = 0.0
     while True:
         todo = [p for p in state.pending() if p.stem not in done][: batch_size * 4]
         if not todo:
             time.sleep(poll_s)
             continue
+        # while films are still arriving, gather a full batch first: each round starts its
+        # decode workers afresh, and a round of two films costs nearly what one of sixteen does
+        arriving = time.time() - todo[-1].stat().st_mtime < GATHER_S
+        if len(todo) < batch_size and arriving and waited < MAX_GATHER_S:
+            time.sleep(poll_s)
+            waited += poll_s
+            continue
+        waited = 0.0
         for rows in score_rows(scorer, [str(p) for p in todo], batch_size=batch_size, num_workers=workers, outputs=outputs):
             records = [row_of(r, Path(r["path"]).stem) for r in rows]
             state.record(records)
