@@ -189,15 +189,18 @@ def _body(pixels: np.ndarray) -> tuple[list[str], dict[str, float]]:
     return reasons, feats
 
 
-def _orientation(probabilities: dict[str, float] | None) -> list[str]:
-    """The ``orientation`` reason when the lung model's orientation head finds the film turned (its most likely class is not upright)."""
+def _orientation(probabilities: dict[str, float] | None) -> tuple[list[str], int]:
+    """The ``orientation`` reason and the ``np.rot90`` k of the film's most likely turn.
+
+    Empty and 0 when the lung model's orientation head finds the film upright.
+    """
     if not probabilities:
-        return []
+        return [], 0
     best = max(probabilities, key=probabilities.__getitem__)
     if best == "upright":
-        return []
+        return [], 0
     how = best.replace("-", " ").replace("90", "90°")
-    return [f"orientation: the film looks {how} (lung model {probabilities[best]:.0%} sure); turn it upright"]
+    return [f"orientation: the film looks {how} (lung model {probabilities[best]:.0%} sure); turn it upright"], ORIENTATIONS.index(best)
 
 
 #: How close (share of the film's height) a lung field may come to its top or bottom edge.
@@ -245,14 +248,11 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
         return ChestVerdict(False, reasons=[f"aspect: a {w}x{h} image is not shaped like a chest film"], features={"aspect": aspect})
     small = cv2.resize(pixels.astype(np.float32), (WORK, max(8, round(WORK * aspect))), interpolation=cv2.INTER_AREA)
 
-    def assess(img: np.ndarray, full: np.ndarray) -> tuple[list[str], dict[str, float]]:
+    def assess(img: np.ndarray, full: np.ndarray) -> tuple[list[str], dict[str, float], int]:
         fields = lungs_of(full)
         mask = cv2.resize(fields.small.astype(np.uint8), img.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
-        orientation = getattr(fields, "orientation", None)
-        turned = _orientation(orientation)
+        turned, k = _orientation(getattr(fields, "orientation", None))
         reasons, feats = _geometry(img, mask)
-        if turned:  # np.rot90's k that turned the film (ORIENTATIONS order); undone by -k
-            feats["turn_k"] = ORIENTATIONS.index(max(orientation, key=orientation.__getitem__))
         reasons = turned + reasons
         confidence = getattr(fields, "confidence", None)
         if confidence is not None and mask.any():
@@ -262,33 +262,30 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
                 reasons.append("lung-fields: the lung model is unsure these are lungs")
 
         body_reasons, body_feats = _body(img)
-        return reasons + body_reasons, {**feats, **body_feats, "aspect": aspect}
+        return reasons + body_reasons, {**feats, **body_feats, "aspect": aspect}, k
 
-    reasons, feats = assess(small, pixels)
-    if reasons and reasons[0].startswith("orientation:"):
-        return _turned(pixels, lungs_of, reasons, feats, turn_back)
+    reasons, feats, k = assess(small, pixels)
+    if k:
+        return _turned(pixels, lungs_of, reasons, feats, k if turn_back else 0)
     if not reasons:
         return _with_edges(ChestVerdict(True, features=feats))
-    inv_reasons, inv_feats = assess(1.0 - small, 1.0 - pixels)
+    inv_reasons, inv_feats, _ = assess(1.0 - small, 1.0 - pixels)
     if not inv_reasons:
         note = "polarity-suspect: the lungs look brighter than the mediastinum (inverted grey levels?); the image was not flipped"
         return _with_edges(ChestVerdict(True, polarity_suspect=True, reasons=[note], features=inv_feats))
     return ChestVerdict(False, reasons=reasons, features=feats)
 
 
-def _turned(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any], reasons: list[str], feats: dict[str, float], turn_back: bool) -> ChestVerdict:
-    """The verdict on a film the orientation head calls turned.
+def _turned(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any], reasons: list[str], feats: dict[str, float], k: int) -> ChestVerdict:
+    """The verdict on a film the orientation head calls turned by ``np.rot90``'s ``k`` (0: do not turn it back).
 
     ``orientation`` comes first when the film, turned upright, passes the check; else it is
     not a chest film, for its other reasons.
     """
     others = reasons[1:]
-    if turn_back:
-        k = int(feats.pop("turn_k"))
+    if k:
         upright = check_frontal_chest(np.ascontiguousarray(np.rot90(pixels, -k)), lungs_of, turn_back=False)
         if upright.frontal_chest:
             return ChestVerdict(False, reasons=reasons, features=feats)
         others = others or upright.reasons
-    else:
-        feats.pop("turn_k", None)
     return ChestVerdict(False, reasons=others or ["lung-fields: no upright chest film found"], features=feats)
