@@ -1,7 +1,16 @@
-"""Run independent jobs in worker processes, in order, with a progress bar."""
+"""Run independent jobs in worker processes, in order, with a progress bar; and what every fork of ours does.
+
+Forked children inherit the parent's objects, garbage included. A runtime object whose
+threads live only in the parent (an ONNX Runtime session's thread pool) that is collected
+in a child waits there forever for threads that do not exist: a test run hung in a
+phantom worker on exactly that, collecting a session a previous test had dropped.
+So the parent collects its garbage before it forks, and the child never collects what it
+inherited.
+"""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -10,6 +19,16 @@ from tqdm import tqdm
 
 J = TypeVar("J")
 R = TypeVar("R")
+
+
+def before_fork() -> None:
+    """In the parent, just before forking: collect garbage here, where its threads live."""
+    gc.collect()
+
+
+def in_forked_child() -> None:
+    """First thing in a forked child: never collect the objects inherited from the parent."""
+    gc.freeze()
 
 
 def run_jobs(fn: Callable[[J], R], jobs: Iterable[J], *, workers: int = 1, desc: str = "", progress: bool = False, chunksize: int = 4) -> list[R]:
@@ -30,7 +49,8 @@ def run_jobs(fn: Callable[[J], R], jobs: Iterable[J], *, workers: int = 1, desc:
     out: list[R] = []
     with tqdm(total=len(jobs), desc=desc, unit="img", disable=not progress) as bar:
         if workers > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            before_fork()
+            with ProcessPoolExecutor(max_workers=workers, initializer=in_forked_child) as pool:
                 for result in pool.map(fn, jobs, chunksize=chunksize):
                     out.append(result)
                     bar.update()

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=8101, help="sizes: the phantoms' seed (one never used to train or choose)")
     p.add_argument("--out", default=None, help="sizes: keep the evaluation (report, scores, maps) here")
     p.add_argument("--vs-peer", action="store_true", help="the same as 'bench peer'")
-    p.add_argument("--repeats", type=positive_int, default=3, help="peer: whole-process runs of each side (the median is reported)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="peer, pacs: runs of each side, in turn (the median is reported)")
     p.add_argument("--weights", default=None)
     p.add_argument("--n", type=positive_int, default=None, help="images (default: 32 for inference, 40 otherwise)")
     p.add_argument("--size", type=positive_int, default=None, help="image side (default: 2048; phantom: 1024)")
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "pacs":
         from ..bench.pacs import pacs_bench
 
-        res = pacs_bench(args.weights, n=args.n or 64, size=args.size or 2048, log=log)
+        res = pacs_bench(args.weights, n=args.n or 64, size=args.size or 2048, repeats=args.repeats, log=log)
     elif args.what == "phantom":
         from ..bench.data import phantom_speed
 

@@ -11,12 +11,14 @@ goes through :func:`~cxr_miliary.inference.decoding.decode` (in the workers) and
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
 import os
 import signal
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import Any
 
 from ..io.limits import FILE_TIMEOUT_S
 from ..outputs.files import cam_dir_names, write_result_files
+from ..workers import before_fork, in_forked_child
 from . import decoding
 from .decoding import PREVIEW_SIDE, Decoded, decode
 from .result import Result, complete, error_result
@@ -34,23 +37,27 @@ from .table import maps_needed
 log = logging.getLogger(__name__)
 
 
-class _Decode:
-    """Worker-side work: :func:`~cxr_miliary.inference.decoding.decode` each input (forked workers share the Scorer; nothing is pickled)."""
+#: A source of items says this when nothing is ready now but more may come soon: keep gathering.
+WAIT = "wait"
+#: ... and this when nothing is ready and none is expected soon: deliver a part-filled batch.
+FLUSH = "flush"
+#: How long the pipeline sleeps when its source has nothing and nothing is being decoded.
+IDLE_S = 0.05
 
-    def __init__(
-        self, items: list[tuple[int, str]], scorer: Scorer, force: bool, preview_side: int | None | bool, file_timeout: float | None
-    ) -> None:
-        self.items = items
+Item = tuple[int, str]
+
+
+class _Decode:
+    """Worker-side work: :func:`~cxr_miliary.inference.decoding.decode` an ``(index, path)`` item (forked workers inherit this; only items are pickled)."""
+
+    def __init__(self, scorer: Scorer, force: bool, preview_side: int | None | bool, file_timeout: float | None) -> None:
         self.inputs = scorer.inputs
         self.force = force
         self.preview_side = preview_side
         self.file_timeout = file_timeout
 
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, k: int) -> Decoded:
-        index, path = self.items[k]
+    def __call__(self, item: Item) -> Decoded:
+        index, path = item
         in_worker = _WORKER.active
         if in_worker and self.file_timeout:
             # the default action of SIGALRM ends the process, even inside a C decoder
@@ -66,9 +73,9 @@ class _Decode:
 
 
 class _WorkerState:
-    """Set in forked decode workers: the dataset they read (inherited, never pickled)."""
+    """Set in forked decode workers: the decoder they run (inherited, never pickled)."""
 
-    dataset: _Decode | None = None
+    decoder: _Decode | None = None
     active = False
 
 
@@ -94,58 +101,118 @@ def die_with_parent(parent: int) -> None:
 
 
 def _worker_start(parent: int) -> None:
+    in_forked_child()
     die_with_parent(parent)
     _WORKER.active = True
 
 
-def _decode_one(k: int) -> Decoded:
-    assert _WORKER.dataset is not None
-    return _WORKER.dataset[k]
+def _decode_one(item: Item) -> Decoded:
+    assert _WORKER.decoder is not None
+    return _WORKER.decoder(item)
 
 
 class WorkerDied(RuntimeError):
-    """A decode worker process died (a codec crash, or its per-file alarm)."""
+    """A decode worker process died (a codec crash, or its per-file alarm).
+
+    Attributes:
+        undelivered: The items sent to the workers and not delivered, in order (the culprit is among them).
+    """
+
+    def __init__(self, message: str, undelivered: list[Item]) -> None:
+        super().__init__(message)
+        self.undelivered = undelivered
 
 
-def decoded_batches(dataset: _Decode, batch_size: int, workers: int) -> Iterator[list[Decoded]]:
+def decoded_batches(
+    decoder: _Decode, source: Iterator[Item | str], batch_size: int, workers: int, *, max_gather_s: float | None = None
+) -> Iterator[list[Decoded]]:
     """Decoded items in order, in batches, from ``workers`` forked processes (0: in this process).
 
-    At most ``2 x batch_size x workers`` items are in flight, so memory stays flat over an
+    ``source`` gives ``(index, path)`` items and may be endless: it says :data:`WAIT`
+    when nothing is ready now (a part-filled batch waits for more, at most
+    ``max_gather_s`` seconds) or :data:`FLUSH` (a part-filled batch is delivered). The
+    worker processes live as long as the stream, so a node that scores films as they
+    arrive does not start them again for every few films. At most
+    ``2 x batch_size x workers`` items are in flight, so memory stays flat over an
     archive of any size. No torch: this is the decode pipeline of the torch-free install too.
 
     Raises:
-        WorkerDied: A worker process died; the items after the last batch yielded were not delivered.
+        WorkerDied: A worker process died; what was decoded before it was delivered first.
     """
-    n = len(dataset)
     if workers == 0:
-        for start in range(0, n, batch_size):
-            yield [dataset[k] for k in range(start, min(n, start + batch_size))]
+        yield from _batches_here(decoder, source, batch_size, max_gather_s)
         return
-    _WORKER.dataset = dataset  # inherited by the forked workers
+    _WORKER.decoder = decoder  # inherited by the forked workers
     ahead = batch_size * workers * 2
+    before_fork()
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_worker_start, initargs=(os.getpid(),))
     try:
-        pending: deque = deque()
-        nxt, batch = 0, []
-        while nxt < n or pending:
-            while nxt < n and len(pending) < ahead:
-                pending.append(pool.submit(_decode_one, nxt))
-                nxt += 1
-            try:
-                batch.append(pending.popleft().result())
-            except BrokenProcessPool as exc:
-                raise WorkerDied(str(exc) or "a decode worker process died") from None
-            if len(batch) == batch_size or (not pending and nxt >= n):
+        pending: deque = deque()  # (item, future), in order
+        batch: list[Decoded] = []
+        ended, signal_, since = False, WAIT, time.monotonic()
+        while True:
+            while not ended and len(pending) < ahead:
+                item = next(source, None)
+                if item is None:
+                    ended = True
+                elif isinstance(item, str):  # WAIT or FLUSH: nothing ready now
+                    signal_ = item
+                    break
+                else:
+                    pending.append((item, pool.submit(_decode_one, item)))
+            if pending:
+                item, future = pending[0]
+                try:
+                    decoded = future.result()
+                except BrokenProcessPool as exc:
+                    if batch:
+                        yield batch
+                    raise WorkerDied(str(exc) or "a decode worker process died", [i for i, _ in pending]) from None
+                pending.popleft()
+                if not batch:
+                    since = time.monotonic()
+                batch.append(decoded)
+                if len(batch) == batch_size:
+                    yield batch
+                    batch = []
+                continue
+            if batch and (ended or signal_ == FLUSH or max_gather_s is None or time.monotonic() - since >= max_gather_s):
                 yield batch
                 batch = []
+            if ended:
+                return
+            time.sleep(IDLE_S)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        _WORKER.dataset = None
+        _WORKER.decoder = None
+
+
+def _batches_here(decoder: _Decode, source: Iterator[Item | str], batch_size: int, max_gather_s: float | None) -> Iterator[list[Decoded]]:
+    """:func:`decoded_batches` without worker processes (no time budget per file)."""
+    batch: list[Decoded] = []
+    since = time.monotonic()
+    for item in source:
+        if isinstance(item, str):
+            if batch and (item == FLUSH or max_gather_s is None or time.monotonic() - since >= max_gather_s):
+                yield batch
+                batch = []
+            else:
+                time.sleep(IDLE_S)
+            continue
+        if not batch:
+            since = time.monotonic()
+        batch.append(decoder(item))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _probe(path: str, force: bool, parent: int) -> None:
     import faulthandler
 
+    in_forked_child()
     faulthandler.disable()  # a crash here is expected and reported as a row, not a dump
     die_with_parent(parent)
     decoding.load_image(path, force=force)  # the decoder the workers ran (one place to replace it in tests)
@@ -154,6 +221,7 @@ def _probe(path: str, force: bool, parent: int) -> None:
 def isolate(path: str, force: bool, timeout: float = FILE_TIMEOUT_S) -> str | None:
     """Decode ``path`` in a throw-away process: the error row's text if it dies or hangs, else None."""
     ctx = mp.get_context("fork")
+    before_fork()
     proc = ctx.Process(target=_probe, args=(path, force, os.getpid()))
     proc.start()
     proc.join(timeout)
@@ -227,12 +295,7 @@ def score_rows(
     force: bool = False,
     file_timeout: float | None = FILE_TIMEOUT_S,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yield lists of result rows, one list per batch, one row for every path.
-
-    Workers decode; the main process runs the model. If a worker dies (a native codec
-    crash, or its per-file alarm), the files it may have held are probed one by one in
-    throw-away processes: the culprits become error rows and scoring resumes with fresh
-    workers.
+    """Yield lists of result rows, one list per batch, one row for every path (in order).
 
     Args:
         scorer: The model (:attr:`Predictor.scorer <cxr_miliary.inference.Predictor.scorer>`).
@@ -244,38 +307,83 @@ def score_rows(
         force: Score inputs the checks refuse (marked in the rows).
         file_timeout: Seconds a worker may spend decoding one file.
     """
+    yield from score_stream(
+        scorer,
+        enumerate(paths),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        outputs=outputs,
+        cam_method=cam_method,
+        force=force,
+        file_timeout=file_timeout,
+    )
+
+
+def score_stream(
+    scorer: Scorer,
+    source: Iterable[Item | str],
+    *,
+    batch_size: int = 16,
+    num_workers: int = 2,
+    outputs: Outputs | None = None,
+    cam_method: str = "gradcam",
+    force: bool = False,
+    file_timeout: float | None = FILE_TIMEOUT_S,
+    max_gather_s: float | None = None,
+    each: bool = False,
+) -> Iterator[list[dict[str, Any]]]:
+    """:func:`score_rows` over ``(index, path)`` items that may keep coming (``serve``'s queue).
+
+    ``source`` may say :data:`WAIT` or :data:`FLUSH` when it has nothing ready (see
+    :func:`decoded_batches`). Workers decode; this process runs the model. If a worker
+    dies (a native codec crash, or its per-file alarm), the files it may have held are
+    probed one by one in throw-away processes: the culprits become error rows and the
+    others are decoded again by fresh workers.
+
+    Args:
+        scorer: The model.
+        source: ``(index, path)`` items, :data:`WAIT` or :data:`FLUSH`; it may never end.
+        batch_size: Images per forward.
+        num_workers: Decode processes (0 decodes in this process, without a time budget).
+        outputs: Maps and the files to write (default: no maps, no files).
+        cam_method: CAM method.
+        force: Score inputs the checks refuse (marked in the rows).
+        file_timeout: Seconds a worker may spend decoding one file.
+        max_gather_s: How long a part-filled batch waits for more items while the source says WAIT.
+        each: Yield each row as soon as its files are written (a node sends a result on while
+            the rest of its batch is written), not a batch's rows together.
+    """
     outputs = outputs or Outputs()
     for folder in (outputs.cam_dir, outputs.dicom_out):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-    done: set[int] = set()
+    decoder = _Decode(scorer, force, outputs.preview_side, file_timeout)
+    items = iter(source)
     while True:
-        remaining = [(i, p) for i, p in enumerate(paths) if i not in done]
-        if not remaining:
-            return
-        dataset = _Decode(remaining, scorer, force, outputs.preview_side, file_timeout)
         try:
-            for batch in decoded_batches(dataset, batch_size, num_workers):
+            for batch in decoded_batches(decoder, items, batch_size, num_workers, max_gather_s=max_gather_s):
                 results = complete(scorer, batch, maps=outputs.maps, method=cam_method)
+                if each:
+                    for r in results:
+                        outputs.write(r)
+                        yield [r.to_row()]
+                    continue
                 for r in results:
                     outputs.write(r)
-                yield _public(results, done)
+                yield [r.to_row() for r in results]
             return
         except WorkerDied as exc:
             log.warning("a decoder worker died (%s); isolating the file responsible", str(exc).splitlines()[0])
-            suspects = [(i, p) for i, p in remaining if i not in done][: batch_size * max(num_workers, 1) * 2]
-            culprits = []
-            for i, p in suspects:
+            culprits, innocent = [], []
+            for i, p in exc.undelivered:
                 reason = isolate(p, force, file_timeout or FILE_TIMEOUT_S)
-                if reason is not None:
+                if reason is None:
+                    innocent.append((i, p))
+                else:
                     culprits.append(error_result(scorer, i, p, reason))
             if not culprits:  # could not reproduce: mark the first suspect so the job always progresses
-                i, p = suspects[0]
+                i, p = innocent.pop(0)
                 culprits.append(error_result(scorer, i, p, "decoder-crashed: a decoder worker died while this file was being read"))
-            yield _public(culprits, done)
-
-
-def _public(results: list[Result], done: set[int]) -> list[dict[str, Any]]:
-    """Mark results' inputs as done; their rows."""
-    done.update(r.index for r in results)
-    return [r.to_row() for r in results]
+            # rows stay in input order: the culprits' rows come before the innocent files decoded again
+            yield [r.to_row() for r in culprits]
+            items = itertools.chain(innocent, items)
