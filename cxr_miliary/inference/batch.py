@@ -284,39 +284,16 @@ class Outputs:
         )
 
 
-def score_rows(
-    scorer: Scorer,
-    paths: list[str],
-    *,
-    batch_size: int = 16,
-    num_workers: int = 2,
-    outputs: Outputs | None = None,
-    cam_method: str = "gradcam",
-    force: bool = False,
-    file_timeout: float | None = FILE_TIMEOUT_S,
-) -> Iterator[list[dict[str, Any]]]:
-    """Yield lists of result rows, one list per batch, one row for every path (in order).
+def score_rows(scorer: Scorer, paths: list[str], **options: Any) -> Iterator[list[dict[str, Any]]]:
+    """Yield lists of result rows, one list per batch, one row for every path.
 
     Args:
         scorer: The model (:attr:`Predictor.scorer <cxr_miliary.inference.Predictor.scorer>`).
         paths: Input files (already expanded).
-        batch_size: Images per forward.
-        num_workers: Decode processes (0 decodes in this process, without a time budget).
-        outputs: Maps and the files to write (default: no maps, no files).
-        cam_method: CAM method.
-        force: Score inputs the checks refuse (marked in the rows).
-        file_timeout: Seconds a worker may spend decoding one file.
+        **options: :func:`score_stream`'s: ``batch_size``, ``num_workers``, ``outputs``,
+            ``cam_method``, ``force``, ``file_timeout``.
     """
-    yield from score_stream(
-        scorer,
-        enumerate(paths),
-        batch_size=batch_size,
-        num_workers=num_workers,
-        outputs=outputs,
-        cam_method=cam_method,
-        force=force,
-        file_timeout=file_timeout,
-    )
+    return score_stream(scorer, enumerate(paths), **options)
 
 
 def score_stream(
@@ -341,7 +318,7 @@ def score_stream(
     others are decoded again by fresh workers.
 
     Args:
-        scorer: The model.
+        scorer: The model (:attr:`Predictor.scorer <cxr_miliary.inference.Predictor.scorer>`).
         source: ``(index, path)`` items, :data:`WAIT` or :data:`FLUSH`; it may never end.
         batch_size: Images per forward.
         num_workers: Decode processes (0 decodes in this process, without a time budget).
