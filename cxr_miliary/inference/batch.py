@@ -340,14 +340,12 @@ def score_stream(
         try:
             for batch in decoded_batches(decoder, items, batch_size, num_workers, max_gather_s=max_gather_s):
                 results = complete(scorer, batch, maps=outputs.maps, method=cam_method)
-                if each:
-                    for r in results:
-                        outputs.write(r)
-                        yield [r.to_row()]
-                    continue
                 for r in results:
                     outputs.write(r)
-                yield [r.to_row() for r in results]
+                    if each:
+                        yield [r.to_row()]
+                if not each:
+                    yield [r.to_row() for r in results]
             return
         except WorkerDied as exc:
             log.warning("a decoder worker died (%s); isolating the file responsible", str(exc).splitlines()[0])
