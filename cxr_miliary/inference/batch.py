@@ -176,7 +176,7 @@ def decoded_batches(
                     yield batch
                     batch = []
                 continue
-            if batch and (ended or signal_ == FLUSH or max_gather_s is None or time.monotonic() - since >= max_gather_s):
+            if batch and (ended or _deliver(signal_, since, max_gather_s)):
                 yield batch
                 batch = []
             if ended:
@@ -187,13 +187,18 @@ def decoded_batches(
         _WORKER.decoder = None
 
 
+def _deliver(said: str, since: float, max_gather_s: float | None) -> bool:
+    """Whether a part-filled batch, begun at ``since``, goes now that the source has said ``said`` (WAIT or FLUSH)."""
+    return said == FLUSH or max_gather_s is None or time.monotonic() - since >= max_gather_s
+
+
 def _batches_here(decoder: _Decode, source: Iterator[Item | str], batch_size: int, max_gather_s: float | None) -> Iterator[list[Decoded]]:
     """:func:`decoded_batches` without worker processes (no time budget per file)."""
     batch: list[Decoded] = []
     since = time.monotonic()
     for item in source:
         if isinstance(item, str):
-            if batch and (item == FLUSH or max_gather_s is None or time.monotonic() - since >= max_gather_s):
+            if batch and _deliver(item, since, max_gather_s):
                 yield batch
                 batch = []
             else:

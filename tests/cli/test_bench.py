@@ -94,3 +94,15 @@ def test_bench_pacs_sends_films_to_a_node_and_counts_what_arrives(tiny_bundle, t
     assert res["serve_results"] == 3 and res["serve_objects_received"] == 6  # an SR and an SC per film
     assert res["score_films_per_s"] > 0 and res["serve_vs_score"] > 0 and len(res["serve_vs_score_each"]) == 1
     assert client in res["client"] and "films/s" in capsys.readouterr().out
+
+
+def test_bench_pacs_refuses_a_run_in_which_storescu_did_not_store_every_film(monkeypatch, tmp_path):
+    import shutil
+    import subprocess
+
+    from cxr_miliary.bench import pacs
+
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: "/usr/bin/storescu")
+    monkeypatch.setattr(pacs.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, b"", b"E: Store SCU Failed: 0122"))
+    with pytest.raises(RuntimeError, match="could not store every film.*0122"):
+        pacs._send(11112, [tmp_path / "a.dcm"])
