@@ -30,15 +30,37 @@ def temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident() % 100000}.{next(_counter)}.tmp")
 
 
+def root_errno(exc: BaseException) -> int | None:
+    """The errno behind an exception, looking through the causes libraries wrap it in.
+
+    pydicom re-raises a failed element write as ``OSError("With tag ... got exception:
+    [Errno 28] ...")`` without an errno: the original is its ``__cause__``.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno:
+            return e.errno
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the disk or the quota is full."""
+    return root_errno(exc) in _SPACE
+
+
 def explain_write_error(target: Path, exc: OSError) -> WriteError:
     """The :class:`WriteError` for an OSError met while writing ``target``: what went wrong, in words."""
-    if exc.errno in _SPACE:
-        return WriteError(
-            exc.errno, f"{target}: no space left to write it (nothing partial was left; free space and rerun, --resume keeps finished work)"
-        )
-    if exc.errno == errno.EROFS:
-        return WriteError(exc.errno, f"{target}: the file system is read-only")
-    return WriteError(exc.errno or errno.EIO, f"{target}: could not be written ({os.strerror(exc.errno) if exc.errno else exc})")
+    code = root_errno(exc)
+    if code in _SPACE:
+        return WriteError(code, f"{target}: no space left to write it (nothing partial was left; free space and rerun, --resume keeps finished work)")
+    if code == errno.EROFS:
+        return WriteError(code, f"{target}: the file system is read-only")
+    return WriteError(
+        code or errno.EIO, f"{target}: could not be written ({os.strerror(code) if code else (str(exc).splitlines() or [type(exc).__name__])[0]})"
+    )
 
 
 @contextlib.contextmanager

@@ -88,6 +88,10 @@ def _configure_logging(debug: bool, quiet: bool) -> None:
         # Third-party chatter (pydicom, PIL) stays out of the user's terminal.
         for name in ("pydicom", "PIL", "matplotlib", "lightning", "timm"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger("highdicom").setLevel(logging.WARNING)  # an INFO line per source image, quoting its UIDs
+    from ..io.phi import install_log_redaction
+
+    install_log_redaction()  # with --debug too: pydicom, pynetdicom and highdicom quote values and UIDs
 
 
 def main(argv: Sequence[str] | None = None) -> int:

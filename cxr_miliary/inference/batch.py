@@ -11,6 +11,7 @@ goes through :func:`~cxr_miliary.inference.decoding.decode` (in the workers) and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing as mp
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,17 @@ from .table import maps_needed
 log = logging.getLogger(__name__)
 
 
-#: A source of items says this when nothing is ready now but more may come soon: keep gathering.
-WAIT = "wait"
-#: ... and this when nothing is ready and none is expected soon: deliver a part-filled batch.
-FLUSH = "flush"
+class Signal(str, Enum):
+    """What a source of items says instead of an item when it has none ready."""
+
+    #: Nothing is ready now but more may come soon: keep gathering.
+    WAIT = "wait"
+    #: Nothing is ready and none is expected soon: deliver a part-filled batch.
+    FLUSH = "flush"
+
+
+#: The signals by their first names (kept: callers and tests use them).
+WAIT, FLUSH = Signal.WAIT, Signal.FLUSH
 #: How long the pipeline sleeps when its source has nothing and nothing is being decoded.
 IDLE_S = 0.05
 
@@ -124,7 +133,7 @@ class WorkerDied(RuntimeError):
 
 
 def decoded_batches(
-    decoder: _Decode, source: Iterator[Item | str], batch_size: int, workers: int, *, max_gather_s: float | None = None
+    decoder: _Decode, source: Iterator[Item | Signal], batch_size: int, workers: int, *, max_gather_s: float | None = None
 ) -> Iterator[list[Decoded]]:
     """Decoded items in order, in batches, from ``workers`` forked processes (0: in this process).
 
@@ -155,7 +164,7 @@ def decoded_batches(
                 item = next(source, None)
                 if item is None:
                     ended = True
-                elif isinstance(item, str):  # WAIT or FLUSH: nothing ready now
+                elif isinstance(item, Signal):  # WAIT or FLUSH: nothing ready now
                     signal_ = item
                     break
                 else:
@@ -187,17 +196,17 @@ def decoded_batches(
         _WORKER.decoder = None
 
 
-def _deliver(said: str, since: float, max_gather_s: float | None) -> bool:
+def _deliver(said: Signal, since: float, max_gather_s: float | None) -> bool:
     """Whether a part-filled batch, begun at ``since``, goes now that the source has said ``said`` (WAIT or FLUSH)."""
     return said == FLUSH or max_gather_s is None or time.monotonic() - since >= max_gather_s
 
 
-def _batches_here(decoder: _Decode, source: Iterator[Item | str], batch_size: int, max_gather_s: float | None) -> Iterator[list[Decoded]]:
+def _batches_here(decoder: _Decode, source: Iterator[Item | Signal], batch_size: int, max_gather_s: float | None) -> Iterator[list[Decoded]]:
     """:func:`decoded_batches` without worker processes (no time budget per file)."""
     batch: list[Decoded] = []
     since = time.monotonic()
     for item in source:
-        if isinstance(item, str):
+        if isinstance(item, Signal):
             if batch and _deliver(item, since, max_gather_s):
                 yield batch
                 batch = []
@@ -251,6 +260,11 @@ class Outputs:
         overlay_side: The overlay's longest side (None: the image's full size).
         dicom_out: Folder for DICOM SC + SR of DICOM inputs.
         sr: The SR written with the SC: ``"tid1500"`` (a Measurement Report), ``"basic"``, or None.
+        not_analysed: Also write a "not analysed: reason" report for a DICOM input that has
+            no result (the node: what a PACS user sees instead of nothing).
+        space_wait_s: When a write finds the disk full, wait this long and try again, for as
+            long as it takes (the node, which stops accepting images meanwhile); None: the
+            job stops with the "no space left" error (``score``: exit 2, ``--resume`` goes on).
     """
 
     maps: bool = False
@@ -260,6 +274,8 @@ class Outputs:
     overlay_side: int | None = PREVIEW_SIDE
     dicom_out: Path | None = None
     sr: bool | str | None = "tid1500"
+    not_analysed: bool = False
+    space_wait_s: float | None = None
 
     def __post_init__(self) -> None:
         self.cam_dir = None if self.cam_dir is None else Path(self.cam_dir)
@@ -273,6 +289,15 @@ class Outputs:
 
     def write(self, result: Result) -> None:
         """Write one result's files (a result without a map writes none)."""
+        if result.error and self.not_analysed and self.dicom_out is not None:
+            from ..outputs.dicom import write_not_analysed
+
+            try:
+                written = write_not_analysed(result.path, self.dicom_out, result.error, result.model)
+            except ValueError:  # not DICOM, or no valid UIDs to refer to: nothing a PACS could file
+                return
+            result.files["dicom_outputs"] = ";".join(str(p) for p in written)
+            return
         if result.error or result.explanation is None or (self.cam_dir is None and self.dicom_out is None):
             return
         map_file = overlay = None
@@ -289,6 +314,40 @@ class Outputs:
         )
 
 
+def written(scorer: Scorer, outputs: Outputs, result: Result) -> Result:
+    """``result`` once its files are written; an error result when they cannot be (one bad image never ends a job).
+
+    A full disk is not the image's fault: with ``outputs.space_wait_s`` the write waits for
+    space and tries again; without, the job stops with the "no space left" error.
+    """
+    from ..atomic import WriteError, is_no_space
+
+    waited = False
+    while True:
+        try:
+            outputs.write(result)
+            return result
+        except Exception as exc:
+            if is_no_space(exc) and outputs.space_wait_s is not None:
+                if not waited:
+                    log.error("no space left on the device for results; waiting for space (nothing acknowledged is lost)")
+                    waited = True
+                time.sleep(outputs.space_wait_s)
+                continue
+            if is_no_space(exc) or isinstance(exc, WriteError):
+                raise
+            from ..outputs.dicom import InvalidSourceError
+
+            # write_result_files left nothing of this result behind (all or nothing)
+            reason = str(exc) if isinstance(exc, InvalidSourceError) else f"output-failed: its result files could not be built ({type(exc).__name__})"
+            log.warning("an image's result files could not be written (%s); its row carries the error", type(exc).__name__)
+            failed = error_result(scorer, result.index, result.path, reason)
+            if outputs.not_analysed:
+                with contextlib.suppress(Exception):
+                    outputs.write(failed)
+            return failed
+
+
 def score_rows(scorer: Scorer, paths: list[str], **options: Any) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of result rows, one list per batch, one row for every path.
 
@@ -303,7 +362,7 @@ def score_rows(scorer: Scorer, paths: list[str], **options: Any) -> Iterator[lis
 
 def score_stream(
     scorer: Scorer,
-    source: Iterable[Item | str],
+    source: Iterable[Item | Signal],
     *,
     batch_size: int = 16,
     num_workers: int = 2,
@@ -344,9 +403,8 @@ def score_stream(
     while True:
         try:
             for batch in decoded_batches(decoder, items, batch_size, num_workers, max_gather_s=max_gather_s):
-                results = complete(scorer, batch, maps=outputs.maps, method=cam_method)
+                results = [written(scorer, outputs, r) for r in complete(scorer, batch, maps=outputs.maps, method=cam_method)]
                 for r in results:
-                    outputs.write(r)
                     if each:
                         yield [r.to_row()]
                 if not each:

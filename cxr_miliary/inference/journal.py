@@ -15,9 +15,9 @@ The final table is written by :mod:`.table`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..atomic import explain_write_error
 from .table import parse_jsonl, to_json
@@ -26,6 +26,38 @@ try:
     import fcntl
 except ImportError:  # not POSIX: no lock (documented), everything else works
     fcntl = None  # type: ignore[assignment]
+
+
+def append_rows(fh: IO[bytes], rows: Iterable[dict[str, Any]], path: Path, *, durable: bool = True) -> None:
+    """Append JSON lines to an open journal in one write; flushed, and fsynced when ``durable``.
+
+    The one append of every journal (``score``'s and the node's): a line is written whole
+    or, after a kill mid-write, torn at the end, where :func:`cut_torn_line` removes it.
+
+    Raises:
+        WriteError: The disk is full or the write failed (named, "no space left" when it is that).
+    """
+    data = "".join(to_json(r) + "\n" for r in rows).encode("utf-8")
+    if not data:
+        return
+    try:
+        fh.write(data)
+        fh.flush()
+        if durable:
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise explain_write_error(path, exc) from None
+
+
+def cut_torn_line(fh: IO[bytes]) -> None:
+    """Cut a last line torn by a kill mid-append, so the next row does not join it (the handle ends at the end)."""
+    fh.seek(0)
+    data = fh.read()
+    if data and not data.endswith(b"\n"):
+        fh.truncate(data.rfind(b"\n") + 1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    fh.seek(0, os.SEEK_END)
 
 
 class JournalBusy(Exception):
@@ -67,11 +99,7 @@ class Journal:
 
     def _repair(self) -> None:
         """Cut a torn last line left by a killed run, so appends start on a fresh line."""
-        self.fh.seek(0)
-        data = self.fh.read()
-        if data and not data.endswith(b"\n"):
-            self.fh.truncate(data.rfind(b"\n") + 1)
-        self.fh.seek(0, os.SEEK_END)
+        cut_torn_line(self.fh)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """The rows journaled so far (read through the locked handle: see the module's note)."""
@@ -88,14 +116,7 @@ class Journal:
             WriteError: The disk is full (the journal keeps every batch before this one;
                 a torn last line is cut when it is opened again, so ``--resume`` recovers).
         """
-        if not rows:
-            return
-        try:
-            self.fh.write("".join(to_json(r) + "\n" for r in rows).encode("utf-8"))
-            self.fh.flush()
-            os.fsync(self.fh.fileno())
-        except OSError as exc:
-            raise explain_write_error(self.path, exc) from None
+        append_rows(self.fh, rows, self.path)
 
     def discard(self) -> None:
         """Delete the journal (its rows are in the final table) and release the lock."""

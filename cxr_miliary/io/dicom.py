@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,80 @@ def _image_header(ds: Dataset) -> bool:
     return all(k in ds for k in ("Rows", "Columns", "BitsAllocated"))
 
 
+@dataclass
+class _Parsed:
+    """A DICOM file's header, checked for what every image needs (before acceptance and decoding)."""
+
+    ds: Dataset
+    cut: bool
+    rows: int
+    cols: int
+    frames: int
+    samples: int
+    ts_name: str | None
+    ts_uid: str | None
+
+
+def _parse(path: Path, phi: list[str], *, max_pixels: int, legacy: bool) -> _Parsed:
+    """Parse the header and check that the file can hold a decodable image of a sane size (inside a quarantine)."""
+    if not legacy:
+        _check_deflated(path)
+    try:
+        ds, cut = _read_dataset(path, legacy)
+    except InvalidDicomError:
+        raise UnreadableImageError(path, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)") from None
+    except (EOFError, struct.error):
+        raise UnreadableImageError(path, "truncated", "the file ends inside its DICOM header") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # pydicom raises many types on damaged files
+        raise UnreadableImageError(path, "corrupt", f"DICOM header unreadable ({redact(str(exc))})") from None
+    phi.extend(collect_phi_values(ds))
+    phi.extend(v for v in raw_phi_values(read_head(path, RAW_SCAN_BYTES)) if v not in phi)  # what the parser may have missed
+
+    if "PixelData" not in ds:
+        if cut or len(ds) < 2 or _image_header(ds) or _is_image_storage(ds):  # an image without its pixels: the file was cut
+            raise UnreadableImageError(path, "truncated", "the file ends before its pixel data")
+        raise UnreadableImageError(path, "no-pixel-data", "the DICOM file holds no image pixel data")
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    except Exception:
+        raise UnreadableImageError(path, "corrupt", "image dimensions missing or unreadable") from None
+    if rows <= 0 or cols <= 0:
+        raise UnreadableImageError(path, "corrupt", f"invalid image dimensions {rows}x{cols}")
+    if rows * cols > max_pixels:
+        raise RejectedImageError(path, "too-large", f"{rows}x{cols} = {rows * cols / 1e6:.0f} megapixels exceeds the limit of {max_pixels / 1e6:.0f}")
+    ts_name, ts_uid = _check_decoder(ds, path)
+    return _Parsed(ds, cut, rows, cols, frames, samples, ts_name, ts_uid)
+
+
+def check_structure(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Dataset:
+    """What :func:`read_dicom` checks before it decodes, plus that the pixel data is whole; no acceptance rules, no decoding.
+
+    For a receiver that must refuse a file it could never decode (``serve`` at C-STORE)
+    without spending a decode on it: unparseable, no pixel data, dimensions missing or
+    too large, no decoder for its transfer syntax, a codestream that disagrees with the
+    header, pixel data shorter than the header declares.
+
+    Returns:
+        The parsed header (pixel data deferred).
+
+    Raises:
+        UnreadableImageError, RejectedImageError: As :func:`read_dicom` would.
+    """
+    path = Path(path)
+    legacy = not is_part10(read_head(path))
+    phi: list[str] = []
+    with quarantined_warnings(phi):
+        parsed = _parse(path, phi, max_pixels=max_pixels, legacy=legacy)
+        _check_codestream(parsed.ds, path, parsed.rows, parsed.cols, max_pixels)
+        if _short_pixel_data(path, parsed.ds):
+            raise UnreadableImageError(path, "truncated", "the pixel data is shorter than its header declares")
+    return parsed.ds
+
+
 def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS, legacy: bool = False) -> Radiograph:
     """Decode a DICOM file (Part 10, or a legacy data set without the Part 10 header).
 
@@ -195,38 +270,16 @@ def read_dicom(path: Path, *, force: bool = False, max_pixels: int = DEFAULT_MAX
     """
     phi: list[str] = []
     with quarantined_warnings(phi) as decoder_notes:
-        if not legacy:
-            _check_deflated(path)
-        try:
-            ds, cut = _read_dataset(path, legacy)
-        except InvalidDicomError:
-            raise UnreadableImageError(path, "not-dicom", "not a DICOM Part 10 file (no 128-byte preamble and 'DICM' prefix)") from None
-        except (EOFError, struct.error):
-            raise UnreadableImageError(path, "truncated", "the file ends inside its DICOM header") from None
-        except MemoryError:
-            raise
-        except Exception as exc:  # pydicom raises many types on damaged files
-            raise UnreadableImageError(path, "corrupt", f"DICOM header unreadable ({redact(str(exc))})") from None
-        phi.extend(collect_phi_values(ds))
-        phi.extend(v for v in raw_phi_values(read_head(path, RAW_SCAN_BYTES)) if v not in phi)  # what the parser may have missed
-
-        if "PixelData" not in ds:
-            if cut or len(ds) < 2 or _image_header(ds) or _is_image_storage(ds):  # an image without its pixels: the file was cut
-                raise UnreadableImageError(path, "truncated", "the file ends before its pixel data")
-            raise UnreadableImageError(path, "no-pixel-data", "the DICOM file holds no image pixel data")
-        try:
-            rows, cols = int(ds.Rows), int(ds.Columns)
-            frames = int(ds.get("NumberOfFrames", 1) or 1)
-            samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        except Exception:
-            raise UnreadableImageError(path, "corrupt", "image dimensions missing or unreadable") from None
-        if rows <= 0 or cols <= 0:
-            raise UnreadableImageError(path, "corrupt", f"invalid image dimensions {rows}x{cols}")
-        if rows * cols > max_pixels:
-            raise RejectedImageError(
-                path, "too-large", f"{rows}x{cols} = {rows * cols / 1e6:.0f} megapixels exceeds the limit of {max_pixels / 1e6:.0f}"
-            )
-        ts_name, ts_uid = _check_decoder(ds, path)
+        parsed = _parse(path, phi, max_pixels=max_pixels, legacy=legacy)
+        ds, rows, cols, frames, samples, ts_name, ts_uid = (
+            parsed.ds,
+            parsed.rows,
+            parsed.cols,
+            parsed.frames,
+            parsed.samples,
+            parsed.ts_name,
+            parsed.ts_uid,
+        )
 
         modality = _text(ds, "Modality")
         view = _text(ds, "ViewPosition")
@@ -312,13 +365,16 @@ def _scrub(meta: ImageMeta, phi: list[str]) -> None:
 
 
 def _short_pixel_data(path: Path, ds: Dataset) -> bool:
-    """Whether the file ends before the pixel data its header declares (a cut transfer)."""
+    """Whether the file ends before the pixel data its header declares (a cut transfer).
+
+    A deferred native pixel data element is measured without reading it (its declared
+    length against the bytes the file holds after it): a receiver checks films of up to
+    a hundred megabytes, several at once.
+    """
     tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    try:
-        data = ds.PixelData
-    except Exception:
-        return True
     if tsyntax is not None and tsyntax.is_compressed:
+        if "PixelData" not in ds:
+            return True
         # encapsulated data ends with a Sequence Delimitation Item; a cut file lacks it
         with open(path, "rb") as fh:
             fh.seek(max(0, path.stat().st_size - 8))
@@ -326,5 +382,14 @@ def _short_pixel_data(path: Path, ds: Dataset) -> bool:
     try:
         expected = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1) * max(1, int(ds.BitsAllocated) // 8)
     except Exception:
-        return False
-    return len(data) < expected
+        expected = None
+    try:
+        raw = ds.get_item("PixelData")
+        deferred = getattr(raw, "value", b"") is None and getattr(raw, "value_tell", None) is not None and not getattr(tsyntax, "is_deflated", False)
+        if deferred:
+            held = min(int(raw.length), path.stat().st_size - int(raw.value_tell))
+        else:
+            held = len(ds.PixelData)
+    except Exception:
+        return True
+    return expected is not None and held < expected

@@ -11,12 +11,23 @@ endian, followed by another in ascending order), as DCMTK and GDCM do.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 import struct
 from pathlib import Path
 
 from .errors import UnreadableImageError
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes, read in chunks (bundles' integrity, result UIDs keyed by content, films keyed by content)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
 
 #: Bytes read to recognise a format (a legacy DICOM's first elements fit in them).
 HEAD_BYTES = 4096

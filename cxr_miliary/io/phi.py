@@ -269,6 +269,40 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+#: A UID as it appears in a message: four or more dot-separated numbers.
+_UID = re.compile(r"(?<![\w.])\d+(?:\.\d+){3,}(?![\w])")
+#: The libraries whose log lines may quote a data set's values or UIDs.
+THIRD_PARTY = ("pydicom", "pynetdicom", "highdicom")
+
+
+class ThirdPartyRedactor(logging.Filter):
+    """A handler's filter: lines from :data:`THIRD_PARTY` loggers lose quoted values and UIDs.
+
+    On a handler, not a logger: a logger's filter sees only records made on that very
+    logger, and pynetdicom and highdicom log from child loggers (``pynetdicom.utils``:
+    "Non-conformant 'Affected SOP Instance UID' value '...'"; ``highdicom.base``: every
+    source's SOP Instance UID).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite a third-party record in place; every record passes."""
+        if record.name.split(".", 1)[0] in THIRD_PARTY:
+            try:
+                message = record.getMessage()
+            except Exception:
+                message = str(record.msg)
+            record.msg = _UID.sub("[uid]", redact(message))
+            record.args = None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put :class:`ThirdPartyRedactor` on every handler of the root logger (idempotent; call after configuring logging)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, ThirdPartyRedactor) for f in handler.filters):
+            handler.addFilter(ThirdPartyRedactor())
+
+
 def install_pydicom_log_filter() -> None:
     """Attach the redacting filter to pydicom's logger (idempotent)."""
     logger = logging.getLogger("pydicom")

@@ -14,7 +14,6 @@ never imports Lightning or unpickles anything. Every refusal is a :class:`Bundle
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import strict_json
+from ..io.files import sha256_file  # re-exported: models.sha256_file is how the rest of the package names it
 
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
@@ -57,15 +57,6 @@ def canonical_head(name: str) -> str:
     if head not in HEADS:
         raise ValueError(f"head must be one of {', '.join(HEADS)} (got {name!r})")
     return head
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --- the card ---------------------------------------------------------------------------

@@ -21,11 +21,12 @@ import numpy as np
 from pydicom import config
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import validate_value
 
 from ..atomic import atomic_path
 from ..inference.prediction import unreliable_sentence
+from ..io.files import sha256_file as content_digest  # a re-sent image with other content gives other result objects
 from ..io.phi import collect_phi_values, quarantined_warnings
 
 log = logging.getLogger(__name__)
@@ -69,15 +70,50 @@ TYPE_2 = (
 )
 
 
-def result_uid(src: Dataset, model_sha256: str, kind: str) -> str:
-    """A result object's UID: the same source image and model always give the same one."""
-    return generate_uid(entropy_srcs=[str(src.get("StudyInstanceUID", "")), str(src.get("SOPInstanceUID", "")), model_sha256, kind, "v1"])
+#: The source's Type 1 UIDs a result refers to: without valid ones there is nothing to attach it to.
+SOURCE_UIDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
+
+
+class InvalidSourceError(ValueError):
+    """The source's identifying UIDs are missing or invalid: no DICOM result can refer to it."""
+
+
+def valid_uid(value: object) -> bool:
+    """Whether ``value`` is one valid DICOM UID (digits and dots, no leading zeros, at most 64 characters)."""
+    return isinstance(value, str) and not isinstance(value, (list, tuple)) and bool(value) and UID(value).is_valid
+
+
+def uid_problem(ds: Dataset) -> str | None:
+    """Which of the Type 1 UIDs (:data:`SOURCE_UIDS`) is missing or invalid (the keyword and why; never the value), or None."""
+    for kw in SOURCE_UIDS:
+        try:
+            value = ds.get(kw)
+        except Exception:  # a value pydicom cannot even parse
+            return f"{kw} cannot be read"
+        if value is None or value == "":
+            return f"{kw} is missing"
+        if not valid_uid(value):
+            return f"{kw} is not a valid UID" if isinstance(value, str) else f"{kw} has {len(value)} values (one is required)"
+    return None
+
+
+def result_uid(src: Dataset, model_sha256: str, kind: str, content: str = "") -> str:
+    """A result object's UID: the same source image (UIDs and content) and model always give the same one."""
+    return generate_uid(entropy_srcs=[str(src.get("StudyInstanceUID", "")), str(src.get("SOPInstanceUID", "")), model_sha256, kind, "v1", content])
 
 
 def evidence(src: Dataset) -> Dataset:
-    """The source header a result refers to and copies from: identifiers that are valid for their types, the rest present and empty."""
+    """The source header a result refers to and copies from: identifiers that are valid for their types, the rest present and empty.
+
+    Raises:
+        InvalidSourceError: A Type 1 UID (:data:`SOURCE_UIDS`) is missing or invalid: an
+            invented one would file the result in another study each time it is written.
+    """
+    problem = uid_problem(src)
+    if problem:
+        raise InvalidSourceError(f"invalid-uid: the image's {problem}; no DICOM result can refer to it")
     ds = Dataset()
-    for kw in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality"):
+    for kw in (*SOURCE_UIDS, "Modality"):
         if kw in src:
             setattr(ds, kw, src.get(kw))
     for kw in COPIED:
@@ -85,8 +121,6 @@ def evidence(src: Dataset) -> Dataset:
             value = _valid_value(src, kw)
             if value is not None:
                 setattr(ds, kw, value)
-    if "StudyInstanceUID" not in ds:
-        ds.StudyInstanceUID = generate_uid()
     for kw in TYPE_2:
         if kw not in ds:
             setattr(ds, kw, "")  # type 2: present, possibly empty
@@ -148,9 +182,9 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return c
 
 
-def structured_report(src: Dataset, result: dict[str, Any], sop_uid: str | None = None) -> Dataset:
-    """A Basic Text SR with the probability, the decision, the distribution pattern and the disclaimer (``sr="basic"``)."""
-    ds = _base(src, BASIC_TEXT_SR, "SR", "cxr-miliary result (not for diagnostic use)", 9902, sop_uid or generate_uid())
+def _basic_text_report(src: Dataset, description: str, sop_uid: str, finding: str, comment: str) -> Dataset:
+    """A Basic Text SR: one finding and one comment (the basic result, and "not analysed")."""
+    ds = _base(src, BASIC_TEXT_SR, "SR", description, 9902, sop_uid)
     ds.ValueType = "CONTAINER"
     ds.ContinuityOfContent = "SEPARATE"
     ds.ConceptNameCodeSequence = Sequence([_code("18748-4", "LN", "Diagnostic imaging report")])
@@ -158,6 +192,14 @@ def structured_report(src: Dataset, result: dict[str, Any], sop_uid: str | None 
     ds.VerificationFlag = "UNVERIFIED"
     ds.PerformedProcedureCodeSequence = Sequence()
     ds.ReferencedPerformedProcedureStepSequence = Sequence()
+    ds.ContentSequence = Sequence(
+        [_text_item("CONTAINS", ("121071", "DCM", "Finding"), finding), _text_item("CONTAINS", ("121106", "DCM", "Comment"), comment)]
+    )
+    return ds
+
+
+def structured_report(src: Dataset, result: dict[str, Any], sop_uid: str | None = None) -> Dataset:
+    """A Basic Text SR with the probability, the decision, the distribution pattern and the disclaimer (``sr="basic"``)."""
     dist = result.get("distribution") or {}
     caveat = unreliable_sentence(result.get("integrity") or {}) + " " if result.get("reliable") is False else ""
     findings = caveat + (
@@ -165,15 +207,8 @@ def structured_report(src: Dataset, result: dict[str, Any], sop_uid: str | None 
         f"(threshold {result['threshold']:.3f}): {'POSITIVE' if result['positive'] else 'negative'}. "
         f"Distribution: {dist.get('pattern', 'not computed')}."
     )
-    ds.ContentSequence = Sequence(
-        [
-            _text_item("CONTAINS", ("121071", "DCM", "Finding"), findings),
-            _text_item(
-                "CONTAINS", ("121106", "DCM", "Comment"), f"Model {result['model']['name']} sha256 {result['model']['sha256'][:16]}. {DISCLAIMER}"
-            ),
-        ]
-    )
-    return ds
+    comment = f"Model {result['model']['name']} sha256 {result['model']['sha256'][:16]}. {DISCLAIMER}"
+    return _basic_text_report(src, "cxr-miliary result (not for diagnostic use)", sop_uid or generate_uid(), findings, comment)
 
 
 def write_dicom_results(
@@ -195,12 +230,50 @@ def write_dicom_results(
 
     Raises:
         ValueError: The source is not DICOM (there is no study to attach results to).
+        InvalidSourceError: Its Type 1 UIDs are missing or invalid.
     """
-    from ..io.dicom import read_dataset
-
     kind = "tid1500" if sr is True else None if sr in (False, None) else str(sr)
     if kind is not None and kind not in SR_KINDS:
         raise ValueError(f"sr must be one of {', '.join(SR_KINDS)}")
+
+    def build(src: Dataset, base: Dataset, uid: Any) -> list[Dataset]:
+        objects = [secondary_capture(base, overlay_rgb, uid("sc"))]
+        if kind == "basic":
+            objects.append(structured_report(base, result, uid("sr-basic")))
+        elif kind == "tid1500":
+            from .report import measurement_report
+
+            objects.append(measurement_report(base, result, uid("sr-series"), uid("sr"), 9902))
+        return objects
+
+    return _write_objects(source, out_dir, str(result["model"]["sha256"]), build)
+
+
+def write_not_analysed(source: str | os.PathLike[str], out_dir: str | os.PathLike[str], error: str, model: dict[str, Any]) -> list[Path]:
+    """A Basic Text SR saying the image was received but not analysed, and why (what a PACS user sees instead of nothing).
+
+    Args:
+        source: The DICOM file that was not scored.
+        out_dir: Where the report goes.
+        error: The error row's text, ``"<code>: <reason>"`` (free of identifiers).
+        model: The model's ``name`` and ``sha256``.
+
+    Raises:
+        ValueError: The source is not DICOM; InvalidSourceError: its Type 1 UIDs are missing or invalid.
+    """
+
+    def build(src: Dataset, base: Dataset, uid: Any) -> list[Dataset]:
+        comment = f"Model {model['name']} sha256 {str(model['sha256'])[:16]}. {DISCLAIMER}"
+        description = "cxr-miliary: not analysed (not for diagnostic use)"
+        return [_basic_text_report(base, description, uid("not-analysed"), f"NOT ANALYSED by cxr-miliary: {error}", comment)]
+
+    return _write_objects(source, out_dir, str(model["sha256"]), build)
+
+
+def _write_objects(source: str | os.PathLike[str], out_dir: str | os.PathLike[str], sha: str, build: Any) -> list[Path]:
+    """Read the source's header, build the result objects, write them all or none (``<SOPInstanceUID>.dcm``)."""
+    from ..io.dicom import read_dataset
+
     try:
         src = read_dataset(source)
     except Exception:
@@ -208,20 +281,17 @@ def write_dicom_results(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    phi = collect_phi_values(src)
-    sha = str(result["model"]["sha256"])
+    phi: list[str] = []
+    content = content_digest(source)
     try:
-        # pydicom's warnings quote element values (the study's identifiers): redacted, at debug level
+        # pydicom's warnings quote element values (the study's identifiers): redacted, at
+        # debug level - collecting the values is itself inside, it reads every element
         with quarantined_warnings(phi):
+            phi.extend(collect_phi_values(src))
             base = evidence(src)
-            objects = [secondary_capture(base, overlay_rgb, result_uid(src, sha, "sc"))]
-            if kind == "basic":
-                objects.append(structured_report(base, result, result_uid(src, sha, "sr-basic")))
-            elif kind == "tid1500":
-                from .report import measurement_report
-
-                objects.append(measurement_report(base, result, result_uid(src, sha, "sr-series"), result_uid(src, sha, "sr"), 9902))
+            objects = build(src, base, lambda kind: result_uid(src, sha, kind, content))
             for ds in objects:
+                ds.SpecificCharacterSet = "ISO_IR 192"  # the values copied are kept as they are (UTF-8), in every object
                 path = out / f"{ds.SOPInstanceUID}.dcm"
                 with atomic_path(path) as tmp:
                     ds.save_as(tmp, enforce_file_format=True)
