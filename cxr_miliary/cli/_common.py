@@ -65,15 +65,29 @@ def unit_interval(value: str) -> float:
     return x
 
 
-def positive_seconds(value: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
+def _finite(value: str, ok: Any, bound: str) -> float:
     try:
         x = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"{value} must be a positive number of seconds")
+    if not (math.isfinite(x) and ok(x)):
+        raise argparse.ArgumentTypeError(f"{value} must be {bound}")
     return x
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    return _finite(value, lambda x: x > 0, "a positive number of seconds")
+
+
+def positive_float(value: str) -> float:
+    """argparse type: a finite number > 0."""
+    return _finite(value, lambda x: x > 0, "a positive number")
+
+
+def non_negative_float(value: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _finite(value, lambda x: x >= 0, "0 or more")
 
 
 def overlay_size(value: str) -> int | None:

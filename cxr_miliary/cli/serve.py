@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 
-from ._common import UsageError, add_model_options, non_negative_int, positive_int
+from ._common import UsageError, add_model_options, non_negative_float, non_negative_int, positive_float, positive_int
 
 
 def _port(value: str) -> int:
@@ -26,51 +26,101 @@ def register(sub: argparse._SubParsersAction) -> None:
         "resumes the queue: every acknowledged image gets exactly one result. Stop with Ctrl-C or SIGTERM.",
     )
     p.add_argument("--port", type=_port, required=True)
-    p.add_argument("--ae-title", default="CXR-MILIARY", help="this node's AE title (default: %(default)s)")
+    p.add_argument(
+        "--host",
+        default=None,
+        help="the address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for every interface - with --allow-ae)",
+    )
+    p.add_argument("--ae-title", default="CXR-MILIARY", help="this node's AE title; callers must call it by this title (default: %(default)s)")
     p.add_argument("--allow-ae", default=None, metavar="AE,...", help="only these calling AE titles may associate")
     p.add_argument("--out", default="cxr-miliary-node", help="queue, results.jsonl and DICOM results (default: %(default)s)")
     p.add_argument("--dest", default=None, metavar="HOST:PORT:AE", help="send each result's SR and SC here")
+    p.add_argument("--keep-dicom", action="store_true", help="keep each SR and SC in --out/dicom after the destination took it")
     p.add_argument("--workers", type=non_negative_int, default=2, help="decode workers of the scorer")
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--sr", default="tid1500", choices=["tid1500", "basic"])
+    limits = p.add_argument_group("limits (what one caller, one association, one film may take)")
+    limits.add_argument("--max-associations", type=positive_int, default=16, help="associations at once, all callers (default: %(default)s)")
+    limits.add_argument(
+        "--max-per-caller", type=positive_int, default=4, help="associations at once from one address and AE title (default: %(default)s)"
+    )
+    limits.add_argument(
+        "--association-lifetime", type=positive_float, default=3600.0, metavar="S", help="longest an association stays open (default: %(default)g s)"
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="an association without a C-STORE this long is ended; echoes do not count (default: %(default)g s)",
+    )
+    limits.add_argument("--max-film-mb", type=positive_float, default=128.0, help="larger films are refused 0xA700 (default: %(default)g)")
+    limits.add_argument(
+        "--disk-reserve-mb",
+        type=non_negative_float,
+        default=64.0,
+        help="free space kept on --out beyond what queued films' results take (default: %(default)g)",
+    )
     add_model_options(p)
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve until stopped."""
+def _settings(args: argparse.Namespace) -> dict:
+    """Every setting checked and parsed before anything starts (UsageError, exit 2, otherwise)."""
     from ..outputs.paths import OutputPathError, check_dir_target
-    from ..pacs.node import Destination, ModelSpec, Node
-    from ._common import load_predictor
+    from ..pacs import settings
 
     try:
-        dest = Destination.parse(args.dest) if args.dest else None
         check_dir_target(args.out, "--out")
+        return {
+            "host": settings.host(args.host) if args.host is not None else settings.DEFAULT_HOST,
+            "ae_title": settings.ae_title(args.ae_title, "--ae-title"),
+            "allow_ae": settings.allow_list(args.allow_ae) if args.allow_ae is not None else None,
+            "dest": settings.Destination.parse(args.dest) if args.dest else None,
+            "limits": settings.Limits(
+                max_associations=args.max_associations,
+                per_caller=args.max_per_caller,
+                lifetime_s=args.association_lifetime,
+                idle_s=args.idle_timeout,
+                max_film_bytes=int(args.max_film_mb * 2**20),
+                reserve_bytes=int(args.disk_reserve_mb * 2**20),
+            ),
+        }
     except (ValueError, OutputPathError) as exc:
         raise UsageError(str(exc)) from None
-    if len(args.ae_title) > 16 or not args.ae_title.strip():
-        raise UsageError(f"--ae-title {args.ae_title!r}: an AE title has 1 to 16 characters")
-    allow = [a.strip() for a in args.allow_ae.split(",") if a.strip()] if args.allow_ae else None
-    load_predictor(args)  # the bundles are checked here, before the node listens; the scorer loads its own copy
 
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until stopped; exit 1 when the scorer kept dying."""
+    try:
+        import pynetdicom  # noqa: F401
+    except ImportError:
+        raise UsageError("serve needs pynetdicom: pip install 'cxr-miliary[pacs]'") from None
+    from ..pacs.node import ModelSpec, Node
+    from ..pacs.queue import NodeBusy
+    from ._common import load_predictor
+
+    settings = _settings(args)
+    load_predictor(args)  # the bundles are checked here, before the node listens; the scorer loads its own copy
     node = Node(
         ModelSpec(args.weights, args.device, args.precision, args.threads),
         args.out,
         port=args.port,
-        ae_title=args.ae_title,
-        allow_ae=allow,
-        dest=dest,
         workers=args.workers,
         batch_size=args.batch_size,
         sr=args.sr,
+        keep_dicom=args.keep_dicom,
+        **settings,
     )
     try:
         node.start()
+    except NodeBusy as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
-        raise UsageError(f"port {args.port}: cannot listen ({exc.strerror or exc})") from None
+        raise UsageError(f"{settings['host']}:{args.port}: cannot listen ({exc.strerror or exc})") from None
     signal.signal(signal.SIGTERM, lambda *_: node.stop())
     try:
-        node.wait()
+        return node.wait()
     except KeyboardInterrupt:
         node.stop()
-    return 0
+        return node.exit_code

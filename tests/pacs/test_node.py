@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,103 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pydicom
 import pytest
+from dicom_peers import SC, SR, Destination, free_port, send_all, serve
 
 from cxr_miliary.phantom import generate_phantoms
 
 pynetdicom = pytest.importorskip("pynetdicom")
 pytestmark = pytest.mark.slow
-SR = "1.2.840.10008.5.1.4.1.1.88.34"
-SC = "1.2.840.10008.5.1.4.1.1.7"
-DX = "1.2.840.10008.5.1.4.1.1.1.1"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
-
-
-class Destination:
-    """A PACS stand-in: a storage SCP that keeps what it receives (SOP class, UIDs, the SR's numbers)."""
-
-    def __init__(self) -> None:
-        from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-
-        self.port = _free_port()
-        self.received: list[pydicom.Dataset] = []
-        self.lock = threading.Lock()
-        ae = AE(ae_title="DEST")
-        for cx in AllStoragePresentationContexts:
-            ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-        self.server = ae.start_server(("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._store)])
-
-    def _store(self, event) -> int:
-        ds = event.dataset
-        ds.file_meta = event.file_meta
-        with self.lock:
-            self.received.append(ds)
-        return 0x0000
-
-    def unique(self, sop_class: str) -> dict[str, pydicom.Dataset]:
-        with self.lock:
-            return {str(d.SOPInstanceUID): d for d in self.received if d.SOPClassUID == sop_class}
-
-
-def _serve(port: int, out: Path, dest: Destination, bundle: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "cxr_miliary", "--quiet", "serve", "--port", str(port), "--out", str(out), "--dest", f"127.0.0.1:{dest.port}:DEST",
-           "--allow-ae", "SENDER,ECHOSCU,STORESCU", "--weights", str(bundle), "--precision", "fp32", "--workers", "1", "--batch-size", "8"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode())
-        time.sleep(0.3)
-    raise AssertionError("serve never listened")
-
-
-def _send(port: int, files: list[Path], title: str = "SENDER") -> list[Path]:
-    """C-STORE files over one association; the ones not acknowledged."""
-    from pynetdicom import AE
-
-    ae = AE(ae_title=title)
-    ae.add_requested_context(DX)
-    assoc = ae.associate("127.0.0.1", port, ae_title="CXR-MILIARY")
-    if not assoc.is_established:
-        return list(files)
-    left = []
-    try:
-        for f in files:
-            try:
-                status = assoc.send_c_store(pydicom.dcmread(f))
-            except Exception:
-                status = None
-            if not status or status.Status != 0x0000:
-                left.append(f)
-    finally:
-        if assoc.is_established:
-            assoc.release()
-    return left
-
-
-def _send_all(port: int, files: list[Path], threads: int = 4) -> list[Path]:
-    chunks = [files[i::threads] for i in range(threads)]
-    left: list[Path] = []
-    lock = threading.Lock()
-
-    def run(chunk):
-        rest = _send(port, chunk)
-        with lock:
-            left.extend(rest)
-
-    workers = [threading.Thread(target=run, args=(c,)) for c in chunks]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return left
 
 
 def test_a_node_scores_what_it_receives_exactly_once_across_a_kill(tiny_bundle, tmp_path):
@@ -119,8 +26,8 @@ def test_a_node_scores_what_it_receives_exactly_once_across_a_kill(tiny_bundle, 
     generate_phantoms(200, films, seed=61, size=160, formats=("dcm",), workers=2)
     files = sorted((films / "images").glob("*.dcm"))
     dest = Destination()
-    port, out = _free_port(), tmp_path / "node"
-    proc = _serve(port, out, dest, tiny_bundle)
+    port, out = free_port(), tmp_path / "node"
+    proc = serve(port, out, dest, tiny_bundle)
     try:
         from pynetdicom import AE
         from pynetdicom.sop_class import Verification
@@ -143,7 +50,7 @@ def test_a_node_scores_what_it_receives_exactly_once_across_a_kill(tiny_bundle, 
         assoc.release()
 
         # all 200 over 4 associations; kill -9 mid-stream, once some are queued and some scored
-        sending = threading.Thread(target=lambda: left.extend(_send_all(port, files)))
+        sending = threading.Thread(target=lambda: left.extend(send_all(port, files)))
         left: list[Path] = []
         sending.start()
         deadline = time.time() + 300
@@ -153,8 +60,8 @@ def test_a_node_scores_what_it_receives_exactly_once_across_a_kill(tiny_bundle, 
         proc.wait(10)
         sending.join()
         assert 0 < len(left) < 200  # the kill cut the stream: what was not acknowledged is sent again after the restart
-        proc = _serve(port, out, dest, tiny_bundle)
-        again = _send_all(port, left)
+        proc = serve(port, out, dest, tiny_bundle)
+        again = send_all(port, left)
         assert not again, f"{len(again)} not acknowledged"
         deadline = time.time() + 600
         while time.time() < deadline and (len(dest.unique(SR)) < 200 or len(dest.unique(SC)) < 200):
@@ -194,13 +101,16 @@ def test_dcmtk_clients_echo_and_store(tiny_bundle, tmp_path):
     films = tmp_path / "films"
     generate_phantoms(3, films, seed=62, size=160, formats=("dcm",))
     dest = Destination()
-    port = _free_port()
-    proc = _serve(port, tmp_path / "node", dest, tiny_bundle)
+    port = free_port()
+    proc = serve(port, tmp_path / "node", dest, tiny_bundle)
     try:
-        assert subprocess.run(["echoscu", "-aet", "ECHOSCU", "127.0.0.1", str(port)], capture_output=True).returncode == 0
+        assert subprocess.run(["echoscu", "-aet", "ECHOSCU", "-aec", "CXR-MILIARY", "127.0.0.1", str(port)], capture_output=True).returncode == 0
         files = [str(p) for p in sorted((films / "images").glob("*.dcm"))]
-        assert subprocess.run(["storescu", "-aet", "STORESCU", "127.0.0.1", str(port), *files], capture_output=True).returncode == 0
-        refused = subprocess.run(["echoscu", "-aet", "NOBODY", "127.0.0.1", str(port)], capture_output=True)
+        assert (
+            subprocess.run(["storescu", "-aet", "STORESCU", "-aec", "CXR-MILIARY", "127.0.0.1", str(port), *files], capture_output=True).returncode
+            == 0
+        )
+        refused = subprocess.run(["echoscu", "-aet", "NOBODY", "-aec", "CXR-MILIARY", "127.0.0.1", str(port)], capture_output=True)
         assert refused.returncode != 0
         deadline = time.time() + 180
         while time.time() < deadline and len(dest.unique(SR)) < 3:

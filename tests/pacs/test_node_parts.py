@@ -7,11 +7,10 @@ import os
 import threading
 import time
 
-import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+from dicom_peers import result_file
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from cxr_miliary.inference.batch import FLUSH, WAIT
 from cxr_miliary.pacs.node import _store, arrivals
@@ -38,21 +37,7 @@ def test_each_queued_film_once_then_wait_then_flush(tmp_path):
     assert next(source) == FLUSH
 
 
-def _sc_file(path):
-    ds = pydicom.Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID = SC, generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Modality, ds.PatientID = "OT", "X"
-    ds.Rows = ds.Columns = 8
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 8
-    ds.HighBit, ds.PixelRepresentation = 7, 0
-    ds.PixelData = np.arange(64, dtype=np.uint8).tobytes()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = SC, ds.SOPInstanceUID
-    ds.save_as(path, enforce_file_format=True)
-    return ds
+_sc_file = result_file
 
 
 @pytest.mark.parametrize("accepted", [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
@@ -97,7 +82,7 @@ def test_the_sender_keeps_one_association_and_comes_back_after_the_destination_r
     pytest.importorskip("pynetdicom")
     from pynetdicom import AE, evt
 
-    from cxr_miliary.pacs import node as node_module
+    from cxr_miliary.pacs import sender as sender_module
     from cxr_miliary.pacs.node import Destination, ModelSpec, Node
 
     got: list[str] = []
@@ -143,7 +128,7 @@ def test_the_sender_keeps_one_association_and_comes_back_after_the_destination_r
         result(3)
         assert attempt() and len(associations) == 2
         assert sorted(got) == sorted(str(f.SOPInstanceUID) for f in films)  # each once
-        monkeypatch.setattr(node_module, "SEND_IDLE_S", 0.0)
+        monkeypatch.setattr(sender_module, "IDLE_S", 0.0)
         assert attempt() and node._assoc is None  # released when there is nothing to send
     finally:
         node._release()
