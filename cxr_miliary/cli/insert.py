@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ._common import UsageError, non_negative_int, positive_int
@@ -25,13 +26,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--pattern", default="miliary", choices=PATTERNS)
     p.add_argument("--tier", default="moderate", choices=TIER_NAMES)
-    p.add_argument("--n-per-image", type=positive_int, default=1, help="insertions per film (each its own draw)")
-    p.add_argument("--seed", type=int, default=0, help="the same seed, inputs and index give the same films")
+    p.add_argument("--n-per-image", type=_per_image, default=1, help="insertions per film, each its own draw (1 to 100)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="the same seed, inputs and index give the same films")
     p.add_argument("--format", default="png", choices=["png", "dcm"], help="dcm: DICOM inputs keep their pixel format (de-identified)")
     p.add_argument("--force", action="store_true", help="use films the checks refuse")
     p.add_argument("--workers", type=non_negative_int, default=1)
     p.add_argument("--sheet", default=None, metavar="PNG", help="also write a contact sheet: the first films beside their insertions, 1:1 crops")
     p.set_defaults(func=run)
+
+
+def _per_image(value: str) -> int:
+    from ..insertion.job import MAX_PER_IMAGE
+
+    n = positive_int(value)
+    if n > MAX_PER_IMAGE:
+        raise argparse.ArgumentTypeError(f"{value}: at most {MAX_PER_IMAGE} insertions per film")
+    return n
+
+
+def _check_out(out: str, given: list[str], paths: list[str]) -> None:
+    """--out may be neither an input, nor inside a folder being read, nor hold an input (a second run would insert into the first's positives)."""
+    from ..outputs.paths import check_dir_target, check_not_inputs
+
+    check_dir_target(out, "--out")
+    check_not_inputs({}, {"--out": out}, list(given), paths)
+    real = os.path.realpath(out).rstrip(os.sep) + os.sep
+    for p in [*given, *paths]:
+        if os.path.realpath(p).startswith(real):
+            raise UsageError(f"{p}: an input lies inside --out {out}; films and masks written there would be read as films (choose another --out)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,11 +62,13 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.inputs import InputListError, expand_inputs
     from ..insertion.job import insert_files
     from ..models import BundleError
+    from ..outputs.paths import OutputPathError
 
     try:
         paths = expand_inputs(args.inputs)
+        _check_out(args.out, args.inputs, paths)
         default_segmenter()
-    except (InputListError, BundleError) as exc:
+    except (InputListError, BundleError, OutputPathError) as exc:
         raise UsageError(str(exc)) from None
     if not paths:
         raise UsageError("no input files found")

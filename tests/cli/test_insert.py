@@ -22,7 +22,7 @@ def negatives(tmp_path_factory):
     root = tmp_path_factory.mktemp("neg")
     generate_phantoms(2, root, seed=41, size=384, formats=("dcm", "png"), patterns=("normal",), positive_fraction=0.0)
     noise = root / "noise.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200), dtype=np.uint8)).save(noise)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (640, 640), dtype=np.uint8)).save(noise)
     return root
 
 
