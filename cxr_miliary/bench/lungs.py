@@ -28,6 +28,43 @@ def _side_iou(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
     return float(np.mean([mask_iou(sides == s, truth == s) for s in (1, 2)]))
 
 
+def mask_file(path: str, shape: tuple[int, int]) -> np.ndarray:
+    """A lung mask image as an int8 side map at ``shape`` (1 image-left, 2 image-right lung).
+
+    Two grey levels are two lungs (the phantoms' 128 / 255, or any such pair: the
+    darker is taken as image-left); one level (a combined mask, as Shenzhen's and most
+    published sets are) is split into its two largest regions by where they lie.
+    """
+    import cv2
+    from PIL import Image
+    from scipy import ndimage as ndi
+
+    m = np.asarray(Image.open(path).convert("L"))
+    if m.shape != tuple(shape):
+        m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    levels = [v for v in np.unique(m) if v > 0]
+    out = np.zeros(m.shape, np.int8)
+    if len(levels) == 2:
+        out[m == levels[0]], out[m == levels[1]] = 1, 2
+        return out
+    labels, n = ndi.label(m > 0)
+    if n == 0:
+        return out
+    sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+    keep = [int(k) + 1 for k in np.argsort(sizes)[::-1][:2]]
+    centres = {k: ndi.center_of_mass(labels == k)[1] for k in keep}
+    for side, k in enumerate(sorted(keep, key=lambda k: centres[k]), start=1):
+        out[labels == k] = side
+    return out
+
+
+def real_truth(spec: str, shape: tuple[int, int]) -> tuple[str, np.ndarray | None]:
+    """``IMAGE`` (a film whose outline :mod:`.real_outlines` holds) or ``IMAGE=MASK`` (a mask image given with it): (name, side map or None)."""
+    image, _, mask = spec.rpartition("=") if "=" in spec and os.path.isfile(spec.rpartition("=")[2]) else (spec, "", "")
+    name = os.path.basename(image)
+    return name, (mask_file(mask, shape) if mask else outline_masks(name, shape))
+
+
 def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
     """The hand outline of a real film as an int8 side map (1 image-left, 2 image-right), or None."""
     import cv2
@@ -94,19 +131,20 @@ def lung_bench(
             res["phantom"][name]["side_iou"] = _summary(side_ious[name])
             line += f"  per-lung IoU mean {np.mean(side_ious[name]):.3f}"
         log(line)
-    for path in real or []:
-        img = load_image(path).pixels
-        truth = outline_masks(os.path.basename(path), img.shape)
+    for spec in real or []:
+        path = spec.rpartition("=")[0] if "=" in spec and os.path.isfile(spec.rpartition("=")[2]) else spec
+        img = load_image(path, force=True).pixels
+        name, truth = real_truth(spec, img.shape)
         if truth is None:
-            log(f"  {path}: no hand outline for this film; skipped")
+            log(f"  {path}: no outline for this film (give one: --real IMAGE=MASK.png); skipped")
             continue
-        examples.append((os.path.basename(path), img, truth))
+        examples.append((name, img, truth))
         row = {}
         for name, fn in methods.items():
             fields = fn(img)
             row[name] = {"iou": mask_iou(fields.full(), truth > 0), "side_iou": _side_iou(fields.sides_at(truth.shape), truth)}
-        res["real"][os.path.basename(path)] = row
-        log(f"  {os.path.basename(path)} (hand outline, by eye): " + ", ".join(f"{k} IoU {v['iou']:.3f}" for k, v in row.items()))
+        res["real"][name] = row
+        log(f"  {name} (outline given): " + ", ".join(f"{k} IoU {v['iou']:.3f}" for k, v in row.items()))
     big = render_phantom(seed, 0, 2048).display
     for name, fn in methods.items():
         fn(big)
@@ -121,6 +159,36 @@ def lung_bench(
         contact_sheet(examples, methods, sheet)
         log(f"contact sheet: {sheet}")
     return res
+
+
+def condition_bench(
+    n: int = 30,
+    sizes: tuple[int, ...] = (512, 1024, 2048),
+    seed: int = UNSEEN_SEED,
+    conditions: tuple[str, ...] | None = None,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Any]:
+    """The learned lung fields' IoU against the anatomical lung, per phantom condition and size (n phantoms each).
+
+    The same (seed, index) is the same patient in every condition and at every size, so
+    the rows differ by the condition alone.
+    """
+    from ..explain.lungs import find_lung_fields
+    from ..phantom import render_phantom
+    from ..phantom.conditions import CONDITIONS
+
+    out: dict[str, Any] = {"seed": seed, "n": n, "sizes": list(sizes), "iou": {}}
+    for cond in conditions or CONDITIONS:
+        out["iou"][cond] = {}
+        for size in sizes:
+            ious = []
+            for i in range(n):
+                ph = render_phantom(seed, i, size, pattern="normal", condition=cond)
+                ious.append(mask_iou(find_lung_fields(ph.display).full(), ph.lung_mask))
+            out["iou"][cond][str(size)] = _summary(ious)
+        cells = "  ".join(f"{s}px {out['iou'][cond][str(s)]['mean']:.3f} (p5 {out['iou'][cond][str(s)]['p5']:.3f})" for s in sizes)
+        log(f"  {cond:15s} {cells}")
+    return out
 
 
 def contact_sheet(examples: list[tuple[str, np.ndarray, np.ndarray]], methods: dict[str, Callable[[np.ndarray], Any]], path: str) -> None:

@@ -41,7 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--epochs", type=positive_int, default=8, help="insertion: training epochs of each network")
     p.add_argument("--sizes", default="512,1024,2048,3000", help="sizes: render sizes (pixels, or 'detector'), comma list")
-    p.add_argument("--seed", type=int, default=8101, help="sizes: the phantoms' seed (one never used to train or choose)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="sizes, lungs --conditions: the phantoms' seed, one never used to train or choose (default: 8101 for sizes, 7001 for lungs)",
+    )
     p.add_argument("--out", default=None, help="sizes: keep the evaluation (report, scores, maps) here")
     p.add_argument("--vs-peer", action="store_true", help="the same as 'bench peer'")
     p.add_argument("--repeats", type=positive_int, default=3, help="peer, pacs: runs of each side, in turn (the median is reported)")
@@ -58,7 +63,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", default="resnet10t", help="train: timm backbone")
     p.add_argument("--head", default="grid", choices=["global", "grid"], help="train: classifier head")
     p.add_argument("--train-workers", type=_workers, default=(0, 1, 2), help="train: DataLoader worker counts to measure (comma list)")
-    p.add_argument("--real", action="append", default=None, metavar="FILE", help="lungs: a real film with a hand outline (repeatable)")
+    p.add_argument(
+        "--real",
+        action="append",
+        default=None,
+        metavar="FILE[=MASK]",
+        help="lungs: a real film and its lung outline as a mask image (one level: both lungs; two: image-left, image-right), or a film with a built-in outline (repeatable)",
+    )
+    p.add_argument(
+        "--conditions",
+        action="store_true",
+        help="lungs: also IoU per phantom condition (normal, consolidation, effusion, ...) and per size (--sizes)",
+    )
+    p.add_argument(
+        "--conditions-n", type=int, default=30, metavar="N", help="lungs --conditions: phantoms per condition and size (default: %(default)s)"
+    )
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)
 
@@ -78,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         from ..bench.sizes import sizes_bench
 
         sizes = tuple(int(v) if v.strip().isdigit() else v.strip() for v in args.sizes.split(",") if v.strip())
-        res = sizes_bench(args.weights, n=args.n or 100, sizes=sizes, seed=args.seed, workers=args.workers, out=args.out, log=log)
+        res = sizes_bench(
+            args.weights, n=args.n or 100, sizes=sizes, seed=8101 if args.seed is None else args.seed, workers=args.workers, out=args.out, log=log
+        )
     elif args.what == "insertion":
         from ..bench.insertion import insertion_bench
 
@@ -109,6 +130,13 @@ def run(args: argparse.Namespace) -> int:
         from ..bench.lungs import lung_bench
 
         res = lung_bench(args.n or 100, args.size or 1024, real=args.real, sheet=args.sheet, log=log)
+        if args.conditions:
+            from ..bench.lungs import condition_bench
+
+            seed = 7001 if args.seed is None else args.seed
+            sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
+            log(f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}")
+            res["conditions"] = condition_bench(args.conditions_n, sizes, seed=seed, log=log)
     elif args.what == "cache":
         from ..bench.data import cache_speed
 

@@ -51,6 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--positive-fraction", type=float, default=0.5)
     p.add_argument("--patterns", type=_csv, default=ALL_PATTERNS, help=f"comma list from: {', '.join(ALL_PATTERNS)}")
     p.add_argument("--pixel-spacing", type=float, default=None, help="mm per pixel (default: 0.35 at 1024 px)")
+    p.add_argument(
+        "--condition",
+        default=None,
+        help="what real films have, on every image: normal, consolidation, effusion, haze, white-out, florid-miliary, ap-portable, "
+        "devices, or lung-mix (a draw from the lung model's training mix); the lung masks stay the anatomical lung",
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")
     p.add_argument(
         "--contact-sheet",
@@ -84,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             pixel_spacing_mm=args.pixel_spacing,
             workers=args.workers,
             progress=not args.quiet,
+            condition=args.condition,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -146,6 +146,8 @@ class LungMaskDataModule(L.LightningDataModule):
         phantoms: If the manifest does not exist, generate this many phantoms next to it first.
         phantom_seed: Their seed.
         phantom_size: Their side in pixels (or ``"detector"``, ``"mix"``).
+        phantom_condition: Their real-film conditions (``lung-mix``: opacified lungs, AP films,
+            devices, varied bodies; see :mod:`~cxr_miliary.phantom.conditions`), None: plain PA phantoms.
         seed: Augmentation seed.
         orientations: Turn some films and label how, for the orientation head.
     """
@@ -159,6 +161,7 @@ class LungMaskDataModule(L.LightningDataModule):
         phantoms: int = 0,
         phantom_seed: int = 2000,
         phantom_size: int | str = 512,
+        phantom_condition: str | None = None,
         seed: int = 0,
         orientations: bool = True,
     ) -> None:
@@ -170,6 +173,7 @@ class LungMaskDataModule(L.LightningDataModule):
         self.phantoms = phantoms
         self.phantom_seed = phantom_seed
         self.phantom_size = phantom_size
+        self.phantom_condition = phantom_condition
         self.seed = seed
         self.orientations = orientations
         self.splits: dict[str, pd.DataFrame] = {}
@@ -182,7 +186,13 @@ class LungMaskDataModule(L.LightningDataModule):
 
             folder = Path(self.manifest).parent / "phantoms"
             written = generate_phantoms(
-                self.phantoms, folder, seed=self.phantom_seed, size=self.phantom_size, formats=("png",), workers=max(1, self.num_workers)
+                self.phantoms,
+                folder,
+                seed=self.phantom_seed,
+                size=self.phantom_size,
+                formats=("png",),
+                workers=max(1, self.num_workers),
+                condition=self.phantom_condition,
             )
             phantom_lung_manifest(written, self.manifest, seed=self.phantom_seed)
 

@@ -25,6 +25,54 @@ def _sig(z: np.ndarray, soft: float) -> np.ndarray:
 
 
 @dataclass
+class Style:
+    """Anatomy as real films vary it; the defaults are the PA phantom as it always was.
+
+    Every variation maps values already drawn (the random draws keep their order), so a
+    normal phantom of a (seed, index) renders exactly as before.
+
+    Attributes:
+        dome_lift: How much higher (Y units) the image-left and image-right domes sit (an
+            eventration: 0.08-0.15; AP supine films: both).
+        dome_flat: 0 normal domes; 1 low, flat domes (hyperinflation).
+        lordosis: An AP film's lordotic tilt (Y units): the clavicles projected up over or
+            above the apices, the domes up by half as much.
+        shift: A rotated patient (X units): heart, mediastinum and trachea off the midline.
+        scapulae_over: The scapulae over the upper lateral lungs (arms not forward: AP films).
+        wide: Wide collimation: neck, shoulders and upper abdomen in the frame.
+        habitus: Soft-tissue thickness: under 1 a small patient, over 1 a large one.
+        gas_close: Gastric and colonic gas right under the domes.
+    """
+
+    dome_lift: tuple[float, float] = (0.0, 0.0)
+    dome_flat: float = 0.0
+    lordosis: float = 0.0
+    shift: float = 0.0
+    scapulae_over: bool = False
+    wide: bool = False
+    habitus: float = 1.0
+    gas_close: bool = False
+
+    def record(self) -> dict[str, float]:
+        """The variations as phantom record fields (what differs from the normal PA phantom)."""
+        out = {
+            "dome_lift_left_image": self.dome_lift[0],
+            "dome_lift_right_image": self.dome_lift[1],
+            "dome_flat": self.dome_flat,
+            "lordosis": self.lordosis,
+            "rotation_shift": self.shift,
+            "scapulae_over": float(self.scapulae_over),
+            "wide": float(self.wide),
+            "habitus": self.habitus,
+            "gas_close": float(self.gas_close),
+        }
+        return {k: round(float(v), 4) for k, v in out.items()}
+
+
+NORMAL = Style()
+
+
+@dataclass
 class Anatomy:
     """The rendered anatomy and the geometry later stages need."""
 
@@ -35,11 +83,13 @@ class Anatomy:
     params: dict[str, float]
 
 
-def coordinates(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+def coordinates(size: int, rng: np.random.Generator, style: Style = NORMAL) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Normalised, slightly rotated/shifted/scaled patient coordinates for a square image."""
     angle = np.deg2rad(rng.uniform(-4, 4))
     # a third of the films are framed wider: more neck above, more abdomen below
     scale = rng.uniform(0.92, 1.06) if rng.random() < 0.67 else rng.uniform(0.76, 0.9)
+    if style.wide:  # an AP portable film collimated wide: the chest a smaller part of the frame
+        scale *= 0.82
     dx, dy = rng.uniform(-0.05, 0.05), rng.uniform(-0.04, 0.04)
     ax = (np.arange(size, dtype=np.float32) + 0.5) / size
     xs = (ax - 0.5) * 2.0
@@ -52,7 +102,7 @@ def coordinates(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     return Xr.astype(np.float32), Yr.astype(np.float32), {"rotation_deg": float(np.rad2deg(angle)), "scale": float(scale)}
 
 
-def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = None) -> Anatomy:
+def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = None, style: Style = NORMAL) -> Anatomy:
     """Render a PA chest with varied lung shape and size, heart, bones and soft tissue.
 
     Everything here is smooth at the scale of a pixel, so large images are rendered at
@@ -64,12 +114,13 @@ def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = No
         size: Image side in pixels.
         rng: Random generator (all variation comes from it).
         female: Add breast shadows; random when None.
+        style: Variations real films have (:class:`Style`; default: the normal PA phantom).
 
     Returns:
         The :class:`Anatomy`.
     """
     work = min(size // 2, ANATOMY_WORK_MAX) if size >= 512 else size
-    A, lungs, sides, hila, p = _render(work, rng, female)
+    A, lungs, sides, hila, p = _render(work, rng, female, style)
     if work != size:
         # OpenCV's resize is the same half-pixel-centred interpolation as scipy's grid-mode zoom, 5x faster
         A = cv2.resize(np.ascontiguousarray(A, dtype=np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
@@ -81,9 +132,9 @@ def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = No
     return Anatomy(A.astype(np.float32), lung_mask, side_map, px_hila, p)
 
 
-def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
+def _render(size: int, rng: np.random.Generator, female: bool | None, style: Style = NORMAL) -> tuple:
     """Render at ``size``: attenuation, soft lung map, side map, hila (normalised), params."""
-    X, Y, geo = coordinates(size, rng)
+    X, Y, geo = coordinates(size, rng, style)
     p: dict[str, float] = dict(geo)
     soft = 3.0 / size * 2.0  # edge softness ~ 3 px
 
@@ -94,12 +145,13 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     xr = np.abs(X) / width_at
     body = _sig(1.0 - xr, soft * 2)
     thickness = np.sqrt(np.clip(1.0 - xr**2, 0.0, 1.0))
-    # the chest wall's soft tissue stays clearly denser than aerated lung, as on real films
-    A = (0.78 + 0.17 * thickness) * body
+    # the chest wall's soft tissue stays clearly denser than aerated lung, as on real films;
+    # a large patient's soft tissue is thicker still (the lungs less dark against it)
+    A = (0.78 + 0.17 * thickness) * body * style.habitus
 
     # --- lungs (side s: -1 image left, +1 image right)
     apex = rng.uniform(0.09, 0.15)
-    base = rng.uniform(0.74, 0.84)
+    base = rng.uniform(0.74, 0.84) + 0.06 * style.dome_flat - 0.5 * style.lordosis
     lat_w = rng.uniform(0.66, 0.80)
     med = rng.uniform(0.10, 0.14)
     lungs = np.zeros_like(X)
@@ -110,7 +162,8 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     for idx, s in enumerate((-1.0, 1.0)):
         u = X * s
         asym = rng.uniform(-0.02, 0.02)
-        dome_top = base - rng.uniform(0.07, 0.13) + (0.02 if s > 0 else -0.01) + asym  # right dome higher
+        dome_top = base - rng.uniform(0.07, 0.13) * (1.0 - 0.8 * style.dome_flat) + (0.02 if s > 0 else -0.01) + asym  # right dome higher
+        dome_top -= style.dome_lift[idx]  # an eventration, or an AP supine film's high domes
         lw = lat_w * rng.uniform(0.95, 1.03)
         u_apex = rng.uniform(0.22, 0.30)
         lateral = lw * (1.0 - np.exp(-np.clip(Y - apex + 0.02, 0, None) / rng.uniform(0.10, 0.16)))
@@ -128,11 +181,11 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
         behind_dome = _sig(in_lat - 0.03, soft * 3) * _sig(in_med, soft) * _sig(-in_bottom, soft) * np.exp(-np.clip(-in_bottom, 0, None) / 0.05)
         recess = np.maximum(recess, behind_dome)
         side_map[(lung > 0.5)] = idx + 1
-        hila.append((0.44 + rng.uniform(-0.03, 0.03), s * (med + 0.10 + rng.uniform(-0.02, 0.02))))
+        hila.append((0.44 + rng.uniform(-0.03, 0.03), s * (med + 0.10 + rng.uniform(-0.02, 0.02)) + style.shift))
         p[f"dome_{'right' if s < 0 else 'left'}"] = float(dome_top)
 
     # --- heart and mediastinum carve the medial lung and add density
-    hx, hy = rng.uniform(0.10, 0.16), rng.uniform(0.60, 0.68)
+    hx, hy = rng.uniform(0.10, 0.16) + style.shift, rng.uniform(0.60, 0.68) - 0.5 * style.lordosis
     hw, hh = rng.uniform(0.24, 0.32), rng.uniform(0.13, 0.17)
     # the cardiac silhouette: an ellipse whose lower half sits on the diaphragm (no lower
     # border of its own), its right border (image left) flatter than the left
@@ -140,7 +193,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     r_heart = ((X - hx) * squash / hw) ** 2 + ((np.minimum(Y, hy) - hy) / hh) ** 2
     heart = _sig(1.0 - r_heart, soft * 3) * _sig(Y - hy + hh, soft * 3)
     mediast_w = med + 0.02 + 0.05 * _sig(0.30 - Y, 0.03) * _sig(Y - 0.20, 0.03) * (X > 0)  # aortic knob
-    mediast = _sig(mediast_w - np.abs(X - 0.01), soft * 3) * _sig(Y - 0.02, soft)
+    mediast = _sig(mediast_w - np.abs(X - 0.01 - style.shift), soft * 3) * _sig(Y - 0.02, soft)
     # the lung fields a reader outlines stop at the heart and mediastinum, but aerated lung
     # lies behind them too: the heart is a soft-tissue silhouette, not an opaque disc
     behind = lungs * np.maximum(heart, mediast)
@@ -154,8 +207,8 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     # gas below both hemidiaphragms: the gastric fundus under the left dome (image right),
     # colonic gas (the hepatic and splenic flexures) under either; a lung field must stop
     # at the dome above them however dark they are
-    A = A - _abdominal_gas(X, Y, rng, soft, domes)
-    A = A + _shoulder_girdle(X, Y, rng, soft, lat_w) * body
+    A = A - _abdominal_gas(X, Y, rng, soft, domes, close=style.gas_close)
+    A = A + _shoulder_girdle(X, Y, rng, soft, lat_w, over=style.scapulae_over) * body
 
     # --- spine: vertebral bodies and disc spaces, faint through the mediastinum
     spine = _sig(0.045 - np.abs(X), soft) * body
@@ -164,10 +217,10 @@ def _render(size: int, rng: np.random.Generator, female: bool | None) -> tuple:
     A = A + spine * (0.035 + 0.02 * discs)
     # trachea: an air column from the neck down to the carina, then the two main bronchi
     # towards the hila (the right one steeper and shorter); lung fields must stay out of it
-    A = A - _airway(X, Y, rng, soft, hila)
+    A = A - _airway(X, Y, rng, soft, hila, shift=style.shift)
 
     A = A + _ribs(X, Y, rng, soft, lat_w, apex, base) * body
-    A = A + _clavicles(X, Y, rng, soft)
+    A = A + _clavicles(X, Y, rng, soft, lift=style.lordosis)
     if female if female is not None else rng.random() < 0.5:
         A = A + _breasts(X, Y, rng, soft, lat_w)
         p["breasts"] = 1.0
@@ -198,11 +251,11 @@ def _ribs(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, l
     return out
 
 
-def _shoulder_girdle(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lat_w: float) -> np.ndarray:
+def _shoulder_girdle(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lat_w: float, over: bool = False) -> np.ndarray:
     """Scapulae (thin plates over the upper lateral chest, medial border over the lung) and humeral heads."""
     out = np.zeros_like(X)
     u = np.abs(X)
-    rotated_out = rng.random() < 0.5  # arms forward on a good PA film: scapulae mostly clear of the lungs
+    rotated_out = rng.random() < 0.5 and not over  # arms forward on a good PA film: scapulae mostly clear of the lungs
     medial = rng.uniform(0.60, 0.70) if rotated_out else rng.uniform(0.45, 0.58)
     top, bottom = rng.uniform(0.10, 0.16), rng.uniform(0.42, 0.55)
     border = medial + 0.25 * (Y - top) * (bottom - Y)  # a gently curved medial border
@@ -215,10 +268,10 @@ def _shoulder_girdle(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, sof
     return out
 
 
-def _clavicles(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float) -> np.ndarray:
-    """Two clavicles running from the sternal notch up and out to the shoulders."""
+def _clavicles(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lift: float = 0.0) -> np.ndarray:
+    """Two clavicles running from the sternal notch up and out to the shoulders (``lift``: a lordotic film's, projected higher)."""
     u = np.abs(X)
-    y0 = rng.uniform(0.13, 0.18)
+    y0 = rng.uniform(0.13, 0.18) - lift
     centre = y0 - 0.16 * (u - 0.06) + 0.05 * np.sin(np.clip((u - 0.06) / 0.55, 0, 1) * np.pi) * 0.4
     half = rng.uniform(0.011, 0.015) * (1.0 + 0.4 * np.clip(0.2 - u, 0, 0.2) / 0.2)
     d = np.abs(Y - centre)
@@ -250,10 +303,10 @@ def _tube(X: np.ndarray, Y: np.ndarray, start: tuple[float, float], end: tuple[f
     return _sig(radius - dist, soft)
 
 
-def _airway(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, hila: list[tuple[float, float]]) -> np.ndarray:
+def _airway(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, hila: list[tuple[float, float]], shift: float = 0.0) -> np.ndarray:
     """Attenuation removed by the tracheal air column (continuous with the neck) and the main bronchi."""
     carina_y = rng.uniform(0.36, 0.42)
-    cx = rng.uniform(-0.01, 0.02)
+    cx = rng.uniform(-0.01, 0.02) + shift
     width = rng.uniform(0.024, 0.034)  # half-width in X units: 15-22 mm on a 35-43 cm film
     depth = rng.uniform(0.12, 0.22)  # darker on some films than others, always an air column
     # the trachea runs from the top of the film (the neck) to the carina, deviating a little
@@ -271,9 +324,10 @@ def _airway(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float,
 
 
 def _abdominal_gas(
-    X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, domes: dict[float, tuple[float, float, float, float]]
+    X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, domes: dict[float, tuple[float, float, float, float]], close: bool = False
 ) -> np.ndarray:
-    """Attenuation removed by gastric and colonic gas under the hemidiaphragms (varied: none to a lot)."""
+    """Attenuation removed by gastric and colonic gas under the hemidiaphragms (varied: none to a lot; ``close``: right under the domes)."""
+    gap = 0.25 if close else 1.0  # the dome's own soft tissue, a few mm, is all that parts gas from lung
     out = np.zeros_like(X)
 
     def dome_y(side: float, x: float) -> float:
@@ -285,7 +339,7 @@ def _abdominal_gas(
     if rng.random() < 0.75:
         gx = rng.uniform(0.25, 0.45)
         gw, gh = rng.uniform(0.06, 0.13), rng.uniform(0.025, 0.05)
-        gy = dome_y(1.0, gx) + gh + rng.uniform(0.01, 0.04)
+        gy = dome_y(1.0, gx) + gh + rng.uniform(0.01, 0.04) * gap
         level = gy + gh * rng.uniform(-0.2, 0.5)
         bubble = _sig(1.0 - ((X - gx) / gw) ** 2 - ((Y - gy) / gh) ** 2, soft * 2) * _sig(level - Y, soft)
         out += rng.uniform(0.10, 0.22) * bubble
@@ -296,7 +350,7 @@ def _abdominal_gas(
             continue
         n = int(rng.integers(2, 6))
         x = side * rng.uniform(0.30, 0.65)
-        y = dome_y(side, x) + rng.uniform(0.05, 0.12)
+        y = dome_y(side, x) + rng.uniform(0.05, 0.12) * gap
         heading = rng.uniform(-0.6, 0.6) + (np.pi if rng.random() < 0.5 else 0.0)
         depth = rng.uniform(0.06, 0.18)
         for _ in range(n):
@@ -305,5 +359,5 @@ def _abdominal_gas(
             out += depth * rng.uniform(0.7, 1.0) * seg
             heading += rng.uniform(-0.5, 0.5)
             x += 1.6 * r * np.cos(heading)
-            y = max(y + 0.8 * r * np.sin(heading) * 0.5, dome_y(side, x) + r * 0.6)
+            y = max(y + 0.8 * r * np.sin(heading) * 0.5, dome_y(side, x) + r * (0.6 if not close else 0.45))
     return out

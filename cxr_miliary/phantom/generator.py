@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lung_zones import ZONE_NAMES, zone_map
+from . import conditions
 from .acquisition import acquire
-from .anatomy import render_anatomy
+from .anatomy import NORMAL, render_anatomy
 from .lesions import Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture
 from .patterns import ALL_PATTERNS, DIFFICULTIES, NEGATIVE_PATTERNS, POSITIVE_PATTERNS  # noqa: F401 - re-exported
 from .vessels import render_vessels
@@ -86,6 +87,7 @@ def render_phantom(
     positive_fraction: float = 0.5,
     patterns: tuple[str, ...] = ALL_PATTERNS,
     pixel_spacing_mm: float | None = None,
+    condition: str | None = None,
 ) -> Phantom:
     """Render image ``index`` of the phantom set ``seed``.
 
@@ -99,6 +101,9 @@ def render_phantom(
         patterns: Patterns to draw from.
         pixel_spacing_mm: Physical pixel size; default covers the same anatomy as
             0.35 mm at 1024 px (or the detector's, with ``size="detector"``).
+        condition: A condition real films have (:data:`~cxr_miliary.phantom.conditions.CONDITIONS`:
+            opacified lungs, AP portable geometry, devices; or ``lung-mix``, a draw from the lung
+            model's training mix), drawn from a random stream of its own; None: the PA phantom as always.
 
     Returns:
         The :class:`Phantom`.
@@ -111,11 +116,18 @@ def render_phantom(
         raise ValueError(f"unknown pattern {pattern!r}; choose from {', '.join(ALL_PATTERNS)}")
     tier = difficulty or str(rng.choice(DIFFICULTIES))
     spacing = pixel_spacing_mm or DEFAULT_SPACING_AT_1024 * 1024 / size
-    anat = render_anatomy(size, rng)
+    crng = conditions.rng_for_condition(seed, index) if condition else None
+    chosen = conditions.choose(condition, crng) if condition and crng is not None else None
+    style = conditions.style_for(chosen, crng) if chosen and crng is not None else NORMAL
+    anat = render_anatomy(size, rng, style=style)
     lungs = anat.lung_mask
     zones = zone_map(anat.lung_side)
     prominence = rng.uniform(1.6, 2.1) if pattern == "vascular" else rng.uniform(0.85, 1.15)
     A = anat.attenuation + render_vessels(size, anat.hila, lungs, rng, prominence)
+    seen: dict[str, object] = {}
+    if chosen and crng is not None:  # the truth stays the anatomical lung, whatever covers it
+        A, seen = conditions.apply(chosen, A, anat, spacing, crng)
+        seen.update(style.record())
 
     lesion = Lesion(np.zeros_like(A), np.zeros(A.shape, dtype=bool), {})
     involved: list[str] = []
@@ -170,5 +182,6 @@ def render_phantom(
         "index": int(index),
         "size": int(size),
         **{k: v for k, v in acq.params.items()},
+        **seen,
     }
     return Phantom(acq.display, acq.stored, acq.bits, lungs, lesion.mask & lungs if label else lesion.mask, record, anat.lung_side)

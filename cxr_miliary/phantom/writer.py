@@ -83,8 +83,8 @@ def write_dicom(path: Path, ph: Phantom, patient_id: str) -> None:
 
 
 def _job(args: tuple) -> dict[str, object]:
-    seed, index, size, out, formats, positive_fraction, patterns, spacing = args
-    ph = render_phantom(seed, index, size, positive_fraction=positive_fraction, patterns=patterns, pixel_spacing_mm=spacing)
+    seed, index, size, out, formats, positive_fraction, patterns, spacing, condition = args
+    ph = render_phantom(seed, index, size, positive_fraction=positive_fraction, patterns=patterns, pixel_spacing_mm=spacing, condition=condition)
     stem = f"ph{seed:04d}_{index:06d}"
     patient_id = f"PH{seed:04d}-{index:06d}"
     row: dict[str, object] = {"patient_id": patient_id, "source": "phantom", "synthetic": True}
@@ -117,6 +117,7 @@ def generate_phantoms(
     workers: int = 1,
     start: int = 0,
     progress: bool = False,
+    condition: str | None = None,
 ) -> Path:
     """Generate a phantom set with ground truth.
 
@@ -133,6 +134,8 @@ def generate_phantoms(
         workers: Worker processes; the result is identical to a serial run.
         start: First image index (to extend a set).
         progress: Show a progress bar on stderr.
+        condition: Real films' conditions (opacified lungs, AP films, devices: see
+            :mod:`~cxr_miliary.phantom.conditions`; ``lung-mix`` for the lung model's mix).
 
     Returns:
         The path of ``manifest.csv``.
@@ -148,7 +151,12 @@ def generate_phantoms(
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, size, out, tuple(formats), positive_fraction, tuple(patterns), pixel_spacing_mm) for i in range(start, start + n)]
+    if condition is not None:
+        from .conditions import CONDITIONS, MIXES
+
+        if condition not in CONDITIONS + MIXES:
+            raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS + MIXES)}")
+    jobs = [(seed, i, size, out, tuple(formats), positive_fraction, tuple(patterns), pixel_spacing_mm, condition) for i in range(start, start + n)]
     rows = run_jobs(_job, jobs, workers=workers, desc="phantoms", progress=progress)
     manifest = out / "manifest.csv"
     columns = list(MANIFEST_COLUMNS) + [k for k in rows[0] if k not in MANIFEST_COLUMNS] if rows else list(MANIFEST_COLUMNS)

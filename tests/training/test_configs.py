@@ -19,6 +19,7 @@ STACKS = {
     "nih_pretrain": ["nih_pretrain.yaml"],
     "csv_example": ["csv_example.yaml"],
     "lung_fields": ["lung_fields.yaml"],
+    "lung_fields_conditions": ["lung_fields.yaml", "lung_fields_conditions.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -32,13 +33,15 @@ def test_every_config_is_covered():
 @pytest.mark.parametrize("name", sorted(STACKS))
 def test_config_parses(name):
     args = [a for f in STACKS[name] for a in ("--config", str(ROOT / "configs" / f))]
-    task = ["lungs"] if name == "lung_fields" else []
+    task = ["lungs"] if name.startswith("lung_fields") else []
     out = subprocess.run([sys.executable, str(ROOT / "train.py"), *task, "fit", *args, "--print_config"], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     cfg = yaml.safe_load(out.stdout)
-    if name == "lung_fields":
+    if name.startswith("lung_fields"):
         assert cfg["model"]["encoder"].startswith("tu-") and cfg["data"]["image_size"] == 256
         assert "cxr_miliary.training.ExportLungBundle" in [c["class_path"] for c in cfg["trainer"]["callbacks"]]
+        if name == "lung_fields_conditions":  # the fine-tune on real films' conditions, from the shipped lung model
+            assert cfg["data"]["phantom_condition"] == "lung-mix" and cfg["model"]["init_from"] == "weights/lungs"
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert "in_chans" not in cfg["model"] and cfg["data"]["channels"] in (1, 3)  # model.in_chans is linked from data.channels

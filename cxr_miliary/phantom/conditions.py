@@ -1,0 +1,274 @@
+"""What real films have that the lung fields must survive: opacified lungs, AP portable films, devices, varied bodies.
+
+Each condition changes the film and never the truth: the lung mask stays the *anatomical*
+lung, as a reader outlines it on a film where fluid, consolidation or haze hides it.
+
+- ``consolidation``: lobar air-space opacity, one to three zones of one or both lungs,
+  as dense as soft tissue, with air bronchograms;
+- ``effusion``: dependent fluid with a meniscus climbing the lateral wall, from a blunted
+  angle to half a hemithorax, one or both sides; the dome and the angle vanish under it;
+- ``haze``: bilateral air-space haze (oedema, ARDS, an underexposed AP film), perihilar or
+  basal, patchy;
+- ``white-out``: one hemithorax opacified (a massive effusion or collapse);
+- ``florid-miliary``: the florid tier of the pattern itself, denser still;
+- ``ap-portable``: a supine or semi-erect AP film: lordotic tilt, high domes, rotation,
+  wide collimation, scapulae over the lungs, usually with lines and leads and some haze;
+- ``devices``: ECG leads and their wires, a central line, endotracheal and nasogastric
+  tubes, sternotomy wires, surgical clips.
+
+Across every condition the body varies too (:func:`style_for`): small and large
+patients, flat or eventrated domes, gas right under the domes. The draws use a random
+stream of their own, so the anatomy's draws of a (seed, index) are unchanged.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .acquisition import gaussian, smooth
+from .anatomy import Anatomy, Style
+from .lesions import nodules
+
+CONDITIONS = ("normal", "consolidation", "effusion", "haze", "white-out", "florid-miliary", "ap-portable", "devices")
+#: The lung model's training mix: every condition, normal films a quarter.
+LUNG_MIX = {
+    "normal": 0.25,
+    "consolidation": 0.12,
+    "effusion": 0.12,
+    "haze": 0.10,
+    "white-out": 0.06,
+    "florid-miliary": 0.08,
+    "ap-portable": 0.15,
+    "devices": 0.12,
+}
+#: Condition names ``render_phantom`` takes besides :data:`CONDITIONS`: a draw from the mix.
+MIXES = ("lung-mix",)
+#: Metal (wires, clips, electrodes) against the anatomy's units (bone is ~0.1): white on any film.
+METAL = 0.9
+
+
+def rng_for_condition(seed: int, index: int) -> np.random.Generator:
+    """The condition's own random stream for image ``index`` of set ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 0xC0D]))
+
+
+def choose(name: str, rng: np.random.Generator) -> str:
+    """A condition name, a mix drawn from (``lung-mix``), or an error naming the choices."""
+    if name in CONDITIONS:
+        return name
+    if name == "lung-mix":
+        names, weights = zip(*LUNG_MIX.items(), strict=True)
+        return str(rng.choice(names, p=np.asarray(weights) / sum(weights)))
+    raise ValueError(f"condition must be one of {', '.join(CONDITIONS + MIXES)} (got {name!r})")
+
+
+def style_for(condition: str, rng: np.random.Generator) -> Style:
+    """The anatomy of a film with ``condition``; bodies and domes vary under every condition."""
+    u = rng.random(6)
+    lift = [0.0, 0.0]
+    if u[0] < 0.08:  # an eventrated dome, either side
+        lift[int(u[1] < 0.5)] = float(rng.uniform(0.08, 0.15))
+    style = Style(
+        dome_lift=(lift[0], lift[1]),
+        dome_flat=float(rng.uniform(0.6, 1.0)) if u[2] < 0.12 else 0.0,
+        habitus=float(rng.choice([rng.uniform(0.8, 0.92), 1.0, rng.uniform(1.1, 1.3)], p=[0.2, 0.55, 0.25])),
+        gas_close=bool(u[3] < 0.4),
+        shift=float(rng.uniform(-0.04, 0.04)) if u[4] < 0.2 else 0.0,
+    )
+    if condition == "ap-portable":
+        high = float(rng.uniform(0.02, 0.07))  # supine: the abdomen pushes both domes up
+        style.dome_lift = (style.dome_lift[0] + high, style.dome_lift[1] + high)
+        style.dome_flat = 0.0
+        style.lordosis = float(rng.uniform(0.02, 0.07))
+        style.shift = float(rng.uniform(-0.07, 0.07))
+        style.scapulae_over = True
+        style.wide = bool(rng.random() < 0.6)
+        style.gas_close = bool(rng.random() < 0.6)
+    return style
+
+
+def _noise(shape: tuple[int, int], sigma_frac: float, rng: np.random.Generator) -> np.ndarray:
+    """Smooth noise of unit spread, structure ``sigma_frac`` of the side."""
+    h, w = shape
+    small = rng.standard_normal((max(8, h // 8), max(8, w // 8))).astype(np.float32)
+    small = gaussian(small, max(1.0, sigma_frac * small.shape[0]))
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return big / (big.std() + 1e-6)
+
+
+def _box(side_map: np.ndarray, side: int) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero((side_map == side).any(axis=1))
+    cols = np.flatnonzero((side_map == side).any(axis=0))
+    return None if rows.size == 0 else (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
+
+
+def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
+    """Lobar opacity as dense as soft tissue in 1-3 zones (of one or both lungs), ragged, with air bronchograms."""
+    side_map = anat.lung_side
+    h, w = side_map.shape
+    out = np.zeros((h, w), np.float32)
+    sides = [1, 2] if rng.random() < 0.35 else [int(rng.integers(1, 3))]
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    for side in sides:
+        box = _box(side_map, side)
+        if box is None:
+            continue
+        top, bottom, left, right = box
+        lo, hi = sorted(rng.uniform(0.0, 1.0, 2))
+        lo, hi = (lo * 0.7, max(hi, lo * 0.7 + 0.3))  # at least a third of the lung's height
+        band = (yy >= top + lo * (bottom - top)) & (yy <= top + hi * (bottom - top))
+        ragged = _noise((h, w), 0.08, rng) * 0.15 * (bottom - top)
+        region = (side_map == side) & (band | (np.abs(yy - top - (lo + hi) / 2 * (bottom - top)) < ragged))
+        fill = smooth(region.astype(np.float32), max(1.0, 0.01 * h))
+        dense = rng.uniform(0.28, 0.45) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2)
+        out += fill * dense
+        # air bronchograms: dark branching lines inside the opacity
+        for _ in range(int(rng.integers(0, 5))):
+            y0, x0 = top + (lo + hi) / 2 * (bottom - top), (left + right) / 2
+            angle = rng.uniform(0, 2 * np.pi)
+            length = rng.uniform(0.1, 0.25) * h
+            pts = np.array([[x0, y0], [x0 + length * np.cos(angle), y0 + length * np.sin(angle)]], np.int32)
+            canvas = np.zeros((h, w), np.uint8)
+            cv2.polylines(canvas, [pts], False, 255, max(1, round(0.004 * h)), cv2.LINE_AA)
+            out -= canvas.astype(np.float32) / 255 * fill * 0.12
+    return out
+
+
+def _effusion(anat: Anatomy, rng: np.random.Generator, large: bool = False) -> np.ndarray:
+    """Dependent fluid with a meniscus that climbs the lateral wall; ``large``: up to the whole hemithorax."""
+    side_map = anat.lung_side
+    h, w = side_map.shape
+    out = np.zeros((h, w), np.float32)
+    sides = [int(rng.integers(1, 3))] if large or rng.random() >= 0.4 else [1, 2]
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    body = cv2.dilate((side_map > 0).astype(np.uint8), np.ones((max(3, h // 40), max(3, w // 40)), np.uint8)) > 0
+    for side in sides:
+        box = _box(side_map, side)
+        if box is None:
+            continue
+        top, bottom, left, right = box
+        height = bottom - top
+        depth = rng.uniform(0.85, 1.0) if large else rng.uniform(0.1, 0.55)
+        level = bottom - depth * height
+        lateral = left if side == 1 else right
+        climb = (1 - np.abs(xx - lateral) / max(right - left, 1)).clip(0, 1) ** 2 * height * rng.uniform(0.08, 0.2)
+        inside = (xx >= left - 0.03 * w) & (xx <= right + 0.03 * w)
+        fluid = (yy > level - climb) & inside & ((side_map == side) | (body & (yy > level)))
+        out += smooth(fluid.astype(np.float32), max(1.0, 0.006 * h)) * rng.uniform(0.38, 0.5)
+    return out
+
+
+def _haze(anat: Anatomy, rng: np.random.Generator, strength: tuple[float, float] = (0.12, 0.3)) -> np.ndarray:
+    """Bilateral air-space haze: perihilar (bat-wing) or basal, patchy."""
+    lungs = anat.lung_mask.astype(np.float32)
+    h, w = lungs.shape
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    if rng.random() < 0.5:  # perihilar
+        weight = np.zeros((h, w), np.float32)
+        for hr, hc in anat.hila:
+            weight = np.maximum(weight, np.exp(-(((yy - hr) / (0.25 * h)) ** 2 + ((xx - hc) / (0.2 * w)) ** 2)))
+    else:  # basal
+        rows = np.flatnonzero(lungs.any(axis=1))
+        top, bottom = (rows[0], rows[-1]) if rows.size else (0, h)
+        weight = ((yy - top) / max(bottom - top, 1)).clip(0, 1) ** 1.5
+    patchy = (0.7 + 0.3 * _noise((h, w), 0.06, rng).clip(-2, 2) / 2).clip(0.3, 1.2)
+    return smooth(lungs, max(1.0, 0.01 * h)) * (0.3 + 0.7 * weight) * patchy * rng.uniform(*strength)
+
+
+def _line(canvas: np.ndarray, points: np.ndarray, width: int) -> None:
+    cv2.polylines(canvas, [np.round(points).astype(np.int32)], False, 255, max(1, width), cv2.LINE_AA)
+
+
+def _curve(p0: tuple[float, float], p1: tuple[float, float], bend: float, n: int = 24) -> np.ndarray:
+    """A gently bent curve from p0 to p1 (x, y), bowed sideways by ``bend`` of its length."""
+    t = np.linspace(0, 1, n)[:, None]
+    a, b = np.asarray(p0, np.float32), np.asarray(p1, np.float32)
+    normal = np.array([-(b - a)[1], (b - a)[0]], np.float32)
+    return a + (b - a) * t + normal * bend * np.sin(np.pi * t)
+
+
+def _devices(anat: Anatomy, rng: np.random.Generator, many: bool) -> tuple[np.ndarray, list[str]]:
+    """Leads, lines, tubes, wires and clips where they lie on a chest film (metal white, plastic tubes fainter)."""
+    h, w = anat.lung_mask.shape
+    metal = np.zeros((h, w), np.uint8)
+    tube = np.zeros((h, w), np.uint8)
+    drawn: list[str] = []
+    rows = np.flatnonzero(anat.lung_mask.any(axis=1))
+    top, bottom = (rows[0], rows[-1]) if rows.size else (int(0.1 * h), int(0.8 * h))
+    boxes = [_box(anat.lung_side, s) for s in (1, 2)]
+    mid = (boxes[0][3] + boxes[1][2]) / 2 if all(boxes) else w / 2  # between the lungs' medial edges
+    height = bottom - top
+    px = max(1, round(0.0025 * w))  # about 1 mm on a 40 cm film
+
+    def want(p: float) -> bool:
+        return rng.random() < (p if not many else min(1.0, p + 0.3))
+
+    if want(0.6):  # ECG electrodes (a snap: ring and dot) with their wires running off the film
+        for _ in range(int(rng.integers(3, 6))):
+            cx, cy = rng.uniform(0.1, 0.9) * w, top + rng.uniform(-0.1, 0.9) * height
+            r = rng.uniform(0.010, 0.016) * w
+            cv2.circle(metal, (round(cx), round(cy)), round(r), 255, max(1, px), cv2.LINE_AA)
+            cv2.circle(metal, (round(cx), round(cy)), max(1, round(r * 0.3)), 255, -1, cv2.LINE_AA)
+            edge = (rng.choice([0.0, w]), rng.uniform(0, h))
+            _line(metal, _curve((cx, cy), edge, rng.uniform(-0.3, 0.3)), px)
+        drawn.append("ecg")
+    if want(0.35):  # sternotomy wires: twisted loops down the sternum
+        for k in range(int(rng.integers(4, 8))):
+            cy = top + (0.15 + 0.08 * k) * height
+            cv2.ellipse(metal, (round(mid), round(cy)), (round(0.018 * w), round(0.007 * h)), rng.uniform(-15, 15), 0, 360, 255, 2 * px, cv2.LINE_AA)
+            cv2.line(
+                metal, (round(mid), round(cy - 0.01 * h)), (round(mid + rng.uniform(-3, 3) * px), round(cy + 0.012 * h)), 255, 2 * px, cv2.LINE_AA
+            )
+        drawn.append("sternotomy")
+    if want(0.25):  # surgical clips in the mediastinum and hila
+        for _ in range(int(rng.integers(2, 8))):
+            cx, cy = mid + rng.uniform(-0.12, 0.12) * w, top + rng.uniform(0.2, 0.6) * height
+            a = rng.uniform(0, np.pi)
+            d = np.array([np.cos(a), np.sin(a)]) * 0.008 * w
+            cv2.line(metal, (round(cx - d[0]), round(cy - d[1])), (round(cx + d[0]), round(cy + d[1])), 255, 2 * px, cv2.LINE_AA)
+        drawn.append("clips")
+    if want(0.35):  # a central venous line: from the neck or subclavian down into the superior vena cava
+        start = (mid + rng.choice([-1, 1]) * rng.uniform(0.15, 0.3) * w, top - rng.uniform(0.02, 0.08) * h)
+        end = (mid - rng.uniform(0.01, 0.05) * w, top + rng.uniform(0.25, 0.4) * height)
+        _line(tube, _curve(start, end, rng.uniform(-0.2, 0.2)), 2 * px)
+        drawn.append("central-line")
+    if want(0.25):  # an endotracheal tube in the trachea, tip above the carina
+        x = mid + rng.uniform(-0.01, 0.01) * w
+        for dx in (-0.008 * w, 0.008 * w):
+            _line(tube, np.array([[x + dx, 0], [x + dx, top + rng.uniform(0.05, 0.15) * height]]), px)
+        drawn.append("et-tube")
+    if want(0.25):  # a nasogastric tube down the oesophagus, across the left dome into the stomach
+        x = mid + 0.02 * w
+        pts = np.array(
+            [[x, 0], [x + 0.01 * w, top + 0.5 * height], [x + 0.06 * w, bottom + 0.02 * h], [x + rng.uniform(0.1, 0.2) * w, bottom + 0.08 * h]]
+        )
+        _line(tube, pts, 2 * px)
+        drawn.append("ng-tube")
+    att = metal.astype(np.float32) / 255 * METAL + tube.astype(np.float32) / 255 * rng.uniform(0.12, 0.25)
+    return att, drawn
+
+
+def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, object]]:
+    """``A`` with ``condition``'s opacities and devices added (the anatomy's own variations come from :func:`style_for`)."""
+    extra: dict[str, object] = {"condition": condition}
+    add = np.zeros_like(A, dtype=np.float32)
+    if condition == "consolidation":
+        add += _consolidation(anat, rng)
+    elif condition == "effusion":
+        add += _effusion(anat, rng)
+    elif condition == "haze":
+        add += _haze(anat, rng)
+    elif condition == "white-out":
+        add += _effusion(anat, rng, large=True)
+    elif condition == "florid-miliary":
+        lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
+        add += lesion.attenuation
+    devices: list[str] = []
+    if condition in ("devices", "ap-portable") or rng.random() < 0.1:
+        att, devices = _devices(anat, rng, many=condition != "normal")
+        add += att
+    if condition == "ap-portable" and rng.random() < 0.6:
+        add += _haze(anat, rng, strength=(0.05, 0.18))
+    extra["devices"] = ",".join(devices)
+    return A + add, extra

@@ -1,0 +1,30 @@
+"""The lung bench: outlines given as mask images, per-condition IoU, summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from cxr_miliary.bench.lungs import _summary, condition_bench, mask_file, real_truth
+
+
+def test_a_combined_mask_is_split_into_lungs_by_side_and_two_levels_are_sides(tmp_path):
+    m = np.zeros((40, 60), np.uint8)
+    m[5:35, 5:25] = 255
+    m[5:35, 35:55] = 255
+    Image.fromarray(m).save(tmp_path / "one.png")
+    sides = mask_file(str(tmp_path / "one.png"), (80, 120))  # resized to the film
+    assert set(np.unique(sides)) == {0, 1, 2} and sides[40, 20] == 1 and sides[40, 100] == 2
+    m2 = m.copy()
+    m2[:, 30:] //= 2  # the image-right lung at another level
+    Image.fromarray(m2).save(tmp_path / "two.png")
+    assert set(np.unique(mask_file(str(tmp_path / "two.png"), (40, 60)))) == {0, 1, 2}
+    name, truth = real_truth(f"{tmp_path / 'film.dcm'}={tmp_path / 'one.png'}", (40, 60))
+    assert name == "film.dcm" and truth is not None and (truth > 0).sum() == (m > 0).sum()
+    assert real_truth(str(tmp_path / "unknown.dcm"), (40, 60))[1] is None
+
+
+def test_condition_bench_measures_each_condition():
+    out = condition_bench(1, (192,), seed=5, conditions=("normal", "effusion"), log=lambda *_: None)
+    assert set(out["iou"]) == {"normal", "effusion"} and 0.5 < out["iou"]["normal"]["192"]["mean"] <= 1.0
+    assert _summary([0.8, 1.0])["below_0.9"] == 0.5

@@ -1,0 +1,45 @@
+"""Real films' conditions on phantoms: the film changes, the truth (the anatomical lung) does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cxr_miliary.phantom import render_phantom
+from cxr_miliary.phantom.conditions import CONDITIONS, LUNG_MIX, choose, rng_for_condition, style_for
+
+
+@pytest.mark.parametrize("condition", ["consolidation", "effusion", "haze", "white-out", "florid-miliary", "devices"])
+def test_a_condition_changes_the_film_inside_the_lungs_and_never_the_truth(condition):
+    plain = render_phantom(31, 2, 256, pattern="normal", condition="normal")
+    with_it = render_phantom(31, 2, 256, pattern="normal", condition=condition)
+    assert np.array_equal(plain.lung_mask, with_it.lung_mask)  # the same patient, the same anatomical lung
+    assert with_it.record["condition"] == condition
+    diff = np.abs(with_it.display - plain.display)
+    if condition != "devices":  # opacities lie in the lungs: the lungs turn whiter
+        assert with_it.display[plain.lung_mask].mean() > plain.display[plain.lung_mask].mean() + 0.01
+    assert diff.max() > 0.05
+
+
+def test_white_out_makes_a_lung_as_white_as_the_chest_wall():
+    ph = render_phantom(32, 0, 256, pattern="normal", condition="white-out")
+    lungs, sides = ph.lung_mask, ph.lung_side
+    means = [ph.display[sides == s].mean() for s in (1, 2)]
+    assert max(means) - min(means) > 0.1 and lungs.sum() > 0.1 * lungs.size
+
+
+def test_ap_films_change_the_anatomy_and_the_mix_is_a_distribution():
+    style = style_for("ap-portable", rng_for_condition(5, 1))
+    assert style.lordosis > 0 and style.scapulae_over and min(style.dome_lift) > 0
+    ap = render_phantom(33, 1, 256, pattern="normal", condition="ap-portable")
+    assert ap.record["lordosis"] > 0 and ap.lung_mask.any()
+    drawn = {choose("lung-mix", rng_for_condition(7, i)) for i in range(200)}
+    assert drawn == set(LUNG_MIX) == set(CONDITIONS)
+    with pytest.raises(ValueError, match="condition must be one of"):
+        choose("bilateral-nonsense", rng_for_condition(0, 0))
+
+
+def test_without_a_condition_a_phantom_is_what_it_always_was():
+    a = render_phantom(34, 3, 192)
+    b = render_phantom(34, 3, 192, condition=None)
+    assert np.array_equal(a.display, b.display) and "condition" not in a.record
