@@ -27,8 +27,11 @@ ENTRYPOINT ["cxr-miliary"]
 CMD ["--help"]
 
 FROM base AS runtime
-# The package's own install command (README: pip install .): ONNX Runtime, no torch
-RUN pip install .
+# The package's own install command (README: pip install '.[pacs]'): ONNX Runtime, no torch, the DICOM node;
+# DL3013 (pin versions) does not apply: the local project with an extra, not a PyPI name.
+# The node listens on 127.0.0.1 unless told: in a container run it with --host 0.0.0.0
+# hadolint ignore=DL3013
+RUN pip install ".[pacs]"
 USER 10001
 WORKDIR /data
 ENTRYPOINT ["cxr-miliary"]

@@ -15,18 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from ..io import Radiograph
-from ..metrics import sigmoid
-from ..models import Card, load_bundle, load_card
-from ..models.locate import find_default_bundle
-from ..transforms import Preprocess, eval_transform, to_array
-from .decoding import decode, radiograph
-from .fastpath import runtime_for
-from .precision import resolve_device
-from .prediction import Prediction
-from .result import COARSE_MM, UNCERTAINTY_BAND, Result, complete  # noqa: F401 - COARSE_MM and UNCERTAINTY_BAND kept importable here
-from .runtime import Backend, Forward
-from .scorer import Scorer
+from .inference.decoding import decode, radiograph
+from .inference.fastpath import runtime_for
+from .inference.precision import resolve_device
+from .inference.prediction import Prediction
+from .inference.result import COARSE_MM, UNCERTAINTY_BAND, Result, complete  # noqa: F401 - COARSE_MM and UNCERTAINTY_BAND kept importable here
+from .inference.runtime import Backend, Forward
+from .inference.scorer import Scorer
+from .io import Radiograph
+from .metrics import sigmoid
+from .models import Card, load_bundle, load_card
+from .models.locate import find_default_bundle
+from .scoring.options import ScoreOptions
+from .transforms import Preprocess, eval_transform, to_array
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Predictor:
         #: before the runtime is chosen, so a bad reference is refused before any work.
         self.reference = None
         if self.card.reference is not None and bundle_dir is not None:
-            from ..models.reference import load_reference
+            from .models.reference import load_reference
 
             self.reference = load_reference(bundle_dir, self.card.reference)
         if isinstance(backend, Backend):
@@ -127,7 +128,7 @@ class Predictor:
 
         With ``precision="auto"`` and a cached verdict for ONNX Runtime, nothing here imports torch.
         """
-        from ..models.bundle import bundle_folder, check_weights
+        from .models.bundle import bundle_folder, check_weights
 
         card = load_card(bundle)
         check_weights(bundle_folder(bundle), card)
@@ -190,7 +191,7 @@ class Predictor:
 
     def _cam_record(self) -> dict[str, Any]:
         if self.card.cam is None:  # bundles written before the record existed: checked once, on the network
-            from ..models.head_gradient import cam_record
+            from .models.head_gradient import cam_record
 
             self.card.cam = cam_record(self.model, self.card)
         return self.card.cam
@@ -199,7 +200,7 @@ class Predictor:
         """d(logit)/d(activations) through the head alone (closed form where known, else autograd on the head)."""
         import torch
 
-        from ..models.head_gradient import explicit_gradient, head_function
+        from .models.head_gradient import explicit_gradient, head_function
 
         if not hasattr(self, "_head_grad"):
             explicit = explicit_gradient(self.model) if self._cam_record().get("gradient") == "explicit" else None
@@ -228,13 +229,13 @@ class Predictor:
             and forward.activations is not None
             and (forward.gradients is not None or self.cam_path == "fast")
         ):
-            from ..explain.cam import raw_cam_from
+            from .explain.cam import raw_cam_from
 
             grads = forward.gradients if forward.gradients is not None else self.head_gradients(forward.activations)
             return raw_cam_from(forward.activations, grads, method)
         import torch
 
-        from ..explain import raw_cam
+        from .explain import raw_cam
 
         layer = self.model.get_submodule(self.cam_layer_name)
         return raw_cam(self.model, layer, torch.as_tensor(np.asarray(x, dtype=np.float32)).to(self.device), method)
@@ -288,75 +289,45 @@ class Predictor:
         return result
 
     # --- batches --------------------------------------------------------------------
-    def iter_score(
-        self,
-        paths: list[str | os.PathLike[str]],
-        batch_size: int = 16,
-        num_workers: int = 2,
-        cam: bool = False,
-        cam_dir: str | os.PathLike[str] | None = None,
-        cam_method: str = "gradcam",
-        force: bool = False,
-        **files: Any,
-    ) -> Iterator[dict[str, Any]]:
+    def iter_score(self, paths: list[str | os.PathLike[str]], options: ScoreOptions | None = None, **keywords: Any) -> Iterator[dict[str, Any]]:
         """Stream result rows (one per input, in input order within each batch) for very large jobs.
 
         Inputs may be files, folders (recursive) and list files (``.txt`` or ``.csv``
         with a ``path`` column). Errors are rows with ``error`` set, never exceptions.
-        ``files`` are further :class:`~cxr_miliary.inference.batch.Outputs` settings
-        (``map_format``, ``overlay_format``, ``overlay_side``, ``dicom_out``).
+        ``options`` (:class:`~cxr_miliary.scoring.options.ScoreOptions`) or its fields as
+        keywords (``batch_size``, ``num_workers``, ``cam``, ``cam_dir``, ``cam_method``,
+        ``force``, ``file_timeout``, ``map_format``, ``overlay_format``, ``overlay_side``,
+        ``dicom_out``).
         """
-        from .batch import Outputs, score_rows
-        from .inputs import expand_inputs
-        from .scoring import check_outputs
+        from .scoring.archive import check_outputs
+        from .scoring.inputs import expand_inputs
+        from .scoring.stream import score_rows
 
-        outputs = Outputs(maps=cam, cam_dir=cam_dir, **files)
+        opts = ScoreOptions.of(options, **keywords)
         inputs = expand_inputs(paths)
-        check_outputs(None, outputs.cam_dir, outputs.dicom_out, inputs=inputs, given=list(paths))
-        for rows in score_rows(
-            self.scorer, inputs, batch_size=batch_size, num_workers=num_workers, outputs=outputs, cam_method=cam_method, force=force
-        ):
+        check_outputs(None, opts.outputs.cam_dir, opts.outputs.dicom_out, inputs=inputs, given=list(paths))
+        for rows in score_rows(self.scorer, inputs, opts):
             yield from rows
 
     def score(
-        self,
-        paths: list[str | os.PathLike[str]],
-        batch_size: int = 16,
-        num_workers: int = 2,
-        cam: bool = False,
-        cam_dir: str | os.PathLike[str] | None = None,
-        out: str | os.PathLike[str] | None = None,
-        resume: bool = False,
-        cam_method: str = "gradcam",
-        force: bool = False,
-        progress: bool = False,
-        **files: Any,
+        self, paths: list[str | os.PathLike[str]], options: ScoreOptions | None = None, *, out: str | os.PathLike[str] | None = None, **keywords: Any
     ) -> Any:
         """Score many inputs; a DataFrame with exactly one row per input.
 
-        Columns: see :mod:`cxr_miliary.inference.table` (``path, probability, positive,
+        Columns: see :mod:`cxr_miliary.scoring.table` (``path, probability, positive,
         threshold, error``, the integrity columns, ``reasons``, ``warnings``, the model,
         and with ``cam``/``cam_dir`` the distribution and file columns). With ``out``
         (.csv/.parquet/.jsonl) rows are journaled per batch and ``resume`` skips inputs
-        already there. ``files`` are further :class:`~cxr_miliary.inference.batch.Outputs`
-        settings (``map_format="compact"|"full"``, ``overlay_format="jpeg"|"png"``,
+        already there. ``options`` is a :class:`~cxr_miliary.scoring.options.ScoreOptions`;
+        its fields may be given as keywords instead, as may the first API's
+        (``batch_size=16, num_workers=2, cam=False, cam_dir=None, resume=False,
+        cam_method="gradcam", force=False, progress=False, file_timeout=...``, and the
+        files' ``map_format="compact"|"full"``, ``overlay_format="jpeg"|"png"``,
         ``overlay_side=1024|None``, ``dicom_out``).
         """
-        from .batch import Outputs
-        from .scoring import score_table
+        from .scoring.archive import score_table
 
-        return score_table(
-            self.scorer,
-            paths,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            outputs=Outputs(maps=cam, cam_dir=cam_dir, **files),
-            out=out,
-            resume=resume,
-            cam_method=cam_method,
-            force=force,
-            progress=progress,
-        )
+        return score_table(self.scorer, paths, ScoreOptions.of(options, **keywords), out=out)
 
 
 def check_threshold(threshold: float) -> float:

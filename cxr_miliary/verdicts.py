@@ -9,6 +9,7 @@ filter on them), the words are for people. Nothing here imports anything heavy.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 NOT_RELIABLE = "NOT RELIABLE"
 
@@ -17,7 +18,7 @@ NOT_RELIABLE = "NOT RELIABLE"
 UNRELIABLE: dict[str, tuple[str, str]] = {
     "synthetic-model": (
         "this model was trained only on synthetic phantoms and has never seen a real radiograph; "
-        "train it on real data (README: 'Training on your data')",
+        "train it on real data (docs/training.md: 'Training on your data')",
         "a phantom-trained model on a real film",
     ),
     "not-chest": ("the image failed the frontal-chest check and was scored only because --force was given", "not a frontal chest film"),
@@ -48,9 +49,20 @@ def unreliable_codes(codes: Iterable[str]) -> list[str]:
     return [c for c in UNRELIABLE if c in present]
 
 
-def unreliable_sentence(codes: Iterable[str]) -> str:
-    """``NOT RELIABLE: <why>. Its probability is not to be taken at face value.``: the line that leads an unreliable result."""
-    found = unreliable_codes(codes)
+def integrity_codes(integrity: dict[str, Any]) -> list[str]:
+    """The reason codes of a result's ``integrity`` record (out-of-distribution included when it says so)."""
+    codes = [code_of(str(r)) for r in integrity.get("reasons") or []]
+    if integrity.get("in_distribution") is False and "out-of-distribution" not in codes:
+        codes.append("out-of-distribution")
+    return codes
+
+
+def unreliable_sentence(codes: Iterable[str] | dict[str, Any]) -> str:
+    """``NOT RELIABLE: <why>. Its probability is not to be taken at face value.``: the line that leads an unreliable result.
+
+    ``codes``: the reason codes, or a result's ``integrity`` record (:func:`integrity_codes`).
+    """
+    found = unreliable_codes(integrity_codes(codes) if isinstance(codes, dict) else codes)
     why = "; ".join(UNRELIABLE[c][0] for c in found) if found else "the checks on this image failed"
     return f"{NOT_RELIABLE}: {why}. Its probability is not to be taken at face value."
 

@@ -14,7 +14,7 @@ def test_dockerfile_install_matches_package_install():
     text = (ROOT / "Dockerfile").read_text()
     readme = (ROOT / "README.md").read_text()
     run = " ".join(line for line in text.splitlines() if line.startswith("RUN") or line.startswith("    "))
-    assert re.search(r"pip install (--extra-index-url \S+ )?\.(\s|$)", run), run
+    assert re.search(r'pip install (--extra-index-url \S+ )?"?\.(\[pacs\])?"?(\s|$)', run), run
     assert "pip install ." in readme  # the README's own install command
     assert 'ENTRYPOINT ["cxr-miliary"]' in text and "COPY weights" in text
     user = [line for line in text.splitlines() if line.startswith("USER")]

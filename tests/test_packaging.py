@@ -17,7 +17,10 @@ def test_core_dependencies_leave_training_to_the_extra():
     for name in ("lightning", "jsonargparse", "torchmetrics"):
         assert name not in core
         assert any(dep.startswith(name) for dep in project["optional-dependencies"]["train"])
-    assert "cxr-miliary[torch,train,txv]" in project["optional-dependencies"]["dev"]
+    assert "cxr-miliary[torch,train,txv,pacs]" in project["optional-dependencies"]["dev"]
+    for name, extra in (("albumentations", "train"), ("pynetdicom", "pacs")):  # extras by job
+        assert name not in core
+        assert any(dep.startswith(name) for dep in project["optional-dependencies"][extra])
     for name in ("torch", "timm", "grad-cam"):  # the core runs on ONNX Runtime
         assert not any(dep.startswith(name) for dep in project["dependencies"])
         assert any(dep.startswith(name) for dep in project["optional-dependencies"]["torch"])
@@ -42,7 +45,7 @@ def test_predict_and_score_never_import_lightning(tiny_bundle, phantom_dir, tmp_
 
 BLOCK_TORCH = """
 import importlib.abc, importlib.metadata, sys
-BLOCKED = ("torch", "torchvision", "timm", "pytorch_grad_cam", "lightning", "sklearn")
+BLOCKED = ("torch", "torchvision", "timm", "pytorch_grad_cam", "lightning", "sklearn", "albumentations", "pynetdicom")
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
@@ -82,3 +85,11 @@ def test_the_default_bundle_predicts_with_a_map_without_torch(tmp_path):
     assert d["model"]["runtime"] == "onnxruntime-fp32" and abs(d["distribution"]["left"] + d["distribution"]["right"] - 1) < 1e-3
     assert d["integrity"]["ood_score"] is not None
     assert "gradcam++ map needs the grad-cam library" in out.stderr and "cxr-miliary[torch]" in out.stderr
+
+
+def test_serve_without_the_pacs_extra_says_what_to_install(tmp_path):
+    code = BLOCK_TORCH + (
+        f"from cxr_miliary.cli.main import main\nprint('RC', main(['serve', '--port', '11119', '--out', {str(tmp_path / 'n')!r}]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "RC 2" in out.stdout and "pip install 'cxr-miliary[pacs]'" in out.stderr, out.stdout + out.stderr[-2000:]

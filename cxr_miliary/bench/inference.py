@@ -80,9 +80,9 @@ def faithfulness(fp32: Any, fast: Any, paths: list[str], labels: np.ndarray) -> 
 
 def eager_baseline(weights: str | None) -> Any:
     """The peers' baseline: fp32 eager, default memory layout, whole batches (its own copy of the model)."""
-    from ..inference import Predictor
     from ..inference.runtime import TorchBackend
     from ..models import load_bundle
+    from ..predictor import Predictor
 
     model, card = load_bundle(weights) if weights else load_bundle(_default_bundle())
     return Predictor(
@@ -135,8 +135,8 @@ def run_bench(
     log: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
     """Measure and return every figure (also logged line by line)."""
-    from ..inference import Predictor
     from ..phantom import generate_phantoms
+    from ..predictor import Predictor
 
     load = (lambda **kw: Predictor.load(weights, **kw)) if weights else (lambda **kw: Predictor.from_pretrained(**kw))
     eager, fp32, auto = eager_baseline(weights), load(precision="fp32"), load(precision="auto")
@@ -244,10 +244,10 @@ def machine_bound(
     import tempfile as tf
 
     from ..explain import lung_fields
-    from ..inference.batch import Outputs
     from ..inference.chest_check import check_frontal_chest
     from ..inference.decoding import decode
     from ..inference.result import complete
+    from ..outputs.files import Outputs
 
     one = load(precision="auto", threads=1)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

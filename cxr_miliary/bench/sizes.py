@@ -29,8 +29,8 @@ def sizes_bench(
 ) -> dict[str, Any]:
     """Render ``n`` phantoms of ``seed`` at every size, evaluate them together, return (and log) the per-size figures."""
     from ..evaluation import evaluate
-    from ..inference import Predictor
     from ..phantom import generate_phantoms
+    from ..predictor import Predictor
 
     predictor = Predictor.load(weights) if weights else Predictor.from_pretrained()
     with tempfile.TemporaryDirectory() as tmp:

@@ -128,8 +128,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 def load_predictor(args: argparse.Namespace) -> Any:
     """The Predictor for ``--weights`` (or the default bundle); bundle problems are usage errors."""
     from ..explain.lungs import default_segmenter
-    from ..inference import Predictor
     from ..models import BundleError
+    from ..predictor import Predictor
 
     try:
         if args.weights:

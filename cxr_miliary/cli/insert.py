@@ -11,7 +11,7 @@ from ._common import UsageError, non_negative_int, positive_int
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``insert`` command."""
-    from ..insertion.pattern import PATTERNS, TIER_NAMES
+    from ..phantom.insertion import PATTERNS, TIER_NAMES
 
     p = sub.add_parser(
         "insert",
@@ -59,10 +59,10 @@ def _check_out(out: str, given: list[str], paths: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Insert and report."""
     from ..explain.lungs import default_segmenter
-    from ..inference.inputs import InputListError, expand_inputs
     from ..insertion.job import insert_files
     from ..models import BundleError
     from ..outputs.paths import OutputPathError
+    from ..scoring.inputs import InputListError, expand_inputs
 
     try:
         paths = expand_inputs(args.inputs)

@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     """Compute and store the reference; print its card record."""
     import pandas as pd
 
-    from ..inference import Predictor
     from ..inference.integrity import build_reference
     from ..models import BundleError
+    from ..predictor import Predictor
 
     try:
         man = pd.read_csv(args.manifest, dtype={"path": str, "split": str})

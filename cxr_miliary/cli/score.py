@@ -53,9 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score and report; exit 1 when any row carries an error."""
-    from ..inference.batch import Outputs
-    from ..inference.inputs import InputListError, expand_inputs
-    from ..inference.scoring import ScoreError, check_outputs, score_to_file
+    from ..outputs.files import Outputs
+    from ..scoring.archive import ScoreError, check_outputs, score_to_file
+    from ..scoring.inputs import InputListError, expand_inputs
+    from ..scoring.options import ScoreOptions
 
     try:
         check_outputs(args.out, args.cam_dir, args.dicom_out)
@@ -81,10 +82,7 @@ def run(args: argparse.Namespace) -> int:
         sr=args.sr,
     )
     try:
-        stats = score_to_file(
-            predictor.scorer,
-            paths,
-            args.out,
+        options = ScoreOptions(
             batch_size=args.batch_size,
             num_workers=args.workers,
             outputs=outputs,
@@ -94,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             file_timeout=args.file_timeout,
         )
+        stats = score_to_file(predictor.scorer, paths, args.out, options)
     except ScoreError as exc:
         raise UsageError(str(exc)) from None
     dup = f"; {stats['duplicates']} duplicate input(s) scored once" if stats["duplicates"] else ""

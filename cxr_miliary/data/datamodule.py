@@ -54,7 +54,7 @@ class MiliaryDataModule(L.LightningDataModule):
         predict_split: Rows that ``Trainer.predict`` scores (None = every row).
         insertion: Turn a fraction of each epoch's training negatives into positives by
             drawing the pattern into their lung fields (``{fraction, patterns, tiers}``;
-            :class:`~cxr_miliary.insertion.training.Insertion`); recorded in the card.
+            :class:`~cxr_miliary.data.insertion.Insertion`); recorded in the card.
     """
 
     def __init__(
@@ -95,7 +95,7 @@ class MiliaryDataModule(L.LightningDataModule):
         self.predict_split = predict_split
         self.insertion = None
         if insertion is not None:
-            from ..insertion.training import Insertion
+            from .insertion import Insertion
 
             self.insertion = insertion if isinstance(insertion, Insertion) else Insertion(**insertion)
         self.splits: dict[str, pd.DataFrame] = {}

@@ -31,7 +31,7 @@ class ManifestDataset(Dataset):
     is then seeded by (seed, epoch, row), so a sample's augmentation does not depend on
     the worker that draws it, and a run resumed from a checkpoint sees exactly the
     batches the uninterrupted run would have seen. With ``insertion``
-    (:class:`~cxr_miliary.insertion.training.Insertion`), a negative drawn for insertion
+    (:class:`~cxr_miliary.data.insertion.Insertion`), a negative drawn for insertion
     in this epoch gets the pattern before the transform and label 1 (``inserted`` is 1).
     """
 

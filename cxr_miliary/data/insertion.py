@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .pattern import PATTERNS, TIER_NAMES, insert_pattern
+from ..phantom.insertion import PATTERNS, TIER_NAMES, insert_pattern
 
 
 @dataclass

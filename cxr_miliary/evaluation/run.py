@@ -40,8 +40,8 @@ def evaluate(
     Returns:
         The metrics dictionary.
     """
-    from ..inference.batch import Outputs
-    from ..inference.scoring import score_to_file
+    from ..outputs.files import Outputs
+    from ..scoring.archive import score_to_file
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

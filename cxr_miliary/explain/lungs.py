@@ -9,7 +9,7 @@ the body: find the body (brighter than the air around it, holes filled), ignore 
 along its edge (the chest wall, whose soft tissue can be as dark as lung), threshold at
 Otsu's level of the central field, keep the two largest dark regions, fill holes and
 smooth the outline. Tuned on phantoms; on real films it spills into the shoulders and
-the lateral chest wall (README), hence the learned model.
+the lateral chest wall (docs/python-api.md), hence the learned model.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def default_segmenter() -> Any:
     choice = os.environ.get("CXR_MILIARY_LUNGS", "")
     if choice == "classical":
         return None
-    from ..models.lung_model import LungSegmenter
+    from ..models.lung_segmenter import LungSegmenter
 
     if choice:
         from ..models import BundleError

@@ -27,21 +27,28 @@ MAP_FORMATS = {"compact": ".npz", "full": ".npy"}
 VERSION = 1
 
 
+def save_full_map(path: str | os.PathLike[str], cam: np.ndarray) -> Path:
+    """Write a map array at full resolution as ``.npy`` (float16, no pickle) atomically (``--map-format full``)."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.asarray(cam).astype(np.float16), allow_pickle=False)
+    return path
+
+
 def save_map(path: str | os.PathLike[str], explanation: Any, fmt: str = "compact") -> Path:
     """Write an :class:`~cxr_miliary.explain.Explanation`'s map atomically (``compact`` .npz or ``full`` .npy)."""
     if fmt not in MAP_FORMATS:
         raise ValueError(f"map format must be one of {', '.join(MAP_FORMATS)}")
+    if fmt == "full":
+        return save_full_map(path, explanation.cam_at())
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        if fmt == "full":
-            np.save(fh, explanation.cam_at().astype(np.float16), allow_pickle=False)
-        else:
-            np.savez_compressed(
-                fh,
-                map=explanation.small.astype(np.float16),
-                image_shape=np.asarray(explanation.shape, dtype=np.int64),
-                version=np.asarray(VERSION, dtype=np.int64),
-            )
+        np.savez_compressed(
+            fh,
+            map=explanation.small.astype(np.float16),
+            image_shape=np.asarray(explanation.shape, dtype=np.int64),
+            version=np.asarray(VERSION, dtype=np.int64),
+        )
     return path
 
 

@@ -12,7 +12,7 @@ export, an inverted PNG) shows bright lungs and a dark mediastinum; such a film 
 the check as it is and passes it inverted. It is then a chest film with the warning
 ``polarity-suspect``; its pixels are never flipped silently.
 
-Measured in ``tests/inference/test_chest_check.py`` and in the README ("When the tool says no").
+Measured in ``tests/inference/test_chest_check.py`` and in docs/inputs-and-checks.md ("When the tool says no").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ WORK = 128
 #: working copy, away from the fields' edges). Chosen on drawings of lungs (two dark
 #: ellipses, phantoms' lung masks, noise added; seeds 0-7: at most 0.0029) and
 #: phantoms (seed 9400: at least 0.0101): above the one, well below the other. Measured on others
-#: (seed 9600, drawings 100-107): README.
+#: (seed 9600, drawings 100-107): docs/inputs-and-checks.md.
 MIN_LUNG_STRUCTURE = 0.0035
 
 
@@ -208,7 +208,7 @@ def _orientation(probabilities: dict[str, float] | None) -> tuple[list[str], int
 EDGE_MARGIN = 0.015
 #: How much brighter than the lung the band under each field must be (the domes, the
 #: abdomen). Chosen on 20 phantoms of seed 9400: whole films 0.112 or more, their upper
-#: halves stretched to full size 0.046 or less; measured elsewhere (README).
+#: halves stretched to full size 0.046 or less; measured elsewhere (docs/inputs-and-checks.md).
 MIN_FLOOR_CONTRAST = 0.06
 
 

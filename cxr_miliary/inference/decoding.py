@@ -106,7 +106,8 @@ def decode(
 
     Args:
         image: A file, a 2-D array of display values, or a Radiograph.
-        inputs_of: Display values -> network input (:meth:`~cxr_miliary.inference.scorer.Scorer.inputs`).
+        inputs_of: Display values -> network input (:meth:`~cxr_miliary.inference.scorer.Scorer.inputs`); None: no network
+            input (the decoded film's checks and lung fields only, as ``insert`` needs).
         index: Its position in the job.
         force: Score inputs the checks refuse (marked in the result).
         preview_side: Keep a preview for overlays at most this many pixels a side
@@ -126,7 +127,7 @@ def decode(
         if raise_errors:
             raise
         return Decoded(index, path, f"decode-failed: {type(exc).__name__}")
-    out = Decoded(index, path, inputs=inputs_of(rad.pixels), meta=rad.meta, verdict=verdict, lungs=lungs, forced=force)
+    out = Decoded(index, path, inputs=None if inputs_of is None else inputs_of(rad.pixels), meta=rad.meta, verdict=verdict, lungs=lungs, forced=force)
     if preview_side is not False:
         out.preview = preview(rad.pixels, preview_side)  # type: ignore[arg-type]
     return out

@@ -79,7 +79,7 @@ def summary_text(d: dict[str, Any]) -> str:
     """A short human-readable summary of a prediction's JSON object (led by NOT RELIABLE when it is not)."""
     lines = []
     if not d.get("reliable", True):
-        lines.append(unreliable_sentence(d.get("integrity") or {}))
+        lines.append(verdicts.unreliable_sentence(d.get("integrity") or {}))
     lines.append(
         f"probability {d['probability']:.3f} (threshold {d['threshold']:.3f}): "
         f"{'POSITIVE' if d['positive'] else 'negative'} for the miliary / reticulonodular pattern"
@@ -98,11 +98,3 @@ def summary_text(d: dict[str, Any]) -> str:
         lines.append(f"- {r}")
     lines.append(d["disclaimer"])
     return "\n".join(lines)
-
-
-def unreliable_sentence(integrity: dict[str, Any]) -> str:
-    """The ``NOT RELIABLE: ...`` line that leads an unreliable result's text (and its SR)."""
-    codes = [verdicts.code_of(str(r)) for r in integrity.get("reasons") or []]
-    if integrity.get("in_distribution") is False and "out-of-distribution" not in codes:
-        codes.append("out-of-distribution")
-    return verdicts.unreliable_sentence(codes)

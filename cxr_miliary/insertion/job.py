@@ -2,7 +2,7 @@
 
 For every input (files, folders, list files, as ``score`` takes them) and every index
 ``k < n_per_image``: decode it, find its lung fields with the lung model, check it is a
-frontal chest film, add the pattern (:func:`~cxr_miliary.insertion.pattern.insert_pattern`)
+frontal chest film, add the pattern (:func:`~cxr_miliary.phantom.insertion.insert_pattern`)
 with a generator keyed by (seed, input, k), and write ``images/``, ``masks/*_lesion.png``,
 ``masks/*_lung.png`` (side-coded like the phantoms') and a row of ``manifest.csv``, which
 ``train``, ``evaluate``, ``prepare`` and ``score`` take as they are. A film that cannot be
@@ -24,13 +24,12 @@ import pandas as pd
 from PIL import Image
 
 from ..atomic import atomic_path
-from ..explain import lung_fields
 from ..io import ImageError, load_image
 from ..io.files import sha256_file as content_digest  # a film is keyed by what it is, not by its name
 from ..io.provenance import png_text
+from ..phantom.insertion import insert_pattern
 from ..phantom.writer import write_mask
 from ..workers import run_jobs
-from .pattern import insert_pattern
 
 log = logging.getLogger(__name__)
 FORMATS = ("png", "dcm")
@@ -99,9 +98,9 @@ def _write_png(path: Path, pixels: np.ndarray, bits: int, synthetic: bool) -> No
 
 def _one(job: tuple[str, str, str, Path, int, int, str, str, str, bool]) -> list[dict[str, Any]]:
     """Every insertion of one input (or the one rejection row)."""
-    from ..inference.integrity import chest_verdict
+    from ..inference.decoding import decode
+    from ..phantom.insertion import spacing_for
     from ..phantom.lesions import TIERS
-    from .pattern import spacing_for
 
     path, digest, patient, out, seed, n, pattern, tier, fmt, force = job
     try:
@@ -112,8 +111,8 @@ def _one(job: tuple[str, str, str, Path, int, int, str, str, str, bool]) -> list
             return [
                 {"source_path": path, "error": f"too-small: at {used:.2f} mm per pixel the {tier} tier's {smallest:g} mm nodules are under one pixel"}
             ]
-        fields = lung_fields(rad.pixels)
-        chest_verdict(path, rad.pixels, fields, force)
+        fields = decode(rad, None, force=force, raise_errors=True).lungs  # the film's checks and lung fields, as score reads it
+        assert fields is not None
         lungs = fields.full()
         if not lungs.any():
             return [{"source_path": path, "error": "no-lung-fields: the lung fields were not found"}]
@@ -217,8 +216,8 @@ def insert_files(
     Returns:
         ``{"manifest", "rejected", "written", "refused"}`` (paths and counts).
     """
-    from ..inference.journal import append_rows, cut_torn_line
-    from ..inference.table import read_jsonl
+    from ..scoring.journal import append_rows, cut_torn_line
+    from ..scoring.table import read_jsonl
 
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")

@@ -1,4 +1,4 @@
-"""The limits every input is held to (README: "When the tool says no").
+"""The limits every input is held to (docs/inputs-and-checks.md: "When the tool says no").
 
 They bound what one hostile or broken file can cost; each can be changed per call
 (``load_image(max_pixels=...)``) or per process with the environment variables named here.

@@ -10,7 +10,7 @@ import torch.nn as nn
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .bundle import canonical_head
+from .card import canonical_head
 from .grid_head import GridClassifier
 
 log = logging.getLogger(__name__)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .. import strict_json
 from ..atomic import atomic_path, write_text
 from .bundle import MAX_PARAMETERS, NAME_PATTERN, BundleError, bundle_file, check_file_record, read_card_json, safetensors_header, sha256_file
@@ -172,3 +174,51 @@ def write_lung_bundle(out: Path, state: dict[str, Any], card: LungCard) -> Path:
     LungCard.from_dict(card.to_dict(), str(out / CARD))
     write_text(out / CARD, strict_json.dumps(card.to_dict(), indent=2) + "\n")
     return out
+
+
+def save_lung_bundle(
+    model: Any,
+    out: str | os.PathLike[str],
+    *,
+    input_size: int,
+    encoder: str,
+    decoder_channels: tuple[int, ...],
+    training_data: dict[str, Any],
+    metrics: dict[str, Any],
+    export_onnx: bool = True,
+) -> Path:
+    """Write weights, ONNX export (parity-checked) and card into ``out``, each file atomically, the card last."""
+    import torch
+
+    from .lung_model import CLASSES, ORIENTATIONS, split_outputs
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.eval().cpu()
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    with_orientation = getattr(model, "classification_head", None) is not None
+    card = LungCard(
+        encoder=encoder,
+        decoder_channels=[int(c) for c in decoder_channels],
+        input_size=int(input_size),
+        weights={"file": WEIGHTS, "sha256": "0" * 64},
+        classes=list(CLASSES),
+        orientation=list(ORIENTATIONS) if with_orientation else None,
+        training_data=training_data,
+        metrics=metrics,
+    )
+    if export_onnx:
+        from .onnx import export_with_parity
+
+        names = ["logits", "orientation"] if with_orientation else ["logits"]
+        x = torch.randn(2, 1, input_size, input_size, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            ref = [t.numpy() for t in split_outputs(model(x)) if t is not None]
+
+        def largest(reference: list[np.ndarray], got: list[np.ndarray]) -> float:
+            return max(float(np.abs(r - g).max()) for r, g in zip(reference, got, strict=True))
+
+        with atomic_path(out / ONNX) as tmp:
+            diff = export_with_parity(model, x, tmp, names, ref, largest, 1e-3, "lung model (logits)")
+        card.onnx = {"file": ONNX, "sha256": sha256_file(out / ONNX), "parity_max_abs_logit_diff": diff}
+    return write_lung_bundle(out, state, card)

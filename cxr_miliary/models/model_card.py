@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .bundle import training_domain
+from .card import training_domain
 
 PADCHEST_HOWTO = (
     "To train a real model: build a manifest from PadChest's published label table "

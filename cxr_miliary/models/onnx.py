@@ -74,6 +74,57 @@ def onnx_session(path: str | os.PathLike[str], sha256: str | None = None, thread
         raise BundleError(f"{path}: not a loadable ONNX export ({why})") from None
 
 
+def export_with_parity(
+    net: Any,
+    x: Any,
+    path: str | os.PathLike[str],
+    output_names: list[str],
+    reference: list[np.ndarray],
+    difference: Any,
+    tol: float,
+    what: str,
+    opset: int = DEFAULT_OPSET,
+) -> float:
+    """The one ONNX export: ``net`` to ``path`` with a dynamic batch, then ONNX Runtime against PyTorch on ``x``.
+
+    Args:
+        net: The network (its outputs named ``output_names``).
+        x: A batch of inputs (the first traces the graph; all are checked).
+        path: The file to write.
+        output_names: The graph's outputs.
+        reference: PyTorch's outputs on ``x``, in the order compared.
+        difference: ``difference(reference, onnx_outputs) -> float``, the figure held to ``tol``.
+        tol: The largest difference allowed.
+        what: The network's name for the error.
+        opset: ONNX opset.
+
+    Returns:
+        The difference measured.
+
+    Raises:
+        ValueError: Parity failed (the caller's atomic write removes the file).
+    """
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+        torch.onnx.export(
+            net,
+            (x[:1],),
+            str(path),
+            input_names=["image"],
+            output_names=output_names,
+            dynamic_axes={"image": {0: "batch"}, **{o: {0: "batch"} for o in output_names}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    got = onnx_session(path).run(output_names, {"image": x.numpy().astype(np.float32)})
+    diff = float(difference(reference, got))
+    if diff > tol:
+        raise ValueError(f"{what} ONNX parity failed: outputs differ by {diff:.2e} > {tol:.0e}")
+    return diff
+
+
 def _with_activations(model: Any, layer_name: str, gradient: Any = None) -> Any:
     """``model`` returning ``(logit, activations of layer_name[, d logit / d activations])``, traceable for export."""
     import torch
@@ -151,26 +202,15 @@ def export_onnx(
         gradient = explicit_gradient(model) if cam["gradient"] == "explicit" else None
         net = _with_activations(model, card.cam_target_layer, gradient)
         outputs = ["logit", "activations"] + (["cam_grad"] if gradient is not None else [])
+    with torch.no_grad():
+        ref = [model(x).reshape(-1).numpy()]
+
+    def prob_diff(reference: list[np.ndarray], got: list[np.ndarray]) -> float:
+        p_ref, p_got = (sigmoid(np.asarray(r[0]).reshape(-1) / card.temperature) for r in (reference, got))
+        return float(agreement(p_ref, p_got, card.threshold)["max_abs_prob_diff"])
+
     with atomic_path(out) as tmp:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-            torch.onnx.export(
-                net,
-                (x[:1],),
-                str(tmp),
-                input_names=["image"],
-                output_names=outputs,
-                dynamic_axes={"image": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
-                opset_version=opset,
-                dynamo=False,
-            )
-        sess = onnx_session(tmp)
-        with torch.no_grad():
-            ref = sigmoid(model(x).reshape(-1).numpy() / card.temperature)
-        got = sigmoid(sess.run(["logit"], {"image": x.numpy().astype(np.float32)})[0].reshape(-1) / card.temperature)
-        diff = agreement(ref, got, card.threshold)["max_abs_prob_diff"]
-        if diff > tol:
-            raise ValueError(f"ONNX parity failed: probabilities differ by {diff:.2e} > {tol:.0e}")
+        diff = export_with_parity(net, x, tmp, outputs, ref, prob_diff, tol, "classifier (probabilities)", opset)
     record = {
         "file": out.name,
         "opset": opset,

@@ -25,9 +25,9 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import validate_value
 
 from ..atomic import atomic_path
-from ..inference.prediction import unreliable_sentence
 from ..io.files import sha256_file as content_digest  # a re-sent image with other content gives other result objects
 from ..io.phi import collect_phi_values, quarantined_warnings
+from ..verdicts import unreliable_sentence
 
 log = logging.getLogger(__name__)
 

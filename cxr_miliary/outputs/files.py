@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ from ..explain.mapfile import MAP_FORMATS, save_map
 from ..inference.decoding import PREVIEW_SIDE
 from ..inference.result import Result
 from .images import overlay_rgb, save_overlay
+
+
+def maps_needed(cam: bool, cam_dir: Any = None, dicom_out: Any = None) -> bool:
+    """Whether a job computes maps: asked for, or needed by the files it writes (the one rule)."""
+    return bool(cam) or cam_dir is not None or dicom_out is not None
+
 
 #: The overlay files ``score --cam-dir`` writes, by format.
 OVERLAY_SUFFIXES = {"jpeg": ".jpg", "png": ".png"}
@@ -90,3 +97,69 @@ def write_result_files(
         raise
     result.files.update(files)
     return files
+
+
+@dataclass
+class Outputs:
+    """What a scoring job writes per input besides its row.
+
+    Attributes:
+        maps: Compute maps and the distribution columns (also implied by the others).
+        cam_dir: Folder for map files and overlays.
+        map_format: ``compact`` (.npz at the map's own resolution) or ``full`` (.npy).
+        overlay_format: ``jpeg`` or ``png``.
+        overlay_side: The overlay's longest side (None: the image's full size).
+        dicom_out: Folder for DICOM SC + SR of DICOM inputs.
+        sr: The SR written with the SC: ``"tid1500"`` (a Measurement Report), ``"basic"``, or None.
+        not_analysed: Also write a "not analysed: reason" report for a DICOM input that has
+            no result (the node: what a PACS user sees instead of nothing).
+        space_wait_s: When a write finds the disk full, wait this long and try again, for as
+            long as it takes (the node, which stops accepting images meanwhile); None: the
+            job stops with the "no space left" error (``score``: exit 2, ``--resume`` goes on).
+    """
+
+    maps: bool = False
+    cam_dir: Path | None = None
+    map_format: str = "compact"
+    overlay_format: str = "jpeg"
+    overlay_side: int | None = PREVIEW_SIDE
+    dicom_out: Path | None = None
+    sr: bool | str | None = "tid1500"
+    not_analysed: bool = False
+    space_wait_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.cam_dir = None if self.cam_dir is None else Path(self.cam_dir)
+        self.dicom_out = None if self.dicom_out is None else Path(self.dicom_out)
+        self.maps = maps_needed(self.maps, self.cam_dir, self.dicom_out)
+
+    @property
+    def preview_side(self) -> int | None | bool:
+        """The preview decoding must keep (False: none, no files are drawn)."""
+        return self.overlay_side if self.cam_dir is not None or self.dicom_out is not None else False
+
+    def write(self, result: Result) -> None:
+        """Write one result's files (a result without a map writes none)."""
+        if result.error and self.not_analysed and self.dicom_out is not None:
+            from .dicom import write_not_analysed
+
+            try:
+                written = write_not_analysed(result.path, self.dicom_out, result.error, result.model)
+            except ValueError:  # not DICOM, or no valid UIDs to refer to: nothing a PACS could file
+                return
+            result.files["dicom_outputs"] = ";".join(str(p) for p in written)
+            return
+        if result.error or result.explanation is None or (self.cam_dir is None and self.dicom_out is None):
+            return
+        map_file = overlay = None
+        if self.cam_dir is not None:
+            map_file, overlay = cam_dir_names(self.cam_dir, result.index, result.path, self.map_format, self.overlay_format)
+        write_result_files(
+            result,
+            map_file=map_file,
+            map_format=self.map_format,
+            overlay=overlay,
+            overlay_side=self.overlay_side,
+            dicom_out=self.dicom_out,
+            sr=self.sr,
+        )

@@ -46,11 +46,3 @@ def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> Path:
     with atomic_path(path) as tmp:
         Image.fromarray(rgb).save(tmp, format="PNG")
     return path
-
-
-def save_map(path: str | os.PathLike[str], cam: np.ndarray) -> Path:
-    """Write a full-resolution map as ``.npy`` (float16, no pickle) atomically (the first API; see :func:`cxr_miliary.explain.save_map`)."""
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.save(fh, cam.astype(np.float16), allow_pickle=False)
-    return path

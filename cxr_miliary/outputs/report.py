@@ -14,7 +14,7 @@ and one measurement group holds
 
 Standard codes where they exist (DCM, SNOMED CT, UCUM); the rest come from a private
 coding scheme, :data:`SCHEME` (declared in the file's Coding Scheme Identification
-Sequence and listed in the README).
+Sequence and listed in docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
-from .. import __version__
 from ..lung_zones import ZONE_NAMES
+from ..version import __version__
 
 #: The private coding scheme of every concept DCM, SNOMED CT and UCUM do not have.
 SCHEME = "99CXRMIL"
 SCHEME_NAME = "cxr-miliary result concepts"
 DISCLAIMER = "NOT FOR DIAGNOSTIC USE - research software output (cxr-miliary), not a medical device"
-#: (code, meaning) of the private concepts, one place (the README's table is written from it).
+#: (code, meaning) of the private concepts, one place (docs/deployment.md lists them).
 CONCEPTS = {
     "finding": ("MILIARY", "Miliary / reticulonodular pattern"),
     "probability": ("PROB", "Calibrated probability of the miliary / reticulonodular pattern"),
@@ -138,7 +138,7 @@ def measurement_report(src: Dataset, result: dict[str, Any], series_uid: str, so
     )
     comments = [DISCLAIMER]
     if result.get("reliable") is False:
-        from ..inference.prediction import unreliable_sentence
+        from ..verdicts import unreliable_sentence
 
         comments.insert(0, unreliable_sentence(integrity))
     for text in comments:

@@ -35,7 +35,7 @@ from typing import Any
 from .accept import ACCEPTED, DX_FOR_PROCESSING, OUT_OF_RESOURCES, SUCCESS, Verdict, check_received, decodable_syntaxes
 from .associations import Gatekeeper
 from .queue import NodeState, key_of
-from .scoring import GATHER_S, MAX_GATHER_S, ModelSpec, score_forever  # noqa: F401 - re-exported: the node's public parts
+from .scoring import GATHER_S, MAX_GATHER_S, ModelSpec, node_options, score_forever  # noqa: F401 - re-exported: the node's public parts
 from .sender import Sender, store
 from .settings import DEFAULT_HOST, Destination, Limits
 
@@ -99,6 +99,8 @@ class Node:
         workers: Decode workers of the scorer.
         batch_size: Images per forward.
         sr: ``tid1500`` or ``basic``.
+        options: How the scorer runs (:class:`~cxr_miliary.scoring.options.ScoreOptions`;
+            default: :func:`~cxr_miliary.pacs.scoring.node_options` of ``batch_size``, ``workers``, ``sr``).
         limits: Associations, film size, disk reserve (:class:`~cxr_miliary.pacs.settings.Limits`).
         keep_dicom: Keep the SR and SC files after they were delivered.
     """
@@ -118,11 +120,12 @@ class Node:
         sr: str = "tid1500",
         limits: Limits | None = None,
         keep_dicom: bool = False,
+        options: Any = None,
     ) -> None:
         self.model = model
         self.state = NodeState(out)
         self.port, self.host, self.ae_title, self.allow_ae, self.dest = port, host, ae_title, allow_ae, dest
-        self.workers, self.batch_size, self.sr = workers, batch_size, sr
+        self.options = options or node_options(str(self.state.out), batch_size, workers, sr)
         self.limits = limits or Limits()
         self.counts = Counters()
         self.gate = Gatekeeper(self.limits)
@@ -242,8 +245,7 @@ class Node:
         ctx = mp.get_context("spawn")
         child = ctx.Process(
             target=score_forever,
-            args=(self.model, str(self.state.out), os.getpid()),
-            kwargs={"batch_size": self.batch_size, "workers": self.workers, "sr": self.sr},
+            args=(self.model, str(self.state.out), os.getpid(), self.options),
         )  # not a daemon: it forks decode workers of its own; it ends with this process (parent-death signal)
         child.start()
         with self._child_lock:

@@ -35,8 +35,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..inference.journal import append_rows, cut_torn_line
-from ..inference.table import parse_jsonl, read_jsonl, to_json
+from ..scoring.journal import append_rows, cut_torn_line
+from ..scoring.table import parse_jsonl, read_jsonl, to_json
 
 try:
     import fcntl

@@ -1,6 +1,6 @@
 """The node's scoring process: the queue, as films arrive, through exactly what ``score`` runs.
 
-One stream for the process's life (:func:`~cxr_miliary.inference.batch.score_stream`):
+One stream for the process's life (:func:`~cxr_miliary.scoring.stream.score_stream`):
 its decode workers keep decoding films as they arrive while the model scores the batch
 before. Each row is recorded as soon as its SR and SC are written.
 
@@ -50,14 +50,14 @@ class ModelSpec:
 
     def load(self) -> Any:
         """The Scorer of the bundle (the default one without weights)."""
-        from ..inference import Predictor
+        from ..predictor import Predictor
 
         kw = {"device": self.device, "precision": self.precision, "threads": self.threads}
         return (Predictor.load(self.weights, **kw) if self.weights else Predictor.from_pretrained(**kw)).scorer
 
 
 class Arrivals:
-    """The queue as an endless source for :func:`~cxr_miliary.inference.batch.score_stream`.
+    """The queue as an endless source for :func:`~cxr_miliary.scoring.stream.score_stream`.
 
     Each queued image not yet seen once, oldest first; when none is new, ``WAIT`` while
     the newest image is younger than ``gather_s`` (films are still arriving: a fuller
@@ -81,7 +81,7 @@ class Arrivals:
         self.done.add(key)
 
     def __iter__(self) -> Iterator[tuple[int, str] | Any]:
-        from ..inference.batch import Signal
+        from ..scoring.stream import Signal
 
         index = 0
         newest = 0.0
@@ -132,10 +132,24 @@ def record(state: NodeState, rows: list[dict[str, Any]]) -> None:
             time.sleep(SPACE_WAIT_S)
 
 
-def score_forever(model: ModelSpec, out: str, parent: int, *, batch_size: int, workers: int, sr: str) -> None:
-    """The scoring process: queued images through ``score``'s own path, rows recorded, until the parent ends."""
-    from ..inference.batch import Outputs, die_with_parent, score_stream, written
+def node_options(out: str, batch_size: int = 16, workers: int = 2, sr: str = "tid1500") -> Any:
+    """What the node's scorer runs: ``score``'s options with the node's outputs and gathering.
+
+    SR + SC into ``out/dicom``, a "not analysed" report for a film without a result,
+    writes that wait for disk space, part-filled batches that wait for more films.
+    """
+    from ..outputs.files import Outputs
+    from ..scoring.options import ScoreOptions
+
+    outputs = Outputs(maps=True, dicom_out=NodeState(out).dicom, sr=sr, not_analysed=True, space_wait_s=SPACE_WAIT_S)
+    return ScoreOptions(batch_size=batch_size, num_workers=workers, outputs=outputs, max_gather_s=MAX_GATHER_S)
+
+
+def score_forever(model: ModelSpec, out: str, parent: int, options: Any) -> None:
+    """The scoring process: queued images through ``score``'s own path (:class:`~cxr_miliary.scoring.options.ScoreOptions`), rows recorded, until the parent ends."""
     from ..inference.result import error_result
+    from ..scoring.stream import score_stream, written
+    from ..workers import die_with_parent
 
     die_with_parent(parent)
     from ..io.phi import install_log_redaction
@@ -144,7 +158,7 @@ def score_forever(model: ModelSpec, out: str, parent: int, *, batch_size: int, w
     install_log_redaction()
     state = NodeState(out)
     scorer = model.load()
-    outputs = Outputs(maps=True, dicom_out=state.dicom, sr=sr, not_analysed=True, space_wait_s=SPACE_WAIT_S)
+    outputs = options.outputs
     suspects, crashed = state.suspects()
     for key in sorted(crashed):
         path = state.queue / f"{key}.dcm"
@@ -153,7 +167,7 @@ def score_forever(model: ModelSpec, out: str, parent: int, *, batch_size: int, w
             r = written(scorer, outputs, error_result(scorer, 0, str(path), CRASHED))
             record(state, [row_of(r.to_row(), key)])
     source = Arrivals(state, state.done_keys(), suspects - crashed)
-    stream = score_stream(scorer, iter(source), batch_size=batch_size, num_workers=workers, outputs=outputs, max_gather_s=MAX_GATHER_S, each=True)
+    stream = score_stream(scorer, iter(source), options, each=True)
     for rows in stream:  # each row recorded as soon as its SR and SC are written: the sender need not wait for the batch
         records = [row_of(r, Path(r["path"]).stem) for r in rows]
         record(state, records)

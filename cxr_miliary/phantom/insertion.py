@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..phantom.lesions import TIERS, nodules, reticulonodular
-from ..phantom.patterns import POSITIVE_PATTERNS
+from .lesions import TIERS, nodules, reticulonodular
+from .patterns import POSITIVE_PATTERNS
 
 #: The longest side of a frontal chest film, for files that carry no pixel spacing (35-43 cm).
 ASSUMED_FIELD_MM = 400.0

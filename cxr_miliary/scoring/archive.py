@@ -14,11 +14,12 @@ import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..inference.scorer import Scorer
 from ..outputs.paths import OutputPathError, check_dir_target, check_file_target, check_not_inputs
-from .batch import FILE_TIMEOUT_S, Outputs, score_rows
 from .inputs import expand_inputs
 from .journal import Journal, JournalBusy
-from .scorer import Scorer
+from .options import ScoreOptions
+from .stream import score_rows
 from .table import FORMATS, columns_for, read_output, stored_path, write_table
 
 log = logging.getLogger(__name__)
@@ -61,20 +62,7 @@ def _scorer(model: Any) -> Scorer:
     return model if isinstance(model, Scorer) else model.scorer
 
 
-def score_to_file(
-    model: Any,
-    paths: list[str],
-    out: str | os.PathLike[str],
-    *,
-    batch_size: int = 16,
-    num_workers: int = 2,
-    outputs: Outputs | None = None,
-    cam_method: str = "gradcam",
-    force: bool = False,
-    resume: bool = False,
-    progress: bool = True,
-    file_timeout: float | None = FILE_TIMEOUT_S,
-) -> dict[str, int]:
+def score_to_file(model: Any, paths: list[str], out: str | os.PathLike[str], options: ScoreOptions | None = None, **keywords: Any) -> dict[str, int]:
     """Score ``paths`` into ``out`` (.csv, .parquet or .jsonl): exactly one row per distinct input.
 
     Rows are journaled per batch (fsync), so a killed run loses nothing finished; with
@@ -87,14 +75,9 @@ def score_to_file(
         model: A :class:`~cxr_miliary.inference.scorer.Scorer` (or a Predictor).
         paths: Input files (expanded).
         out: The table.
-        batch_size: Images per forward.
-        num_workers: Decode processes.
-        outputs: Maps and files per input (:class:`~cxr_miliary.inference.batch.Outputs`).
-        cam_method: CAM method.
-        force: Score inputs the checks refuse (marked).
-        resume: Skip inputs already in ``out`` or its journal.
-        progress: Progress bar on stderr.
-        file_timeout: Seconds a worker may spend decoding one file.
+        options: How the job runs (:class:`~cxr_miliary.scoring.options.ScoreOptions`;
+            ``resume`` skips inputs already in ``out`` or its journal).
+        **keywords: Fields of ``options`` to change.
 
     Returns:
         ``{"rows", "errors", "scored_now", "duplicates"}``.
@@ -103,7 +86,8 @@ def score_to_file(
         ScoreError: Bad output path, busy output, or rows of another model on resume.
     """
     scorer = _scorer(model)
-    outputs = outputs or Outputs()
+    opts = ScoreOptions.of(options, **keywords)
+    outputs, resume, progress = opts.outputs, opts.resume, opts.progress
     out = Path(out)
     check_outputs(out, outputs.cam_dir, outputs.dicom_out)
     unique = list(dict.fromkeys(paths))
@@ -125,16 +109,7 @@ def score_to_file(
         # log lines written while the bar is drawn go through tqdm.write, each on its own line
         with logging_redirect_tqdm(), contextlib.ExitStack() as stack:
             stack.callback(bar.close)
-            for rows in score_rows(
-                scorer,
-                todo,
-                batch_size=batch_size,
-                num_workers=num_workers,
-                outputs=outputs,
-                cam_method=cam_method,
-                force=force,
-                file_timeout=file_timeout,
-            ):
+            for rows in score_rows(scorer, todo, opts):
                 journal.append(rows)
                 scored += len(rows)
                 errors += sum(1 for r in rows if r["error"])
@@ -157,44 +132,24 @@ def score_to_file(
     return {"rows": len(seen), "errors": errors, "scored_now": scored, "duplicates": len(paths) - len(unique)}
 
 
-def score_table(
-    model: Any,
-    paths: list[Any],
-    *,
-    batch_size: int = 16,
-    num_workers: int = 2,
-    outputs: Outputs | None = None,
-    out: Any = None,
-    resume: bool = False,
-    cam_method: str = "gradcam",
-    force: bool = False,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """``Predictor.score``: the rows as a DataFrame, in memory or through ``out``."""
+def score_table(model: Any, paths: list[Any], options: ScoreOptions | None = None, *, out: Any = None, **keywords: Any) -> pd.DataFrame:
+    """``Predictor.score``: the rows as a DataFrame, in memory or through ``out`` (see :func:`score_to_file`).
+
+    Args:
+        model: A :class:`~cxr_miliary.inference.scorer.Scorer` (or a Predictor).
+        paths: Files, folders and list files (expanded here).
+        options: How the job runs (:class:`~cxr_miliary.scoring.options.ScoreOptions`).
+        out: A table to write through (journaled, resumable), or None (in memory).
+        **keywords: Fields of ``options`` to change.
+    """
     scorer = _scorer(model)
-    outputs = outputs or Outputs()
+    opts = ScoreOptions.of(options, **keywords)
+    outputs = opts.outputs
     files = list(dict.fromkeys(expand_inputs(paths)))
     check_outputs(out, outputs.cam_dir, outputs.dicom_out, inputs=files, given=list(paths))
     cols = columns_for(outputs.maps, outputs.cam_dir, outputs.dicom_out)
     if out is None:
-        rows = [
-            r
-            for batch in score_rows(
-                scorer, files, batch_size=batch_size, num_workers=num_workers, outputs=outputs, cam_method=cam_method, force=force
-            )
-            for r in batch
-        ]
+        rows = [r for batch in score_rows(scorer, files, opts) for r in batch]
         return pd.DataFrame(rows, columns=cols)
-    score_to_file(
-        scorer,
-        files,
-        out,
-        batch_size=batch_size,
-        num_workers=num_workers,
-        outputs=outputs,
-        cam_method=cam_method,
-        force=force,
-        resume=resume,
-        progress=progress,
-    )
+    score_to_file(scorer, files, out, opts)
     return pd.DataFrame(list(read_output(Path(out))), columns=cols)

@@ -22,19 +22,17 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
+from ..inference import decoding
+from ..inference.decoding import Decoded, decode
+from ..inference.result import Result, complete, error_result
+from ..inference.scorer import Scorer
 from ..io.limits import FILE_TIMEOUT_S
-from ..outputs.files import cam_dir_names, write_result_files
-from ..workers import before_fork, in_forked_child
-from . import decoding
-from .decoding import PREVIEW_SIDE, Decoded, decode
-from .result import Result, complete, error_result
-from .scorer import Scorer
-from .table import maps_needed
+from ..outputs.files import Outputs
+from ..workers import before_fork, die_with_parent, in_forked_child
+from .options import ScoreOptions
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +87,6 @@ class _WorkerState:
 
 
 _WORKER = _WorkerState()
-
-
-def die_with_parent(parent: int) -> None:
-    """End this (forked) process when its parent dies, however it dies (SIGTERM, SIGKILL, the OOM killer).
-
-    Linux's parent-death signal: without it, decode workers of a ``score`` stopped by
-    Docker, systemd, Slurm or ``timeout`` are reparented to PID 1 and live on, holding
-    their memory. Elsewhere a no-op.
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
 
 
 def _worker_start(parent: int) -> None:
@@ -248,72 +228,6 @@ def isolate(path: str, force: bool, timeout: float = FILE_TIMEOUT_S) -> str | No
     return f"decoder-crashed: the decoder process died (exit {proc.exitcode}) on this file"
 
 
-@dataclass
-class Outputs:
-    """What a scoring job writes per input besides its row.
-
-    Attributes:
-        maps: Compute maps and the distribution columns (also implied by the others).
-        cam_dir: Folder for map files and overlays.
-        map_format: ``compact`` (.npz at the map's own resolution) or ``full`` (.npy).
-        overlay_format: ``jpeg`` or ``png``.
-        overlay_side: The overlay's longest side (None: the image's full size).
-        dicom_out: Folder for DICOM SC + SR of DICOM inputs.
-        sr: The SR written with the SC: ``"tid1500"`` (a Measurement Report), ``"basic"``, or None.
-        not_analysed: Also write a "not analysed: reason" report for a DICOM input that has
-            no result (the node: what a PACS user sees instead of nothing).
-        space_wait_s: When a write finds the disk full, wait this long and try again, for as
-            long as it takes (the node, which stops accepting images meanwhile); None: the
-            job stops with the "no space left" error (``score``: exit 2, ``--resume`` goes on).
-    """
-
-    maps: bool = False
-    cam_dir: Path | None = None
-    map_format: str = "compact"
-    overlay_format: str = "jpeg"
-    overlay_side: int | None = PREVIEW_SIDE
-    dicom_out: Path | None = None
-    sr: bool | str | None = "tid1500"
-    not_analysed: bool = False
-    space_wait_s: float | None = None
-
-    def __post_init__(self) -> None:
-        self.cam_dir = None if self.cam_dir is None else Path(self.cam_dir)
-        self.dicom_out = None if self.dicom_out is None else Path(self.dicom_out)
-        self.maps = maps_needed(self.maps, self.cam_dir, self.dicom_out)
-
-    @property
-    def preview_side(self) -> int | None | bool:
-        """The preview decoding must keep (False: none, no files are drawn)."""
-        return self.overlay_side if self.cam_dir is not None or self.dicom_out is not None else False
-
-    def write(self, result: Result) -> None:
-        """Write one result's files (a result without a map writes none)."""
-        if result.error and self.not_analysed and self.dicom_out is not None:
-            from ..outputs.dicom import write_not_analysed
-
-            try:
-                written = write_not_analysed(result.path, self.dicom_out, result.error, result.model)
-            except ValueError:  # not DICOM, or no valid UIDs to refer to: nothing a PACS could file
-                return
-            result.files["dicom_outputs"] = ";".join(str(p) for p in written)
-            return
-        if result.error or result.explanation is None or (self.cam_dir is None and self.dicom_out is None):
-            return
-        map_file = overlay = None
-        if self.cam_dir is not None:
-            map_file, overlay = cam_dir_names(self.cam_dir, result.index, result.path, self.map_format, self.overlay_format)
-        write_result_files(
-            result,
-            map_file=map_file,
-            map_format=self.map_format,
-            overlay=overlay,
-            overlay_side=self.overlay_side,
-            dicom_out=self.dicom_out,
-            sr=self.sr,
-        )
-
-
 def written(scorer: Scorer, outputs: Outputs, result: Result) -> Result:
     """``result`` once its files are written; an error result when they cannot be (one bad image never ends a job).
 
@@ -348,30 +262,20 @@ def written(scorer: Scorer, outputs: Outputs, result: Result) -> Result:
             return failed
 
 
-def score_rows(scorer: Scorer, paths: list[str], **options: Any) -> Iterator[list[dict[str, Any]]]:
+def score_rows(scorer: Scorer, paths: list[str], options: ScoreOptions | None = None, **keywords: Any) -> Iterator[list[dict[str, Any]]]:
     """Yield lists of result rows, one list per batch, one row for every path.
 
     Args:
-        scorer: The model (:attr:`Predictor.scorer <cxr_miliary.inference.Predictor.scorer>`).
+        scorer: The model (:attr:`Predictor.scorer <cxr_miliary.predictor.Predictor.scorer>`).
         paths: Input files (already expanded).
-        **options: :func:`score_stream`'s: ``batch_size``, ``num_workers``, ``outputs``,
-            ``cam_method``, ``force``, ``file_timeout``.
+        options: How the job runs (:class:`~cxr_miliary.scoring.options.ScoreOptions`).
+        **keywords: Its fields, to change (``batch_size=``, ``outputs=``, ...).
     """
-    return score_stream(scorer, enumerate(paths), **options)
+    return score_stream(scorer, enumerate(paths), options, **keywords)
 
 
 def score_stream(
-    scorer: Scorer,
-    source: Iterable[Item | Signal],
-    *,
-    batch_size: int = 16,
-    num_workers: int = 2,
-    outputs: Outputs | None = None,
-    cam_method: str = "gradcam",
-    force: bool = False,
-    file_timeout: float | None = FILE_TIMEOUT_S,
-    max_gather_s: float | None = None,
-    each: bool = False,
+    scorer: Scorer, source: Iterable[Item | Signal], options: ScoreOptions | None = None, *, each: bool = False, **keywords: Any
 ) -> Iterator[list[dict[str, Any]]]:
     """:func:`score_rows` over ``(index, path)`` items that may keep coming (``serve``'s queue).
 
@@ -382,19 +286,17 @@ def score_stream(
     others are decoded again by fresh workers.
 
     Args:
-        scorer: The model (:attr:`Predictor.scorer <cxr_miliary.inference.Predictor.scorer>`).
+        scorer: The model.
         source: ``(index, path)`` items, :data:`WAIT` or :data:`FLUSH`; it may never end.
-        batch_size: Images per forward.
-        num_workers: Decode processes (0 decodes in this process, without a time budget).
-        outputs: Maps and the files to write (default: no maps, no files).
-        cam_method: CAM method.
-        force: Score inputs the checks refuse (marked in the rows).
-        file_timeout: Seconds a worker may spend decoding one file.
-        max_gather_s: How long a part-filled batch waits for more items while the source says WAIT.
+        options: How the job runs (:class:`~cxr_miliary.scoring.options.ScoreOptions`:
+            batch size, workers, outputs, CAM method, force, file timeout, gathering).
         each: Yield each row as soon as its files are written (a node sends a result on while
             the rest of its batch is written), not a batch's rows together.
+        **keywords: Fields of ``options`` to change.
     """
-    outputs = outputs or Outputs()
+    opts = ScoreOptions.of(options, **keywords)
+    outputs, force, file_timeout = opts.outputs, opts.force, opts.file_timeout
+    batch_size, num_workers, max_gather_s, cam_method = opts.batch_size, opts.num_workers, opts.max_gather_s, opts.cam_method
     for folder in (outputs.cam_dir, outputs.dicom_out):
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)

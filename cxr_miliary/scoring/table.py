@@ -36,6 +36,7 @@ from typing import Any
 from .. import strict_json
 from ..atomic import atomic_path
 from ..lung_zones import ZONE_NAMES
+from ..outputs.files import maps_needed
 
 FORMATS = (".csv", ".parquet", ".jsonl")
 BASE_COLUMNS = [
@@ -63,11 +64,6 @@ CAM_COLUMNS = DISTRIBUTION_COLUMNS + FILE_COLUMNS
 _FLOAT = {"probability", "threshold", "left", "right", "ood_score", *ZONE_NAMES}
 _INT = {"image_rows", "image_columns"}
 _BOOL = {"positive", "frontal_chest", "in_distribution", "reliable"}
-
-
-def maps_needed(cam: bool, cam_dir: Any = None, dicom_out: Any = None) -> bool:
-    """Whether a job computes maps: asked for, or needed by the files it writes (the one rule)."""
-    return bool(cam) or cam_dir is not None or dicom_out is not None
 
 
 def columns_for(cam: bool, cam_dir: Any = None, dicom_out: Any = None) -> list[str]:

@@ -17,11 +17,11 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader
 
-from .. import __version__
 from ..calibration import choose_threshold, fit_temperature
 from ..data.labels import DEFAULT_POSITIVE_TERMS
 from ..metrics import sigmoid, summary_metrics
 from ..models import Card, cam_target_layer, create_model, head_name, save_bundle
+from ..version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassJaccardIndex
 
-from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, create_lung_model, save_lung_bundle, split_outputs
+from ..models.lung_bundle import save_lung_bundle
+from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, create_lung_model, split_outputs
 
 log = logging.getLogger(__name__)
 

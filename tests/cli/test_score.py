@@ -10,7 +10,7 @@ import pytest
 
 from cxr_miliary.cli.main import main
 from cxr_miliary.explain import load_map
-from cxr_miliary.inference.table import read_output
+from cxr_miliary.scoring.table import read_output
 
 
 def test_errors_are_rows_and_exit_1(tiny_bundle, messy_folder, tmp_path):
@@ -82,7 +82,7 @@ def test_a_second_run_to_the_same_output_is_refused(tiny_bundle, phantom_dir, tm
             "-c",
             (
                 "import time; from pathlib import Path\n"
-                "from cxr_miliary.inference.journal import Journal\n"
+                "from cxr_miliary.scoring.journal import Journal\n"
                 f"j = Journal(Path({str(out)!r})); print('locked', flush=True); time.sleep(60)\n"
             ),
         ],
@@ -200,7 +200,7 @@ def test_a_file_that_hangs_the_decoder_is_a_timeout_row(tiny_bundle, phantom_dir
 def test_a_full_disk_is_exit_2_naming_the_path_and_resume_recovers(tiny_bundle, phantom_dir, tmp_path, monkeypatch, capsys):
     import errno
 
-    import cxr_miliary.inference.journal as journal
+    import cxr_miliary.scoring.journal as journal
 
     out = tmp_path / "s.csv"
     real_fsync = journal.os.fsync

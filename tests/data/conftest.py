@@ -1,4 +1,4 @@
-"""The phantom training set the training tests share."""
+"""The phantom training set the data tests share (on-the-fly insertion)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from cxr_miliary.data import MiliaryDataModule
-from cxr_miliary.insertion.training import Insertion
+from cxr_miliary.data.insertion import Insertion
 
 
 def test_insertion_is_keyed_by_seed_epoch_and_row(phantom_train_manifest):

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from cxr_miliary import Predictor
 from cxr_miliary.inference import fastpath
 from cxr_miliary.models import BundleError
-from cxr_miliary.models.lung_model import LungSegmenter, create_lung_model, save_lung_bundle
+from cxr_miliary.models.lung_bundle import save_lung_bundle
+from cxr_miliary.models.lung_model import create_lung_model
+from cxr_miliary.models.lung_segmenter import LungSegmenter
 
 pytest.importorskip("segmentation_models_pytorch")
 EXAMPLES = max(10, int(os.environ.get("CXR_MILIARY_FUZZ_EXAMPLES", "300")) // 25)

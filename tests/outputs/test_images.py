@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxr_miliary.outputs.images import PREVIEW_SIDE, overlay_rgb, preview, save_map, save_png
+from cxr_miliary.explain.mapfile import save_full_map as save_map
+from cxr_miliary.outputs.images import PREVIEW_SIDE, overlay_rgb, preview, save_png
 
 
 def test_preview_caps_the_side_and_keeps_small_images():

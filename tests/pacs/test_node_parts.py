@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 
@@ -12,29 +11,9 @@ import pytest
 from dicom_peers import result_file
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from cxr_miliary.inference.batch import FLUSH, WAIT
-from cxr_miliary.pacs.node import _store, arrivals
-from cxr_miliary.pacs.queue import NodeState
+from cxr_miliary.pacs.node import _store
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
-
-
-def test_each_queued_film_once_then_wait_then_flush(tmp_path):
-    state = NodeState(tmp_path)
-    for k in ("k1", "k2"):
-        state.enqueue(k, b"film")
-    old = time.time() - 60
-    os.utime(state.queue / "k1.dcm", (old, old))
-    source = arrivals(state, {"k0"}, gather_s=0.5)
-    first = [next(source), next(source)]
-    assert [(i, os.path.basename(p)) for i, p in first] == [(0, "k1.dcm"), (1, "k2.dcm")]  # oldest first, numbered
-    assert next(source) == WAIT  # k2 has just arrived: more may follow
-    state.enqueue("k3", b"film")
-    assert next(source)[0] == 2 and next(source) == WAIT
-    time.sleep(0.6)
-    assert next(source) == FLUSH  # quiet for gather_s
-    state.enqueue("k0", b"film")  # already scored before (a re-sent image): not again, and not an arrival
-    assert next(source) == FLUSH
 
 
 _sc_file = result_file

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from cxr_miliary.insertion import insert_pattern
-from cxr_miliary.insertion.pattern import ASSUMED_FIELD_MM, spacing_for
 from cxr_miliary.phantom import render_phantom
+from cxr_miliary.phantom.insertion import ASSUMED_FIELD_MM, insert_pattern, spacing_for
 from cxr_miliary.phantom.lesions import TIERS
 
 

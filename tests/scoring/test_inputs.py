@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from cxr_miliary.inference.inputs import InputListError, expand_inputs
+from cxr_miliary.scoring.inputs import InputListError, expand_inputs
 
 
 def test_folders_lists_and_special_files(tmp_path, phantom_dir):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cxr_miliary.inference.journal import Journal, JournalBusy, journal_path
+from cxr_miliary.scoring.journal import Journal, JournalBusy, journal_path
 
 
 def test_rows_survive_a_torn_line_and_resume(tmp_path):
@@ -49,7 +49,7 @@ def test_second_writer_is_refused_until_the_first_is_gone(tmp_path):
             (
                 f"import sys, time; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
                 "from pathlib import Path\n"
-                "from cxr_miliary.inference.journal import Journal\n"
+                "from cxr_miliary.scoring.journal import Journal\n"
                 f"j = Journal(Path({str(out)!r})); print('locked', flush=True); time.sleep(60)\n"
             ),
         ],
@@ -76,7 +76,7 @@ def test_forked_workers_of_a_killed_run_do_not_keep_the_lock(tmp_path):
             (
                 f"import os, sys, time; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
                 "from pathlib import Path\n"
-                "from cxr_miliary.inference.journal import Journal\n"
+                "from cxr_miliary.scoring.journal import Journal\n"
                 f"j = Journal(Path({str(out)!r}))\n"
                 "pid = os.fork()\n"
                 "if pid == 0:\n    time.sleep(30); os._exit(0)\n"

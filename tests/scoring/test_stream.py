@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cxr_miliary.inference.batch import FLUSH, WAIT, decoded_batches
+from cxr_miliary.scoring.stream import FLUSH, WAIT, decoded_batches
 
 
 def _decode(item):

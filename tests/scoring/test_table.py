@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from cxr_miliary.inference.table import BASE_COLUMNS, columns_for, escape_path, read_output, stored_path, write_table
+from cxr_miliary.scoring.table import BASE_COLUMNS, columns_for, escape_path, read_output, stored_path, write_table
 
 BAD = os.fsdecode(b"/data/caf\xe9\xff.dcm")  # a Latin-1 file name on a UTF-8 system
 

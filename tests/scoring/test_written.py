@@ -6,10 +6,11 @@ import errno
 
 import pytest
 
+from cxr_miliary import Predictor
 from cxr_miliary.atomic import WriteError
-from cxr_miliary.inference import Predictor
-from cxr_miliary.inference.batch import Outputs, Signal, score_stream, written
 from cxr_miliary.inference.result import Result
+from cxr_miliary.outputs.files import Outputs
+from cxr_miliary.scoring.stream import Signal, score_stream, written
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_the_stream_goes_on_after_a_film_whose_files_fail(scorer, phantom_dir, t
             raise KeyError("hello")
         return real(result, **kw)
 
-    monkeypatch.setattr("cxr_miliary.inference.batch.write_result_files", fail_first)
+    monkeypatch.setattr("cxr_miliary.outputs.files.write_result_files", fail_first)
     paths = sorted(str(p) for p in (phantom_dir / "images").glob("*.dcm"))[:3]
     rows = [
         r for batch in score_stream(scorer, enumerate(paths), num_workers=0, outputs=Outputs(maps=True, cam_dir=tmp_path / "cams")) for r in batch

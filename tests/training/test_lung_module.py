@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cxr_miliary.explain.lungs import learned_lung_fields
-from cxr_miliary.models.lung_model import LungSegmenter
+from cxr_miliary.models.lung_segmenter import LungSegmenter
 from cxr_miliary.phantom import render_phantom
 from cxr_miliary.training.cli import lungs_main
 

@@ -1,0 +1,103 @@
+"""Running a lung bundle: ONNX Runtime when its export is there (no torch), else the PyTorch network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import BundleError, bundle_file
+from .lung_bundle import check_lung_weights, load_lung_card
+from .lung_model import CLASSES, create_lung_model, normalise, split_outputs
+
+
+class LungSegmenter:
+    """Runs a lung bundle: ONNX Runtime when its export is there (no torch), else the PyTorch network.
+
+    Args:
+        folder: The lung bundle.
+        threads: Intra-op threads for ONNX Runtime (1 by default: it runs beside decode workers).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], threads: int | None = 1) -> None:
+        self.folder = Path(folder)
+        self.card = load_lung_card(self.folder)
+        self.size = int(self.card.input_size)
+        self._session = None
+        self._model = None
+        rec = self.card.onnx
+        if rec is not None:
+            try:
+                import onnxruntime  # noqa: F401 - only whether it is installed
+            except ImportError:
+                rec = None
+        if rec is not None:
+            from .onnx import onnx_session
+
+            self._session = onnx_session(bundle_file(self.folder, rec["file"]), rec["sha256"], threads)
+        else:
+            import torch
+            from safetensors.torch import load_file
+
+            weights = check_lung_weights(self.folder, self.card)
+            self._model = create_lung_model(self.card.encoder, tuple(self.card.decoder_channels), orientation=bool(self.card.orientation)).eval()
+            self._model.load_state_dict(load_file(str(weights)), strict=True)
+            self._torch = torch
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """One blank input through the network: a graph that gives other shapes is refused now, not on every image."""
+        try:
+            seg, orient = self.run(np.zeros((1, 1, self.size, self.size), dtype=np.float32))
+        except Exception as exc:
+            raise BundleError(f"{self.folder}: the lung model does not run ({type(exc).__name__})") from None
+        want_orient = None if not self.orientations else (1, len(self.orientations))
+        if seg.shape != (1, len(CLASSES), self.size, self.size) or (None if orient is None else orient.shape) != want_orient:
+            raise BundleError(f"{self.folder}: the lung model's outputs {seg.shape} do not match its card")
+
+    @property
+    def orientations(self) -> tuple[str, ...] | None:
+        """The orientation head's classes, or None for a bundle without the head."""
+        return tuple(self.card.orientation) if self.card.orientation else None
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(N, 3, S, S)`` class logits and ``(N, 4)`` orientation logits (None without the head) for (N, 1, S, S) inputs."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self._session is not None:
+            names = ["logits", "orientation"] if self.orientations else ["logits"]
+            try:
+                out = self._session.run(names, {"image": x})
+            except Exception as exc:  # a graph whose inputs or outputs are not the card's
+                raise BundleError(f"{self.folder}: the lung model's ONNX export does not run ({type(exc).__name__})") from None
+            return out[0], (out[1] if len(out) > 1 else None)
+        with self._torch.no_grad():
+            seg, orient = split_outputs(self._model(self._torch.from_numpy(x)))
+        return seg.numpy(), None if orient is None else orient.numpy()
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """(N, 3, S, S) class logits for (N, 1, S, S) inputs."""
+        return self.run(x)[0]
+
+    def predict(self, square: np.ndarray) -> tuple[np.ndarray, dict[str, float] | None]:
+        """Class probabilities (3, S, S) of a square S x S display-value image, and its orientation probabilities (or None)."""
+        norm = self.card.normalise
+        seg, orient = self.run(normalise(square, norm["mean"], norm["std"]))
+        probs = _softmax(seg[0].astype(np.float64), axis=0).astype(np.float32)
+        if orient is None or self.orientations is None:
+            return probs, None
+        p = _softmax(orient[0].astype(np.float64), axis=0)
+        return probs, {name: round(float(v), 4) for name, v in zip(self.orientations, p, strict=True)}
+
+    def probabilities(self, square: np.ndarray) -> np.ndarray:
+        """(3, S, S) class probabilities (background, image-left lung, image-right lung) of a square S x S display-value image."""
+        return self.predict(square)[0]
+
+    def sides(self, square: np.ndarray) -> np.ndarray:
+        """int8 (S, S) class map (0, 1 image-left lung, 2 image-right lung) of a square S x S display-value image."""
+        return np.argmax(self.probabilities(square), axis=0).astype(np.int8)
+
+
+def _softmax(z: np.ndarray, axis: int) -> np.ndarray:
+    z = np.exp(z - z.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
