@@ -28,7 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tier", default="moderate", choices=TIER_NAMES)
     p.add_argument("--n-per-image", type=_per_image, default=1, help="insertions per film, each its own draw (1 to 100)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="the same seed, inputs and index give the same films")
-    p.add_argument("--format", default="png", choices=["png", "dcm"], help="dcm: DICOM inputs keep their pixel format (de-identified)")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "png", "dcm"],
+        help="auto (default): DICOM inputs give DICOM (their own pixel format, de-identified), others PNG; png: every film as PNG "
+        "(a DICOM's display in 8 bits); nothing outside the lungs changes in any of them",
+    )
     p.add_argument("--force", action="store_true", help="use films the checks refuse")
     p.add_argument("--workers", type=non_negative_int, default=1)
     p.add_argument("--sheet", default=None, metavar="PNG", help="also write a contact sheet: the first films beside their insertions, 1:1 crops")

@@ -32,7 +32,8 @@ from ..phantom.writer import write_mask
 from ..workers import run_jobs
 
 log = logging.getLogger(__name__)
-FORMATS = ("png", "dcm")
+#: Output formats: ``auto`` (DICOM for DICOM inputs, PNG for the rest), ``png``, ``dcm``.
+FORMATS = ("auto", "png", "dcm")
 
 
 #: Insertions per film at most (each is its own draw; more is the same film again and again).
@@ -88,9 +89,16 @@ def _patient_of(path: str, digest: str, secret: bytes) -> str:
     return "INS-" + hmac.new(secret, basis.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
 
 
-def _write_png(path: Path, pixels: np.ndarray, bits: int, synthetic: bool) -> None:
-    """Display values at the source's own bit depth (8-bit PNG, or its significant bits in a 16-bit PNG); a phantom stays marked as one."""
-    top = 2 ** int(min(max(bits, 8), 16)) - 1
+def _write_png(path: Path, pixels: np.ndarray, raster_bits: int | None, synthetic: bool) -> None:
+    """Display values as a PNG that ``load_image`` reads back as they are, outside the lungs included.
+
+    A deep raster (``raster_bits`` > 8: a 16-bit PNG source) is read with its grey levels
+    stretched from min to max; its display already spans 0-1, so the inserted copy, written
+    at the source's significant bits, reads back the same. Anything else (a DICOM, whose
+    window leaves its display anywhere in 0-1; an 8-bit raster) is written as 8-bit display
+    values, which are read as they are (within one 8-bit grey level). A phantom stays marked as one.
+    """
+    top = 2 ** int(min(raster_bits, 16)) - 1 if raster_bits and raster_bits > 8 else 255
     arr = np.round(np.clip(pixels, 0, 1) * top).astype(np.uint8 if top == 255 else np.uint16)
     with atomic_path(path) as tmp:
         Image.fromarray(arr).save(tmp, format="PNG", compress_level=1, pnginfo=png_text() if synthetic else None)
@@ -126,7 +134,7 @@ def _one(job: tuple[str, str, str, Path, int, int, str, str, str, bool]) -> list
         return [
             {"source_path": path, "error": f"too-small: at {used:.2f} mm per pixel the {tier} tier's {smallest:g} mm nodules are under one pixel"}
         ]
-    dicom_out = fmt == "dcm" and rad.meta.source_format == "dicom"
+    dicom_out = fmt in ("auto", "dcm") and rad.meta.source_format == "dicom"  # the source's own pixel format: nothing outside the lungs moves
     rows = []
     for k in range(n):
         ins = insert_pattern(rad.pixels, lungs, _rng(seed, digest, k), pattern=pattern, tier=tier, spacing_mm=spacing)
@@ -137,7 +145,8 @@ def _one(job: tuple[str, str, str, Path, int, int, str, str, str, bool]) -> list
 
             write_inserted_dicom(path, out / rel, ins.pixels, ins.pixels != rad.pixels, [str(seed), path, str(k)])
         else:
-            _write_png(out / rel, ins.pixels, rad.meta.bits_stored or 16, rad.meta.synthetic)
+            raster_bits = rad.meta.bits_stored if rad.meta.source_format != "dicom" else None
+            _write_png(out / rel, ins.pixels, raster_bits, rad.meta.synthetic)
         write_mask(out / f"masks/{stem}_lesion.png", ins.lesion_mask)
         write_mask(out / f"masks/{stem}_lung.png", lungs, sides if sides is not None else None)
         p = ins.params
@@ -205,7 +214,7 @@ def insert_files(
     tier: str = "moderate",
     n_per_image: int = 1,
     seed: int = 0,
-    fmt: str = "png",
+    fmt: str = "auto",
     force: bool = False,
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
     workers: int = 1,

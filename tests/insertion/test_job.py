@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from PIL import Image
 from cxr_miliary.cli.main import main
 from cxr_miliary.insertion import job
 from cxr_miliary.insertion.job import COLUMNS, insert_files
+from cxr_miliary.io import load_image
 from cxr_miliary.phantom import generate_phantoms
 
 
@@ -94,3 +96,31 @@ def test_a_killed_run_resumes_without_redoing_work_or_keeping_strays(films, tmp_
     # other settings into the same folder: a new set, not a mixture
     other = insert_files([str(films[0])], out, n_per_image=1, seed=4, tier="florid")
     assert len(pd.read_csv(other["manifest"])) == 1 and len(list((out / "images").iterdir())) == 1
+
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "reference" / "real" / "CR-MONO1-10-chest.dcm"
+
+
+@pytest.mark.parametrize("fmt", ["auto", "png", "dcm"])
+def test_nothing_outside_the_lungs_changes_whatever_the_input_and_output_format(films, tmp_path, fmt):
+    """#35: a DICOM's display written as a 16-bit PNG came back stretched (64 % of pixels outside the lungs moved)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    dcm = shutil.copyfile(films[0], src / "film.dcm")  # MONOCHROME2, 12 bits
+    display = load_image(dcm).pixels
+    Image.fromarray(np.round(display * 65535).astype(np.uint16)).save(src / "deep.png")  # a 16-bit PNG
+    Image.fromarray(np.round(display * 255).astype(np.uint8)).save(src / "eight.png")
+    Image.fromarray(np.round(display * 255).astype(np.uint8)).save(src / "photo.jpg", quality=95)
+    inputs = [str(p) for p in sorted(src.iterdir())]
+    if REAL.exists():  # MONOCHROME1, 10 bits, a legacy file without the Part 10 header, windowed to 0.08-1.0
+        inputs.append(str(REAL))
+    res = insert_files(inputs, tmp_path / "out", fmt=fmt, tier="florid", force=True)
+    man = pd.read_csv(res["manifest"])
+    assert set(man["source_path"]) == set(inputs)
+    for _, r in man.iterrows():
+        before = load_image(r["source_path"], force=True).pixels
+        after = load_image(tmp_path / "out" / r["path"], force=True).pixels
+        lungs = np.asarray(Image.open(tmp_path / "out" / r["lung_mask"])) > 0
+        moved = np.abs(after - before)[~lungs]
+        assert moved.max() <= 1 / 255 + 1e-6, (Path(r["source_path"]).name, fmt, float(moved.max()))
+        assert (np.abs(after - before)[lungs] > 0.01).any()  # and the pattern is there
