@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--update-card", default=None, metavar="DATA", help="record the figures in the bundle's card and MODEL_CARD.md, describing the data as DATA"
     )
+    p.add_argument(
+        "--positives",
+        default="all",
+        choices=["all", "physician"],
+        help="physician: only the positives a physician labelled (the manifest's label_method, PadChest's MethodLabel); negatives all stay",
+    )
+    p.add_argument("--audit", action="store_true", help="also run the shortcut audit (cxr-miliary audit) on the manifest: a section of the report")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--workers", type=int, default=2)
     add_model_options(p)
@@ -49,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             target_sensitivity=args.target_sensitivity,
             n_boot=args.bootstrap,
             progress=not args.quiet,
+            positives=args.positives,
+            shortcut_audit=args.audit,
         )
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise UsageError(f"{args.manifest}: {exc}") from None

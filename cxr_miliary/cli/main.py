@@ -39,9 +39,11 @@ COMMANDS = (
     "prepare",
     "train",
     "train-lungs",
+    "cv",
     "export-bundle",
     "export",
     "reference",
+    "audit",
     "insert",
     "serve",
     "bench",
@@ -105,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         3 an unexpected internal failure.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # only a command that hands the rest to LightningCLI (cv) takes arguments it does not know
+        if not getattr(args, "forward_unknown", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.unknown = unknown
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -53,6 +53,32 @@ def assign_splits(
     return df[patient_col].map(split_of).astype(str)
 
 
+def assign_folds(df: pd.DataFrame, k: int, seed: int = 0, patient_col: str = "patient_id", label_col: str = "label") -> pd.Series:
+    """Patient-level, label-stratified folds ``0..k-1`` (every patient in one fold; a rare class spread over all of them).
+
+    Patients are stratified by their label (positive if any image is), shuffled with
+    ``seed`` and dealt round-robin within each stratum, so each fold gets positives in
+    proportion (a fold without positives cannot be validated).
+
+    Raises:
+        ValueError: ``k`` < 2, or fewer positive patients than folds.
+    """
+    if k < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    patients = df.groupby(patient_col, sort=True)[label_col].max()
+    if 0 < int((patients > 0).sum()) < k:
+        raise ValueError(f"{int((patients > 0).sum())} positive patients cannot fill {k} folds")
+    rng = np.random.default_rng(seed)
+    fold_of: dict[object, int] = {}
+    offset = 0
+    for _, group in patients.groupby(patients):
+        ids = np.array(group.index.tolist(), dtype=object)[rng.permutation(len(group))]
+        for i, pid in enumerate(ids):
+            fold_of[pid] = (i + offset) % k
+        offset += len(ids)  # the next stratum starts where this one stopped: fold sizes stay even
+    return df[patient_col].map(fold_of).astype(int)
+
+
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """Images, patients and positives per split."""
     g = df.groupby("split")

@@ -64,6 +64,40 @@ def _integrity_line(rates: dict[str, Any]) -> str:
     )
 
 
+def _label_sources(by_source: dict[str, Any] | None, kept: str) -> str:
+    """Metrics for all positives and for physician-labelled positives alone, side by side."""
+    if not by_source:
+        return ""
+    rows = []
+    for source, part in by_source.items():
+        m = part["metrics"]
+        a = m["auroc"]
+        rows.append(
+            {
+                "positives": "all" if source == "all" else "physician-labelled only",
+                "n": part["n"],
+                "positive images": part["positives"],
+                "AUROC (95% CI)": f"{_fmt(a['value'])} ({_fmt(a['ci_low'])}-{_fmt(a['ci_high'])})",
+                "sensitivity": _fmt(m["sensitivity"]["value"]),
+                "specificity": _fmt(m["specificity"]["value"]),
+            }
+        )
+    note = (
+        "<p>Positives labelled by a network reading the reports (PadChest's <code>RNN_model</code>) measure agreement with that "
+        "network as much as with the films; the physician-labelled row is the one to trust.</p>"
+    )
+    kept_note = "" if kept == "all" else f"<p>This evaluation kept only {html.escape(kept)}-labelled positives.</p>"
+    return "<h2>By label source</h2>" + note + kept_note + _df_table(pd.DataFrame(rows))
+
+
+def _audit(audit: dict[str, Any] | None) -> str:
+    """The shortcut audit's sentences (its figure is among the figures)."""
+    if not audit:
+        return ""
+    items = "".join(f"<li class='{'warn' if v.get('flagged') else ''}'>{html.escape(v['sentence'])}</li>" for v in audit["questions"].values())
+    return f"<h2>Shortcut audit</h2><p>Can the label be told from what is not the pattern? ({audit['films']} films)</p><ul>{items}</ul>"
+
+
 def write_report(
     out: Path,
     *,
@@ -91,6 +125,8 @@ def write_report(
         f"<h2>Metrics</h2><p>n = {metrics['n']} ({metrics['positives']} positive, {metrics['errors']} unreadable/rejected) at the bundle's threshold {metrics['threshold']:.4f}.</p>",
         _metrics_table(metrics),
         _integrity_line(metrics.get("integrity") or {}),
+        _label_sources(metrics.get("by_label_source"), str(metrics.get("positives_kept", "all"))),
+        _audit(metrics.get("audit")),
         f"<p>Threshold that meets sensitivity ≥ {t['target']:.2f} on this data: <b>{t['threshold']:.4f}</b> (sensitivity {t['sensitivity']:.3f}, specificity {t['specificity']:.3f}). Sites should re-tune on local data.</p>",
         "<h2>Figures</h2>",
         *[f"<h3>{html.escape(name)}</h3>{_img(path, name)}" for name, path in figures.items()],

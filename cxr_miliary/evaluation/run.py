@@ -12,10 +12,10 @@ import pandas as pd
 from .. import strict_json
 from . import plots
 from .localisation import localisation
-from .metrics import evaluate_scores, subgroups
+from .metrics import by_label_source, evaluate_scores, keep_positives, subgroups
 from .report import write_report
 
-SUBGROUP_COLUMNS = ["view", "sex", "age", "manufacturer", "difficulty", "pattern_truth", "split"]
+SUBGROUP_COLUMNS = ["view", "sex", "age", "manufacturer", "difficulty", "pattern_truth", "split", "label_method"]
 
 
 def evaluate(
@@ -30,8 +30,15 @@ def evaluate(
     target_sensitivity: float = 0.90,
     n_boot: int = 500,
     progress: bool = True,
+    positives: str = "all",
+    shortcut_audit: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``predictor`` on ``manifest`` (optionally one split) into ``out``.
+
+    ``positives="physician"`` keeps only the positives a physician labelled (the manifest's
+    ``label_method``); every negative stays. With a ``label_method`` column the figures for
+    all positives and for physician-labelled ones alone are reported side by side either way.
+    ``shortcut_audit`` adds :mod:`.audit`'s questions (``audit/`` and a section of the report).
 
     Writes ``scores.csv``, ``metrics.json`` (with bootstrap CIs, subgroup table and, when
     the manifest has lung/lesion masks, localisation), PNG plots, ``cams/`` and a
@@ -72,7 +79,11 @@ def evaluate(
         summary = ", ".join(f"{n} {code}" for code, n in codes.items())
         hint = "" if images_root else " (paths are relative to the manifest's folder; pass --images-root if the images live elsewhere)"
         raise ValueError(f"no image in the manifest could be read ({summary}; first: {df['error'].iloc[0]}){hint}")
+    df = keep_positives(df, positives)
     metrics = evaluate_scores(df, predictor.threshold, target_sensitivity, n_boot)
+    metrics["positives_kept"] = positives
+    if "label_method" in df.columns:
+        metrics["by_label_source"] = by_label_source(df, predictor.threshold, n_boot)
     sub = subgroups(df, [c for c in SUBGROUP_COLUMNS if c in df.columns], predictor.threshold)
     loc = localisation(df, root) if {"lung_mask", "lesion_mask"} <= set(man.columns) else None
     metrics["subgroups"] = sub.replace({np.nan: None}).to_dict(orient="records")
@@ -92,6 +103,12 @@ def evaluate(
         "Score histograms": plots.histograms(p, y, predictor.threshold, out / "histograms.png"),
         "Grad-CAM gallery": plots.gallery(df, out / "gallery.png"),
     }
+    if shortcut_audit:
+        from .audit import audit
+
+        report = audit(manifest, out / "audit", images_root=images_root)
+        metrics["audit"] = {k: v for k, v in report.items() if k != "figure"}
+        figures["Shortcut audit"] = Path(report["figure"])
     (out / "metrics.json").write_text(strict_json.dumps(metrics, indent=2) + "\n")
     sub.to_csv(out / "subgroups.csv", index=False)
     write_report(out / "report.html", metrics=metrics, subgroups=sub, figures=figures, card=predictor.card, localisation=loc)

@@ -157,14 +157,42 @@ def safetensors_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _check_against_network(backbone: str, head: str, channels: int, header: dict[str, Any], where: Path) -> None:
+#: The most members a fold ensemble may have (a card asking for more is refused before anything is built).
+MAX_MEMBERS = 32
+
+
+def ensemble_members(card: Card) -> int:
+    """How many fold models the bundle's network averages (1: an ordinary bundle).
+
+    Raises:
+        BundleError: A malformed ``ensemble`` record.
+    """
+    rec = card.get("ensemble")
+    if rec is None:
+        return 1
+    k = rec.get("members") if isinstance(rec, dict) else None
+    if not isinstance(k, int) or isinstance(k, bool) or not 2 <= k <= MAX_MEMBERS:
+        raise BundleError(f"card.json: 'ensemble.members' must be a whole number from 2 to {MAX_MEMBERS}")
+    return k
+
+
+def build_network(card: Card) -> Any:
+    """The untrained network a card describes: one timm model, or a fold ensemble of them."""
+    from .factory import create_ensemble, create_model
+
+    k = ensemble_members(card)
+    if k > 1:
+        return create_ensemble(card.backbone, k, in_chans=card.channels, head=card.head)
+    return create_model(card.backbone, in_chans=card.channels, head=card.head)
+
+
+def _check_against_network(card: Card, header: dict[str, Any], where: Path) -> None:
     """Build the network on the meta device (no memory) and compare it with the file's tensors."""
     import torch
 
-    from .factory import create_model
-
+    backbone = card.backbone
     with torch.device("meta"):
-        net = create_model(backbone, in_chans=channels, head=head)
+        net = build_network(card)
     n_params = sum(p.numel() for p in net.parameters())
     if n_params > MAX_PARAMETERS:
         raise BundleError(f"{where}: {backbone} has {n_params / 1e6:.0f} M parameters, over the limit of {MAX_PARAMETERS / 1e6:.0f} M")
@@ -189,8 +217,12 @@ def check_weights(folder: Path, card: Card) -> tuple[Path, dict[str, Any]]:
     header = safetensors_header(weights)
     layer = card.cam_target_layer
     # the CAM layer is a feature stage, so its parameters are in the file: checked here without
-    # torch, so a torch-free load (a cached ONNX verdict) refuses a bogus layer as early
-    if layer is not None and not any(name.startswith(layer + ".") for name in header if name != "__metadata__"):
+    # torch, so a torch-free load (a cached ONNX verdict) refuses a bogus layer as early; an
+    # ensemble's layer is its members' features side by side, holding no weights of its own
+    if ensemble_members(card) > 1:
+        if layer != "features" or not any(name.startswith("members.1.") for name in header):
+            raise BundleError(f"{folder / CARD}: an ensemble's cam_target_layer is 'features' and its file holds every member")
+    elif layer is not None and not any(name.startswith(layer + ".") for name in header if name != "__metadata__"):
         raise BundleError(f"{folder / CARD}: cam_target_layer {layer!r} is not a module of {card.backbone} with weights in the file")
     return weights, header
 
@@ -208,16 +240,14 @@ def load_bundle(bundle: str | os.PathLike[str]) -> tuple[Any, Card]:
     import timm
     from safetensors.torch import load_file
 
-    from .factory import create_model
-
     folder = bundle_folder(bundle)
     card = load_card(folder)
     weights, header = check_weights(folder, card)
     if not timm.is_model(card.backbone):
         raise BundleError(f"{folder / CARD}: backbone {card.backbone!r} is not a model this timm ({timm.__version__}) knows")
-    _check_against_network(card.backbone, card.head, card.channels, header, weights)
+    _check_against_network(card, header, weights)
     try:
-        model = create_model(card.backbone, in_chans=card.channels, head=card.head)
+        model = build_network(card)
         model.load_state_dict(load_file(str(weights)), strict=True)
     except Exception as exc:  # the checks above should have caught it; never a raw error
         raise BundleError(f"{weights}: weights do not load into {card.backbone} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None

@@ -88,13 +88,28 @@ def _is_grid_file(path: str | os.PathLike[str]) -> bool:
         return any(k.startswith(("head.cell.", "head.zone.")) for k in names)
 
 
+def create_ensemble(backbone: str, members: int, *, in_chans: int = 1, head: str = "global") -> nn.Module:
+    """An untrained :class:`~cxr_miliary.models.ensemble.FoldEnsemble` of ``members`` networks (a bundle's weights then fill it)."""
+    from .ensemble import FoldEnsemble
+
+    return FoldEnsemble([create_model(backbone, in_chans=in_chans, head=head) for _ in range(int(members))])
+
+
 def head_name(model: nn.Module) -> str:
-    """The card's ``head`` for a network built by :func:`create_model`."""
+    """The card's ``head`` for a network built by :func:`create_model` (an ensemble's: its members')."""
+    from .ensemble import FoldEnsemble
+
+    if isinstance(model, FoldEnsemble):
+        return head_name(model.members[0])
     return "grid" if isinstance(model, GridClassifier) else "global"
 
 
 def cam_target_layer(model: nn.Module) -> str:
-    """Name of the module Grad-CAM should hook: the last feature stage timm reports."""
+    """Name of the module Grad-CAM should hook: the last feature stage timm reports (an ensemble's: ``features``)."""
+    from .ensemble import FoldEnsemble
+
+    if isinstance(model, FoldEnsemble):
+        return "features"
     info = getattr(model, "feature_info", None)
     if info:
         last = info[-1]

@@ -31,6 +31,10 @@ from .grid_head import GRID, GridClassifier, GridHead
 
 def head_function(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The part of ``model`` after its last feature map, as a function of that map (or None)."""
+    from .ensemble import FoldEnsemble
+
+    if isinstance(model, FoldEnsemble):
+        return model.forward_head
     if isinstance(model, GridClassifier):
         return model.head
     if hasattr(model, "forward_head"):
@@ -92,6 +96,11 @@ def _cell_spread(h: int, w: int) -> torch.Tensor:
 
 def explicit_gradient(model: nn.Module) -> nn.Module | None:
     """The closed-form gradient module for the model's head, when the project knows it."""
+    from .ensemble import EnsembleGradient, FoldEnsemble
+
+    if isinstance(model, FoldEnsemble):
+        parts = [explicit_gradient(m) for m in model.members]
+        return EnsembleGradient(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
     if isinstance(model, GridClassifier):
         return GridHeadGradient(model.head)
     pool, fc = getattr(model, "global_pool", None), model.get_classifier() if hasattr(model, "get_classifier") else None

@@ -117,8 +117,9 @@ def write_bundle(
     label_terms: tuple[str, ...] | list[str] = DEFAULT_POSITIVE_TERMS,
     name: str = "cxr-miliary",
     init: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Assemble the card and save the bundle (weights, card.json, MODEL_CARD.md); ``init`` records the starting weights."""
+    """Assemble the card and save the bundle (weights, card.json, MODEL_CARD.md); ``init`` records the starting weights, ``extra`` further card records (an ensemble's)."""
     card = Card(
         name=name,
         backbone=backbone,
@@ -141,6 +142,7 @@ def write_bundle(
     card.cam = cam_record(model.eval(), card)
     if init is not None:
         card.extra["init"] = init
+    card.extra.update(extra or {})
     return save_bundle(model, out_dir, card)
 
 

@@ -16,6 +16,7 @@ STACKS = {
     "default_model_finetune": ["phantom.yaml", "default_model.yaml", "default_model_finetune.yaml"],
     "default_model_grid": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml"],
     "padchest_miliary": ["padchest_miliary.yaml"],
+    "padchest_cv": ["padchest_cv.yaml"],
     "nih_pretrain": ["nih_pretrain.yaml"],
     "csv_example": ["csv_example.yaml"],
     "lung_fields": ["lung_fields.yaml"],

@@ -49,11 +49,11 @@ def _phantoms(tmp: Path, n: int, seed: int) -> pd.DataFrame:
     return df
 
 
-def _padchest_row(i: int, image: str, folder: int, patient: str, study: str, projection: str, labels: str) -> str:
+def _padchest_row(i: int, image: str, folder: int, patient: str, study: str, projection: str, labels: str, method: str = "Physician") -> str:
     return (
         f"{i},{image},{folder},2014012{i % 10},{study},{patient},1950,M,POSTEROANTERIOR,{projection},Manual review of DICOM fields,No,CR,"
         f'PhilipsMedicalSystems,MONOCHROME2,0,None,0.139,12,2047,4095,2800,2500,None,None,None,None,None,r{i},"texto",'
-        f'Physician,"{labels}","[]","[]","[]","[]"'
+        f'{method},"{labels}","[]","[]","[]","[]"'
     )
 
 
@@ -71,7 +71,8 @@ def _padchest_tree(tmp: Path, header: str) -> tuple[Path, Path, dict[str, int]]:
         else:
             labels = "['normal']" if i % 2 else "['pleural effusion', 'cardiomegaly']"
         patient = "pat00" if i in (0, 1) else f"pat{i:02d}"  # two studies of one patient
-        rows.append(_padchest_row(i, name, folder, patient, f"st{i}", "PA" if i % 4 else "AP", labels))
+        method = "RNN_model" if r["label"] and i % 2 else "Physician"  # as published: most positives labelled by a network reading the report
+        rows.append(_padchest_row(i, name, folder, patient, f"st{i}", "PA" if i % 4 else "AP", labels, method))
     extra = len(ph)
     _twelve_bit(ph["src"].iloc[0], root / "0" / "lat0.png")
     rows.append(_padchest_row(extra, "lat0.png", 0, "pat90", "st90", "L", "['normal']"))  # a lateral view
@@ -221,3 +222,58 @@ def test_padchest_with_insertion_rehearsal(tmp_path, padchest_header):
     assert main(["--quiet", "evaluate", "--manifest", str(both), "--weights", str(bundle), "--out", str(ev), "--bootstrap", "20"]) == 0
     origin = json.loads((ev / "metrics.json").read_text())["auroc_by_origin"]
     assert origin["inserted_positives"] == len(inserted) > 0 and origin["native_positives"] == int(test["label"].sum())
+
+
+def test_padchest_cv_rehearsal(tmp_path, padchest_header, capsys):
+    """#35: cv with 3 folds on the PadChest layout - every train + val row once out of fold, no patient in two folds,
+    the ensemble predicts and scores with maps on both runtimes, a killed run resumes without retraining finished folds."""
+    from cxr_miliary import Predictor
+
+    table, root, _ = _padchest_tree(tmp_path, padchest_header)
+    manifest = tmp_path / "manifest.csv"
+    assert (
+        main(["manifest", "padchest", "--labels", str(table), "--images-root", str(root), "--out", str(manifest), "--ratios", "0.6,0.25,0.15"]) == 0
+    )
+    capsys.readouterr()
+    cv = tmp_path / "cv"
+    argv = ["--quiet", "cv", "--config", str(ROOT / "configs" / "padchest_cv.yaml"), "--folds", "3", "--out", str(cv), *CPU,
+            "--trainer.max_epochs", "1", "--data.manifest", str(manifest), "--data.images_root", str(root), "--data.cache_dir", "null"]  # fmt: skip
+    assert main(argv) == 0
+    assert "3 fold(s) trained now" in capsys.readouterr().out
+    df = pd.read_csv(manifest)
+    pool = df[df["split"].isin(["train", "val"])]
+    oof = pd.read_csv(cv / "oof.csv")
+    decodable = pool[~pool["path"].str.endswith("corrupt.png")]
+    assert sorted(oof["path"]) == sorted(decodable["path"]) and oof["path"].is_unique  # every row once (the corrupt PNG cannot be)
+    assert oof.groupby("patient_id")["fold"].nunique().max() == 1 and set(oof["fold"]) == {0, 1, 2}
+    assert set(oof["label_method"]) >= {"Physician"}
+    card = json.loads((cv / "ensemble" / "card.json").read_text())
+    assert card["ensemble"]["members"] == 3 and len(card["ensemble"]["folds"]) == 3 and card["ensemble"]["cost"]["vs_one_fold"] > 1
+    assert card["cam_target_layer"] == "features" and "reference" in card and card["onnx"]["file"] == "model.onnx"
+    one = str(root / "1" / "img001.png")
+    torch_p = Predictor.load(cv / "ensemble", precision="fp32", backend="torch").predict(one, cam=True, force=True)
+    onnx_p = Predictor.load(cv / "ensemble", backend="onnxruntime").predict(one, cam=True, force=True)
+    assert abs(torch_p.probability - onnx_p.probability) < 1e-4 and torch_p.cam is not None and onnx_p.cam is not None
+    assert np.corrcoef(torch_p.cam.ravel(), onnx_p.cam.ravel())[0, 1] > 0.99 or torch_p.cam.max() == onnx_p.cam.max() == 0
+    scores = tmp_path / "s.csv"
+    assert main(["--quiet", "score", str(root / "1"), "--weights", str(cv / "ensemble"), "--out", str(scores), "--cam"]) in (0, 1)
+    assert pd.read_csv(scores)["pattern"].notna().any()
+    # evaluation by label source: all positives, and the physician-labelled ones alone
+    ev = tmp_path / "eval"
+    assert main(["--quiet", "evaluate", "--manifest", str(manifest), "--images-root", str(root), "--weights", str(cv / "ensemble"),
+                 "--out", str(ev), "--bootstrap", "20", "--workers", "0"]) == 0  # fmt: skip
+    metrics = json.loads((ev / "metrics.json").read_text())
+    by = metrics["by_label_source"]
+    assert (
+        by["all"]["positives"] > by["physician"]["positives"] > 0
+        and by["all"]["n"] - by["all"]["positives"] == by["physician"]["n"] - by["physician"]["positives"]
+    )
+    assert "physician-labelled only" in (ev / "report.html").read_text() and "label_method" in pd.read_csv(ev / "subgroups.csv")["column"].tolist()
+    phys = tmp_path / "eval_phys"
+    assert main(["--quiet", "evaluate", "--manifest", str(manifest), "--images-root", str(root), "--weights", str(cv / "ensemble"),
+                 "--out", str(phys), "--bootstrap", "20", "--workers", "0", "--positives", "physician"]) == 0  # fmt: skip
+    assert json.loads((phys / "metrics.json").read_text())["positives"] == by["physician"]["positives"]
+    # killed while fold 2 trained: the finished folds are kept, fold 2 trains again
+    (cv / "fold2" / "done.json").unlink()
+    assert main(argv) == 0
+    assert "1 fold(s) trained now" in capsys.readouterr().out
