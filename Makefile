@@ -18,13 +18,14 @@ install: $(STAMP)
 
 # Some tests use system tools from Debian: the HTML report is loaded in a real browser
 # (chromium), DICOM outputs are validated with dciodvfy (dicom3tools), and the DICOM node
-# is spoken to by DCMTK's echoscu/storescu (dcmtk). Installed here when we can (root with
+# is spoken to by DCMTK's echoscu/storescu (dcmtk) and by a real PACS on both sides
+# (orthanc, orthanc-dicomweb). Installed here when we can (root with
 # apt); otherwise those checks are skipped with a note.
 test-tools:
-	@{ command -v chromium >/dev/null 2>&1 && command -v dciodvfy >/dev/null 2>&1 && command -v storescu >/dev/null 2>&1; } || \
+	@{ command -v chromium >/dev/null 2>&1 && command -v dciodvfy >/dev/null 2>&1 && command -v storescu >/dev/null 2>&1 && [ -x /usr/sbin/Orthanc ] && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; } || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium dicom3tools dcmtk >/dev/null; } || \
-	  echo "note: chromium/dicom3tools/dcmtk not installed; the browser, dciodvfy and DCMTK checks will be skipped"
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium dicom3tools dcmtk orthanc orthanc-dicomweb >/dev/null; } || \
+	  echo "note: chromium/dicom3tools/dcmtk/orthanc not installed; the browser, dciodvfy, DCMTK and Orthanc checks will be skipped"
 
 # ruff (lint + format check) first: a style slip fails fast, before the 2-minute suite
 test: $(STAMP) test-tools

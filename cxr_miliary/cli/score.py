@@ -33,6 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dicom-out", default=None, metavar="DIR", help="DICOM Secondary Capture + SR per DICOM input, for PACS (these carry identifiers)"
     )
+    p.add_argument(
+        "--stow",
+        default=None,
+        metavar="URL",
+        help="with --dicom-out: send each SR and SC to this DICOMweb service by STOW-RS, each once (a rerun sends what is left)",
+    )
     p.add_argument("--sr", default="tid1500", choices=["tid1500", "basic"], help="the SR with --dicom-out (default: a TID 1500 Measurement Report)")
     p.add_argument("--cam-method", default="gradcam", choices=CAM_METHODS)
     p.add_argument("--batch-size", type=positive_int, default=16)
@@ -60,8 +66,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_outputs(args.out, args.cam_dir, args.dicom_out)
-    except ScoreError as exc:
-        raise UsageError(str(exc)) from None
+        if args.stow:
+            from ..pacs.settings import web_url
+
+            if not args.dicom_out:
+                raise ValueError("--stow sends the files --dicom-out writes: give --dicom-out DIR too")
+            args.stow = web_url(args.stow)
+    except (ScoreError, ValueError) as exc:
+        raise UsageError(str(exc).replace("--dest-web", "--stow")) from None
     # The bundles are checked before the inputs are listed: a typo in CXR_MILIARY_WEIGHTS is
     # reported at once, not after walking an archive.
     predictor = load_predictor(args)
@@ -97,4 +109,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     dup = f"; {stats['duplicates']} duplicate input(s) scored once" if stats["duplicates"] else ""
     sys.stderr.write(f"{args.out}: {stats['rows']} rows ({stats['scored_now']} scored now), {stats['errors']} with an error{dup}\n")
-    return 1 if stats["errors"] else 0
+    undelivered = _stow(args) if args.stow else 0
+    return 1 if stats["errors"] or undelivered else 0
+
+
+def _stow(args: argparse.Namespace) -> int:
+    """Send every SR and SC the table names to ``--stow``; how many were not delivered."""
+    from pathlib import Path
+
+    from ..pacs.sender import deliver_folder
+    from ..pacs.transports import Stow
+    from ..scoring.table import read_output
+
+    files = [Path(f) for r in read_output(Path(args.out)) for f in str(r.get("dicom_outputs") or "").split(";") if f]
+    res = deliver_folder(Path(args.dicom_out), files, Stow(args.stow))
+    sys.stderr.write(
+        f"{args.stow}: {res['sent']} object(s) stored (on this run or before), {res['failed']} refused (see {args.dicom_out}/.stow-failed.jsonl), {res['left']} left to send\n"
+    )
+    return res["failed"] + res["left"]

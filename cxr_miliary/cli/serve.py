@@ -20,10 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve",
         help="a DICOM node: C-STORE of CR/DX films in, scored as 'score' does, SR + SC out",
-        description="Answer C-ECHO; accept C-STORE of CR and DX images (other SOP classes are refused with 0x0122), "
-        "queue each on disk before acknowledging it, score it with the same code as 'score', write its TID 1500 SR and "
-        "Secondary Capture into --out and, with --dest, send them there by C-STORE (retried with back-off). A restart "
-        "resumes the queue: every acknowledged image gets exactly one result. Stop with Ctrl-C or SIGTERM.",
+        description="Answer C-ECHO; accept C-STORE of CR and DX images, and of Secondary Capture images whose pixels are a "
+        "frontal chest film (other SOP classes and non-chest SC are refused with 0x0122; this tool's own SR and SC, routed "
+        "back by a PACS, are acknowledged and dropped), queue each on disk before acknowledging it, score it with the same "
+        "code as 'score', write its TID 1500 SR and Secondary Capture into --out and send them to --dest by C-STORE or to "
+        "--dest-web by STOW-RS (retried with back-off). A restart resumes the queue: every acknowledged image gets exactly "
+        "one result. Stop with Ctrl-C or SIGTERM.",
     )
     p.add_argument("--port", type=_port, required=True)
     p.add_argument(
@@ -34,7 +36,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ae-title", default="CXR-MILIARY", help="this node's AE title; callers must call it by this title (default: %(default)s)")
     p.add_argument("--allow-ae", default=None, metavar="AE,...", help="only these calling AE titles may associate")
     p.add_argument("--out", default="cxr-miliary-node", help="queue, results.jsonl and DICOM results (default: %(default)s)")
-    p.add_argument("--dest", default=None, metavar="HOST:PORT:AE", help="send each result's SR and SC here")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--dest", default=None, metavar="HOST:PORT:AE", help="send each result's SR and SC here by C-STORE")
+    where.add_argument(
+        "--dest-web",
+        default=None,
+        metavar="URL",
+        help="send each result's SR and SC to this DICOMweb service by STOW-RS (e.g. http://pacs:8042/dicom-web)",
+    )
     p.add_argument("--keep-dicom", action="store_true", help="keep each SR and SC in --out/dicom after the destination took it")
     p.add_argument("--workers", type=non_negative_int, default=2, help="decode workers of the scorer")
     p.add_argument("--batch-size", type=positive_int, default=16)
@@ -76,7 +85,7 @@ def _settings(args: argparse.Namespace) -> dict:
             "host": settings.host(args.host) if args.host is not None else settings.DEFAULT_HOST,
             "ae_title": settings.ae_title(args.ae_title, "--ae-title"),
             "allow_ae": settings.allow_list(args.allow_ae) if args.allow_ae is not None else None,
-            "dest": settings.Destination.parse(args.dest) if args.dest else None,
+            "dest": settings.Destination.parse(args.dest) if args.dest else settings.web_url(args.dest_web) if args.dest_web else None,
             "limits": settings.Limits(
                 max_associations=args.max_associations,
                 per_caller=args.max_per_caller,
@@ -94,8 +103,11 @@ def run(args: argparse.Namespace) -> int:
     """Serve until stopped; exit 1 when the scorer kept dying."""
     try:
         import pynetdicom  # noqa: F401
-    except ImportError:
-        raise UsageError("serve needs pynetdicom: pip install 'cxr-miliary[pacs]'") from None
+
+        if args.dest_web:
+            import dicomweb_client  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"serve needs {exc.name}: pip install 'cxr-miliary[pacs]'") from None
     from ..pacs.node import ModelSpec, Node
     from ..pacs.queue import NodeBusy
     from ._common import load_predictor

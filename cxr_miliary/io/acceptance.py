@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 #: Modalities that produce projection radiographs. "DR" is not a DICOM code but some
 #: vendors write it.
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR"})
+#: Secondary Capture Image Storage: how digitised films, research sets and workstation exports arrive.
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+#: What a Secondary Capture of a radiograph says as its Modality (OT: other; or none): the pixels decide.
+SC_MODALITIES = frozenset({"OT", "SC"})
 
 #: Body Part Examined values that mean the chest (English, Spanish — PadChest — and
 #: common vendor spellings). Compared after upper-casing and stripping.
@@ -102,7 +106,9 @@ def check_header(
     if not is_dicom:
         v.warnings.append("modality, body part and view unverified (no DICOM header)")
         return v
-    if mod is None:
+    if str(sop_class_uid or "") == SECONDARY_CAPTURE and (mod is None or mod in SC_MODALITIES):
+        v.warnings.append("secondary capture: the header does not say what the image shows; the pixel checks decide")
+    elif mod is None:
         v.warnings.append("modality unverified (tag missing)")
     elif mod not in RADIOGRAPH_MODALITIES:
         v.reject("modality", f"modality {mod} is not a projection radiograph (expected CR or DX)")

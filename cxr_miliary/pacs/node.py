@@ -38,6 +38,7 @@ from .queue import NodeState, key_of
 from .scoring import GATHER_S, MAX_GATHER_S, ModelSpec, node_options, score_forever  # noqa: F401 - re-exported: the node's public parts
 from .sender import Sender, store
 from .settings import DEFAULT_HOST, Destination, Limits
+from .transports import Stow
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Counters:
 
     received: int = 0
     refused: int = 0
+    looped: int = 0  # the node's own outputs that came back, acknowledged and dropped
     scored: int = 0
     sent: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -95,7 +97,7 @@ class Node:
         host: The address to listen on (default: this machine only).
         ae_title: Its AE title (callers must call it by this title).
         allow_ae: Calling AE titles allowed to associate (None: any).
-        dest: Where results go (None: kept in ``out`` only).
+        dest: Where results go: ``HOST:PORT:AE`` by C-STORE, or a DICOMweb service's URL (STOW-RS); None: kept in ``out`` only.
         workers: Decode workers of the scorer.
         batch_size: Images per forward.
         sr: ``tid1500`` or ``basic``.
@@ -114,7 +116,7 @@ class Node:
         host: str = DEFAULT_HOST,
         ae_title: str = "CXR-MILIARY",
         allow_ae: list[str] | None = None,
-        dest: Destination | None = None,
+        dest: Destination | str | None = None,
         workers: int = 2,
         batch_size: int = 16,
         sr: str = "tid1500",
@@ -139,7 +141,8 @@ class Node:
         self._per_film = float(FIRST_ESTIMATE_BYTES)
         self._films_measured = 0
         self._config: dict[str, Any] = {}
-        self.sender = Sender(self.state, dest, ae_title, keep=keep_dicom, on_row=self._on_row)
+        target = Stow(dest) if isinstance(dest, str) else dest
+        self.sender = Sender(self.state, target, ae_title, keep=keep_dicom, on_row=self._on_row)
 
     # --- receiving ----------------------------------------------------------------------
     def accepting(self) -> bool:
@@ -174,6 +177,10 @@ class Node:
                 return Verdict(OUT_OF_RESOURCES, "the disk of --out is at its reserve; images are accepted again when results have room")
             verdict = check_received(path, str(event.request.AffectedSOPClassUID), str(event.request.AffectedSOPInstanceUID))
             if not verdict.accepted:
+                return verdict
+            if verdict.drop:
+                self.counts.add("looped")
+                log.info("%s", verdict.reason)
                 return verdict
             from ..outputs.dicom import content_digest
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import transports
 from .queue import NodeState
 from .settings import Destination
 
@@ -39,19 +40,9 @@ RETRY_S = 2.0
 MAX_RETRY_S = 60.0
 #: The association to the destination is released after this long without a result to send (seconds).
 IDLE_S = 5.0
-#: Statuses that mean the object is stored (success and the storage warnings).
-STORED = (0x0000, 0xB000, 0xB007, 0xB006)
-#: What is proposed: Secondary Capture, Comprehensive 3D SR, Basic Text SR.
-RESULT_CLASSES = {"1.2.840.10008.5.1.4.1.1.7": "SC", "1.2.840.10008.5.1.4.1.1.88.34": "SR", "1.2.840.10008.5.1.4.1.1.88.11": "SR"}
-
-
-def status_text(code: int) -> str:
-    """``0xA700 (Refused: Out of Resources)``: a status with pynetdicom's description of it."""
-    from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS
-
-    category, meaning = STORAGE_SERVICE_CLASS_STATUS.get(code, ("", ""))
-    words = f"{category}: {meaning}" if category and meaning else category or meaning or "unknown status"
-    return f"0x{code:04X} ({words})"
+#: What is proposed and how it is named in logs (the transports' table).
+RESULT_CLASSES = transports.RESULT_CLASSES
+status_text, store = transports.status_text, transports.store  # the first versions' homes of these names
 
 
 def kind_of(path: Path) -> str:
@@ -62,26 +53,6 @@ def kind_of(path: Path) -> str:
         return RESULT_CLASSES.get(str(read_file_meta_info(path).MediaStorageSOPClassUID), "object")
     except Exception:
         return "object"
-
-
-def store(assoc: Any, path: Path) -> Any:
-    """C-STORE a result file as written: its bytes go out without being decoded and encoded again.
-
-    Decoding and re-encoding a TID 1500 report with pydicom cost ~50 ms of CPU per report
-    on the node's cores (shared with receiving and scoring). A destination that accepted
-    the class only in another transfer syntax gets the decoded dataset, converted.
-
-    Raises:
-        ValueError: The destination accepted the object's SOP class in no transfer syntax.
-    """
-    from pydicom import dcmread
-    from pynetdicom import _config
-
-    _config.STORE_SEND_CHUNKED_DATASET = True  # pynetdicom's switch for send-as-written; only the node's sender sends files
-    try:
-        return assoc.send_c_store(path)
-    except ValueError:  # no accepted context in the file's own transfer syntax
-        return assoc.send_c_store(dcmread(path))
 
 
 @dataclass
@@ -95,16 +66,18 @@ class Sender:
 
     Args:
         state: The node's folders and journals.
-        dest: Where results go (None: results stay in ``--out``).
-        ae_title: The node's AE title (the calling AE).
+        dest: Where results go: a ``HOST:PORT:AE`` :class:`~cxr_miliary.pacs.settings.Destination`
+            (DIMSE), a transport (:mod:`.transports`: a DICOMweb service), or None (results stay in ``--out``).
+        ae_title: The node's AE title (the calling AE of DIMSE).
         keep: Keep delivered objects' files.
         on_row: Called with each result row as it is read (counting, the disk estimate, known keys).
     """
 
     def __init__(
-        self, state: NodeState, dest: Destination | None, ae_title: str, *, keep: bool = False, on_row: Callable[[dict[str, Any]], None] | None = None
+        self, state: NodeState, dest: Any, ae_title: str, *, keep: bool = False, on_row: Callable[[dict[str, Any]], None] | None = None
     ) -> None:
         self.state, self.dest, self.ae_title, self.keep = state, dest, ae_title, keep
+        self.transport: Any = None if dest is None else transports.Dimse(dest, ae_title) if isinstance(dest, Destination) else dest
         self.on_row = on_row
         whole, self._sent, self._failed = state.delivery()
         self._whole = whole
@@ -112,7 +85,6 @@ class Sender:
         self._todo: dict[str, list[Path]] = {}  # key -> its objects not yet delivered or set aside, in order
         self._objects: dict[str, list[Path]] = {}  # key -> all its objects, while some are to do
         self._tries: dict[tuple[str, str], _Try] = {}
-        self.assoc: Any = None
         self._last_sent = 0.0
 
     # --- reading results ------------------------------------------------------------------
@@ -171,47 +143,26 @@ class Sender:
             self._todo.pop(key, None)
             self._finish(key, self._objects.pop(key, []))
 
-    # --- the association ------------------------------------------------------------------
-    def _association(self) -> Any:
-        """The open association to the destination, or a new one (None when none can be had)."""
-        if self.assoc is not None and self.assoc.is_established:
-            return self.assoc
-        from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-        from pynetdicom import AE
-
-        assert self.dest is not None
-        ae = AE(ae_title=self.ae_title)
-        # the files' own transfer syntax in a context of its own (so a destination can accept
-        # it and the file goes out as written) and Implicit VR, which every SCP must accept
-        for sop_class in RESULT_CLASSES:
-            ae.add_requested_context(sop_class, ExplicitVRLittleEndian)
-            ae.add_requested_context(sop_class, ImplicitVRLittleEndian)
-        assoc = ae.associate(self.dest.host, self.dest.port, ae_title=self.dest.ae_title)
-        if assoc.is_established:
-            self.assoc = assoc
-            return assoc
-        self.assoc = None
-        how = "rejected the association" if assoc.is_rejected else "aborted the association" if assoc.is_aborted else "is not reachable"
-        log.warning("destination %s:%d %s", self.dest.host, self.dest.port, how)
-        return None
+    # --- the transport --------------------------------------------------------------------
+    @property
+    def assoc(self) -> Any:
+        """The open DIMSE association (None for DICOMweb, or when none is open)."""
+        return getattr(self.transport, "assoc", None)
 
     def release(self) -> None:
-        """Release the association to the destination, if one is open."""
-        assoc, self.assoc = self.assoc, None
-        if assoc is not None:
-            with contextlib.suppress(Exception):
-                if assoc.is_established:
-                    assoc.release()
+        """Let go of the connection to the destination, if one is held."""
+        if self.transport is not None:
+            self.transport.release()
 
     # --- one round --------------------------------------------------------------------------
     def send_pending(self) -> bool:
         """Read new results and send every object that is due; False when the destination could not be had (back off).
 
         Raises:
-            Exception: What a broken association raises (the caller releases and backs off).
+            Exception: What a broken connection raises (the caller releases and backs off).
         """
         self._read()
-        if self.dest is None:
+        if self.transport is None:
             return True
         now = time.monotonic()
         due = [(k, p) for k, objects in self._todo.items() for p in list(objects) if self._tries.get((k, p.name), _Try()).due <= now]
@@ -219,31 +170,77 @@ class Sender:
             if self.assoc is not None and now - self._last_sent > IDLE_S:
                 self.release()
             return True
-        assoc = self._association()
-        if assoc is None:
+        if not self.transport.ready():
             return False
         for key, path in due:
             kind = kind_of(path)
             if not path.exists():
                 self._set_aside(key, path, "its file is missing (deleted before it was sent)", kind)
                 continue
-            try:
-                status = store(assoc, path)
-            except ValueError:
-                self._set_aside(key, path, f"the destination did not accept the {kind}'s SOP class", kind)
-                continue
-            if not status or "Status" not in status:  # no answer: the association broke
-                self._set_aside(key, path, "the destination did not answer (the association ended)", kind)
-                self.release()
-                return False
-            code = int(status.Status)
-            if code in STORED:
+            outcome = self.transport.send(path, kind)
+            if outcome.kind == transports.STORED:
                 self._delivered(key, path)
                 self._last_sent = time.monotonic()
-            else:
-                self._set_aside(key, path, f"the destination refused it with status {status_text(code)}", kind)
+            elif outcome.kind == transports.REFUSED:
+                self._set_aside(key, path, outcome.said, kind)
+            else:  # nobody answered: this object counts a try only when a connection was up and then broke under it
+                if "association ended" in outcome.said:
+                    self._set_aside(key, path, outcome.said, kind)
+                log.warning("destination %s: %s", self.transport.name, outcome.said)
+                return False
         return True
 
     def pending(self) -> int:
         """Objects not yet delivered nor set aside."""
         return sum(len(v) for v in self._todo.values())
+
+
+class FolderState:
+    """Result files already written (``score --dicom-out``) as a sender's source, with the node's journals beside them.
+
+    Each file is its own result; ``.stow-sent.jsonl`` and ``.stow-failed.jsonl`` in the folder
+    make delivery exactly once across reruns (the node's own journal code, borrowed).
+    """
+
+    delivery = NodeState.delivery
+    mark_sent = NodeState.mark_sent
+    mark_failed = NodeState.mark_failed
+    _append = staticmethod(NodeState._append)
+
+    def __init__(self, folder: Path, files: list[Path]) -> None:
+        self.folder = Path(folder)
+        self.sent, self.failed = self.folder / ".stow-sent.jsonl", self.folder / ".stow-failed.jsonl"
+        self._rows = [{"key": p.name, "dicom_outputs": str(p)} for p in files]
+
+    def new_results(self, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Every file once (the offset counts files)."""
+        return self._rows[offset:], len(self._rows)
+
+
+def deliver_folder(folder: Path, files: list[Path], transport: Any, *, patience_s: float = 300.0) -> dict[str, int]:
+    """Send ``files`` (inside ``folder``) through ``transport``, each once; wait out an absent destination for ``patience_s``.
+
+    Returns:
+        ``{"sent", "failed", "left"}``: delivered (now or before), set aside as dead letters, still to send (rerun to send them).
+    """
+    state = FolderState(folder, files)
+    sender = Sender(state, transport, "", keep=True)  # type: ignore[arg-type]
+    gave_up = time.monotonic() + patience_s
+    backoff = 1.0
+    try:
+        while True:
+            ok = sender.send_pending()
+            if sender.pending() == 0:
+                break
+            if ok:
+                backoff = 1.0
+                time.sleep(0.05)
+                continue
+            if time.monotonic() > gave_up:
+                break
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+    finally:
+        sender.release()
+    whole, sent, failed = state.delivery()
+    return {"sent": len(sent), "failed": len(failed), "left": sender.pending()}

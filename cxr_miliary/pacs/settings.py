@@ -65,6 +65,20 @@ def host(text: str) -> str:
     return value
 
 
+def web_url(text: str) -> str:
+    """A DICOMweb service's root URL (``http(s)://host[:port]/path``).
+
+    Raises:
+        ValueError: It is not one.
+    """
+    from urllib.parse import urlparse
+
+    u = urlparse(str(text).strip())
+    if u.scheme not in ("http", "https") or not u.netloc:
+        raise ValueError(f"--dest-web {text!r}: a DICOMweb service's URL, e.g. http://pacs.local:8042/dicom-web")
+    return str(text).strip().rstrip("/")
+
+
 @dataclass
 class Destination:
     """Where results go: ``HOST:PORT:AE``."""

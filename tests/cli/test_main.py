@@ -32,6 +32,8 @@ def test_every_command_takes_the_global_options():
             "reference": ["--weights", "w", "--manifest", "m"],
             "insert": ["img", "--out", "o"],
             "serve": ["--port", "11112"],
+            "cv": ["--config", "c.yaml", "--out", "o"],
+            "audit": ["--manifest", "m"],
         }.get(name, [])
         assert parser.parse_args([name, *extra, "--debug"]).debug is True, name
     assert parser.parse_args(["manifest", "csv", "--table", "t", "--path-col", "p", "--label-col", "l", "--out", "o", "--quiet"]).quiet

@@ -9,11 +9,13 @@ from cxr_miliary.pacs.accept import (
     CANNOT_UNDERSTAND,
     DATA_SET_MISMATCH,
     DX_FOR_PROCESSING,
+    SECONDARY_CAPTURE,
     SOP_CLASS_NOT_SUPPORTED,
     SUCCESS,
     check_received,
     decodable_syntaxes,
 )
+from cxr_miliary.phantom import generate_phantoms
 
 pytest.importorskip("pynetdicom")
 
@@ -78,6 +80,46 @@ def test_only_syntaxes_this_install_decodes_are_negotiated_for_films(tmp_path):
     assert "1.2.840.10008.1.2.4.110" not in readable and "1.2.840.10008.1.2.4.107" not in readable  # JPEG XL, HEVC
     ae = Node(ModelSpec(), tmp_path / "n", port=0)._ae()
     for cx in ae.supported_contexts:
-        if cx.abstract_syntax in (CR, DX):
+        if cx.abstract_syntax in (CR, DX, SECONDARY_CAPTURE):
             assert set(cx.transfer_syntax) == set(readable)
     assert ae.require_called_aet is True  # class 12: the called AE title is checked
+
+
+def _as_sc(src, dst, **values):
+    from hostile_films import variant
+
+    def change(ds):
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = SECONDARY_CAPTURE
+        ds.Modality = "OT"
+        for k in ("ImagerPixelSpacing", "PixelSpacing", "ViewPosition"):
+            if k in ds:
+                delattr(ds, k)
+
+    return variant(src, dst, change, **values)
+
+
+def test_a_chest_film_stored_as_secondary_capture_is_taken_and_a_screenshot_is_not(tmp_path):
+    """#38: SC chest films arrive from digitisers and workstations; Orthanc ended a whole send job at our 0x0122."""
+    import numpy as np
+
+    generate_phantoms(1, tmp_path / "big", seed=74, size=384, formats=("dcm",))
+    chest = _as_sc(next((tmp_path / "big" / "images").glob("*.dcm")), tmp_path / "sc.dcm")
+    assert _check(chest, sop_class=SECONDARY_CAPTURE).status == SUCCESS
+    noise = _as_sc(chest, tmp_path / "noise.dcm")
+    ds = __import__("pydicom").dcmread(noise)
+    ds.PixelData = np.random.default_rng(0).integers(0, 4095, (ds.Rows, ds.Columns), dtype=np.uint16).tobytes()
+    ds.save_as(noise)
+    v = _check(noise, sop_class=SECONDARY_CAPTURE)
+    assert v.status == SOP_CLASS_NOT_SUPPORTED and "not a frontal chest film" in v.reason
+
+
+def test_the_nodes_own_outputs_are_acknowledged_and_dropped(tiny_bundle, film, tmp_path):
+    """#38: the loop guard - a PACS routing everything back must not get results of results."""
+    from cxr_miliary.cli.main import main
+
+    assert main(["--quiet", "predict", str(film), "--weights", str(tiny_bundle), "--dicom-out", str(tmp_path / "out"), "--force"]) == 0
+    for f in (tmp_path / "out").glob("*.dcm"):
+        h = header(f)
+        v = check_received(f, str(h.SOPClassUID), str(h.SOPInstanceUID))
+        assert v.status == SUCCESS and v.drop and "routing loop" in v.reason
+    assert not _check(film).drop  # a phantom film is not one of ours
