@@ -72,10 +72,23 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
+# The lung model on real films' conditions, in two fine-tunes (configs/lung_fields_conditions*.yaml):
+# 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
+# 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut short).
+LUNGMIX = .cache/lung-conditions-mix
 lung-model: $(STAMP)
-	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --model.init_from weights/lungs --trainer.max_epochs 12
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
-	$(BIN)/cxr-miliary bench lungs --n 100 --real ../shared/reference/real/CR-MONO1-10-chest.dcm
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml
+	test -e $(LUNGMIX)/s1024/manifest.csv || $(BIN)/cxr-miliary phantom --n 1200 --seed 2200 --size 1024 --condition lung-mix --workers 2 --out $(LUNGMIX)/s1024
+	test -e $(LUNGMIX)/det/manifest.csv || $(BIN)/cxr-miliary phantom --n 184 --seed 2300 --size detector --condition lung-mix --workers 2 --out $(LUNGMIX)/det
+	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(LUNGMIX)/s1024/manifest.csv --seed 2200 --out $(LUNGMIX)/s1024.csv
+	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(LUNGMIX)/det/manifest.csv --seed 2300 --out $(LUNGMIX)/det.csv
+	$(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" \
+	  $(LUNGMIX)/manifest.csv .cache/lung-conditions/manifest.csv $(LUNGMIX)/s1024.csv $(LUNGMIX)/det.csv
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_conditions_sizes.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_conditions/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_conditions_sizes/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 clean:
 

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=int,
         default=None,
-        help="sizes, lungs --conditions: the phantoms' seed, one never used to train or choose (default: 8101 for sizes, 7001 for lungs)",
+        help="sizes, lungs --conditions: the phantoms' seed, one never used to train or choose (default: 8101 for sizes, 7301 for lungs)",
     )
     p.add_argument("--out", default=None, help="sizes: keep the evaluation (report, scores, maps) here")
     p.add_argument("--vs-peer", action="store_true", help="the same as 'bench peer'")
@@ -139,9 +139,9 @@ def run(args: argparse.Namespace) -> int:
 
         res = lung_bench(args.n or 100, args.size or 1024, real=args.real, sheet=args.sheet, log=log)
         if args.conditions:
-            from ..bench.lungs import condition_bench
+            from ..bench.lungs import UNSEEN_SEED, condition_bench
 
-            seed = 7001 if args.seed is None else args.seed
+            seed = UNSEEN_SEED if args.seed is None else args.seed
             sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
             log(f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}")
             res["conditions"] = condition_bench(args.conditions_n, sizes, seed=seed, log=log)

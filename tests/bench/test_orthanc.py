@@ -8,6 +8,11 @@ from cxr_miliary.bench import orthanc
 from cxr_miliary.phantom import generate_phantoms
 
 
+def test_result_rows_are_read_up_to_a_line_being_written(tmp_path):
+    (tmp_path / "r.jsonl").write_text('{"key": 1, "dicom_outputs": "a.dcm;b.dcm"}\n{"key": 2}\n{"key": 3, "dicom_ou')
+    assert [r["key"] for r in orthanc._results(tmp_path / "r.jsonl")] == [1, 2] and orthanc._results(tmp_path / "none.jsonl") == []
+
+
 def test_a_missing_orthanc_is_said_before_any_work(monkeypatch):
     monkeypatch.setattr(orthanc, "ORTHANC", "/nonexistent/Orthanc")
     assert not orthanc.available()

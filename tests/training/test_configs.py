@@ -21,6 +21,7 @@ STACKS = {
     "csv_example": ["csv_example.yaml"],
     "lung_fields": ["lung_fields.yaml"],
     "lung_fields_conditions": ["lung_fields.yaml", "lung_fields_conditions.yaml"],
+    "lung_fields_conditions_sizes": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_sizes.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -43,6 +44,8 @@ def test_config_parses(name):
         assert "cxr_miliary.training.ExportLungBundle" in [c["class_path"] for c in cfg["trainer"]["callbacks"]]
         if name == "lung_fields_conditions":  # the fine-tune on real films' conditions, from the shipped lung model
             assert cfg["data"]["phantom_condition"] == "lung-mix" and cfg["model"]["init_from"] == "weights/lungs"
+        if name == "lung_fields_conditions_sizes":  # stage 2: the 512/1,024/detector mix, nothing generated
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-mix/manifest.csv")
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert "in_chans" not in cfg["model"] and cfg["data"]["channels"] in (1, 3)  # model.in_chans is linked from data.channels
