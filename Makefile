@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean test-tools default-model lung-model rehearsal
+.PHONY: install test lint demo clean test-tools default-model lung-model rehearsal screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -89,6 +89,9 @@ lung-model: $(STAMP)
 	  --model.init_from "$$(ls -d runs/lungs_conditions/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
 	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_conditions_sizes/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
+
+screenshots: $(STAMP)  # docs/review.png and docs/status.png from real runs (needs chromium, dcmtk)
+	bash docs/screenshots.sh
 
 clean:
 

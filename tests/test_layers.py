@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"outputs"},  # the one writer of a result's files
     {"scoring"},  # many images: the stream, archives, tables, journals, options
     {"predictor"},  # the front door
-    {"data", "evaluation", "insertion", "pacs"},  # jobs built on the doors (the node is the third door)
+    {"data", "evaluation", "insertion", "pacs", "review"},  # jobs built on the doors (the node is the third door)
     {"training"},
     {"bench", "cli", "__main__"},
 ]

@@ -1,4 +1,4 @@
-"""``cxr-miliary bench [inference|phantom|cache|train|lungs|peer|sizes|insertion|pacs|orthanc]``: figures measured on this machine."""
+"""``cxr-miliary bench [inference|phantom|cache|train|lungs|peer|sizes|insertion|pacs|orthanc|review]``: figures measured on this machine."""
 
 from __future__ import annotations
 
@@ -35,13 +35,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sizes: the same phantoms rendered at each size (--sizes), AUROC, subtle tier, in-distribution rate and the map's mass in the lungs per size. "
         "insertion: is lesion insertion realistic enough to learn from (transfer to rendered positives; a tell-tale classifier)? "
         "pacs: the DICOM node (serve, films in and results out by C-STORE) against score --dicom-out on the same films. "
-        "orthanc: films through a real PACS (Debian's Orthanc) to the node and back, by C-STORE and by STOW-RS, against score --dicom-out.",
+        "orthanc: films through a real PACS (Debian's Orthanc) to the node and back, by C-STORE and by STOW-RS, against score --dicom-out. "
+        "review: a review page of 10,000 made-up rows in headless Chromium: first paint, memory, drawing while scrolling.",
     )
     p.add_argument(
         "what",
         nargs="?",
         default="inference",
-        choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion", "pacs", "orthanc"],
+        choices=["inference", "phantom", "cache", "train", "lungs", "peer", "sizes", "insertion", "pacs", "orthanc", "review"],
     )
     p.add_argument("--epochs", type=positive_int, default=8, help="insertion: training epochs of each network")
     p.add_argument("--sizes", default="512,1024,2048,3000", help="sizes: render sizes (pixels, or 'detector'), comma list")
@@ -116,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         from ..bench.orthanc import orthanc_bench
 
         res = orthanc_bench(args.weights, n=args.n or 20, size=args.size or 2048, log=log)
+    elif args.what == "review":
+        from ..bench.review import review_bench
+
+        res = review_bench(args.n or 10_000, log=log)
     elif args.what == "phantom":
         from ..bench.data import phantom_speed
 

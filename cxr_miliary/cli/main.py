@@ -33,6 +33,7 @@ COMMANDS = (
     "info",
     "predict",
     "score",
+    "review",
     "evaluate",
     "phantom",
     "manifest",
@@ -91,6 +92,9 @@ def _configure_logging(debug: bool, quiet: bool) -> None:
         for name in ("pydicom", "PIL", "matplotlib", "lightning", "timm"):
             logging.getLogger(name).setLevel(logging.ERROR)
         logging.getLogger("highdicom").setLevel(logging.WARNING)  # an INFO line per source image, quoting its UIDs
+        # pynetdicom's socket errors (two ERROR lines per refused connection, and per peer that
+        # hangs up) repeat what the node says once with its reason and next try
+        logging.getLogger("pynetdicom.transport").setLevel(logging.CRITICAL)
     from ..io.phi import install_log_redaction
 
     install_log_redaction()  # with --debug too: pydicom, pynetdicom and highdicom quote values and UIDs

@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seconds a worker may spend decoding one file before it is replaced and the file becomes a "
         "'timeout' row (default: %(default)s; needs --workers >= 1)",
     )
+    p.add_argument(
+        "--review", default=None, metavar="HTML", help="then write the review page of the table here (as 'cxr-miliary review OUT --out HTML' does)"
+    )
     p.add_argument("--resume", action="store_true", help="skip inputs already in --out (or its journal)")
     p.add_argument("--force", action="store_true", help="score inputs the acceptance checks reject")
     add_overlay_options(p)
@@ -72,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
             if not args.dicom_out:
                 raise ValueError("--stow sends the files --dicom-out writes: give --dicom-out DIR too")
             args.stow = web_url(args.stow)
+        if args.review:
+            from ..outputs.paths import check_file_target
+
+            if not str(args.review).lower().endswith((".html", ".htm")):
+                raise ValueError(f"{args.review}: --review must be an .html file")
+            check_file_target(args.review, "the review page")
     except (ScoreError, ValueError) as exc:
         raise UsageError(str(exc).replace("--dest-web", "--stow")) from None
     # The bundles are checked before the inputs are listed: a typo in CXR_MILIARY_WEIGHTS is
@@ -110,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
     dup = f"; {stats['duplicates']} duplicate input(s) scored once" if stats["duplicates"] else ""
     sys.stderr.write(f"{args.out}: {stats['rows']} rows ({stats['scored_now']} scored now), {stats['errors']} with an error{dup}\n")
     undelivered = _stow(args) if args.stow else 0
+    if args.review:
+        from ..review.page import build_review
+
+        page = build_review(args.out, args.review, cam_dir=args.cam_dir, workers=max(1, args.workers), progress=not args.quiet)
+        sys.stderr.write(f"{args.review}: review page of {page['rows']} films\n")
     return 1 if stats["errors"] or undelivered else 0
 
 

@@ -45,6 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="send each result's SR and SC to this DICOMweb service by STOW-RS (e.g. http://pacs:8042/dicom-web)",
     )
     p.add_argument("--keep-dicom", action="store_true", help="keep each SR and SC in --out/dicom after the destination took it")
+    p.add_argument(
+        "--status-port",
+        type=_port,
+        default=None,
+        metavar="P",
+        help="serve a read-only status page (/), /status.json and /review of the results on this HTTP port",
+    )
+    p.add_argument("--status-host", default="127.0.0.1", metavar="H", help="the status page's address (default: %(default)s, this machine only)")
     p.add_argument("--workers", type=non_negative_int, default=2, help="decode workers of the scorer")
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--sr", default="tid1500", choices=["tid1500", "basic"])
@@ -130,9 +138,21 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{settings['host']}:{args.port}: cannot listen ({exc.strerror or exc})") from None
+    status = None
+    if args.status_port is not None:
+        from ..pacs.status import StatusServer
+
+        try:
+            status = StatusServer(node, args.status_port, args.status_host).start()
+        except OSError as exc:
+            node.stop()
+            raise UsageError(f"{args.status_host}:{args.status_port}: cannot serve the status page ({exc.strerror or exc})") from None
     signal.signal(signal.SIGTERM, lambda *_: node.stop())
     try:
         return node.wait()
     except KeyboardInterrupt:
         node.stop()
         return node.exit_code
+    finally:
+        if status is not None:
+            status.stop()

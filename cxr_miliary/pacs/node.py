@@ -141,6 +141,10 @@ class Node:
         self._per_film = float(FIRST_ESTIMATE_BYTES)
         self._films_measured = 0
         self._config: dict[str, Any] = {}
+        self.started = time.time()
+        self.recent: deque[float] = deque(maxlen=200_000)  # when results were scored since start (films per minute)
+        self._caught_up = False  # the sender's first round reads the results of earlier runs: not counted as recent
+        self.backoff_until = 0.0  # while the destination is away: when the sender tries again (time.time())
         target = Stow(dest) if isinstance(dest, str) else dest
         self.sender = Sender(self.state, target, ae_title, keep=keep_dicom, on_row=self._on_row)
 
@@ -197,6 +201,8 @@ class Node:
     def _on_row(self, row: dict[str, Any]) -> None:
         """The sender read a result row: count it, know its key, and learn what a film's results take on the disk."""
         self.counts.add("scored")
+        if self._caught_up:
+            self.recent.append(time.time())
         self._done.add(str(row.get("key")))
         size = 0
         for f in str(row.get("dicom_outputs") or "").split(";"):
@@ -300,13 +306,17 @@ class Node:
                 ok = self._send_pending()
             except Exception as exc:  # a destination that breaks the association: try again later
                 log.warning("sending results failed (%s); retrying", type(exc).__name__)
+                self.sender.problem = f"sending failed ({type(exc).__name__})"
                 self._release()
                 ok = False
+            self._caught_up = True
             if ok:
                 backoff = 1.0
+                self.backoff_until = 0.0
                 self._stop.wait(SEND_POLL_S)
             else:
                 log.warning("results wait for the destination; retrying in %.0f s", backoff)
+                self.backoff_until = time.time() + backoff
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
         self._release()

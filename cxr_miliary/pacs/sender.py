@@ -59,6 +59,7 @@ def kind_of(path: Path) -> str:
 class _Try:
     n: int = 0
     due: float = 0.0
+    said: str = ""
 
 
 class Sender:
@@ -86,6 +87,8 @@ class Sender:
         self._objects: dict[str, list[Path]] = {}  # key -> all its objects, while some are to do
         self._tries: dict[tuple[str, str], _Try] = {}
         self._last_sent = 0.0
+        #: Why the destination could not be had on the last round ("" when it could): the status page's line.
+        self.problem = ""
 
     # --- reading results ------------------------------------------------------------------
     def _read(self) -> None:
@@ -124,6 +127,7 @@ class Sender:
     def _set_aside(self, key: str, path: Path, said: str, kind: str) -> None:
         t = self._tries.setdefault((key, path.name), _Try())
         t.n += 1
+        t.said = said
         if t.n >= MAX_TRIES or not path.exists():
             self.state.mark_failed(key, path.name, t.n, said)
             self._failed.add((key, path.name))
@@ -171,7 +175,9 @@ class Sender:
                 self.release()
             return True
         if not self.transport.ready():
+            self.problem = getattr(self.transport, "problem", "") or f"destination {self.transport.name} could not be reached"
             return False
+        self.problem = ""
         for key, path in due:
             kind = kind_of(path)
             if not path.exists():
@@ -187,12 +193,22 @@ class Sender:
                 if "association ended" in outcome.said:
                     self._set_aside(key, path, outcome.said, kind)
                 log.warning("destination %s: %s", self.transport.name, outcome.said)
+                self.problem = f"destination {self.transport.name}: {outcome.said}"
                 return False
         return True
 
     def pending(self) -> int:
         """Objects not yet delivered nor set aside."""
         return sum(len(v) for v in self._todo.values())
+
+    def failing(self) -> list[dict[str, Any]]:
+        """Objects the destination refused and that wait for another try: result (first 8 of its key), tries, why, next try in seconds."""
+        now = time.monotonic()
+        return [
+            {"result": k[:8], "tries": t.n, "of": MAX_TRIES, "reason": t.said, "next_try_s": round(max(0.0, t.due - now), 1)}
+            for (k, _), t in list(self._tries.items())
+            if t.n
+        ]
 
 
 class FolderState:

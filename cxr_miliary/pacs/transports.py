@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class Dimse:
     def __init__(self, dest: Any, ae_title: str) -> None:
         self.dest, self.ae_title = dest, ae_title
         self.assoc: Any = None
+        self.problem = ""  # why the last association could not be had
 
     @property
     def name(self) -> str:
@@ -95,9 +97,19 @@ class Dimse:
             self.assoc = assoc
             return True
         self.assoc = None
-        how = "rejected the association" if assoc.is_rejected else "aborted the association" if assoc.is_aborted else "is not reachable"
+        how = "rejected the association" if assoc.is_rejected else self._unreachable() if assoc.is_aborted else "is not reachable"
         log.warning("destination %s %s", self.name, how)
+        self.problem = f"destination {self.name} {how}"
         return False
+
+    def _unreachable(self) -> str:
+        # pynetdicom says "aborted" both when the peer aborted and when no TCP connection could
+        # be made; an administrator needs to know which (a stopped PACS, a firewall, a wrong port)
+        try:
+            socket.create_connection((self.dest.host, self.dest.port), timeout=5).close()
+        except OSError as exc:
+            return f"is not reachable ({exc.strerror or type(exc).__name__.lower()})"
+        return "aborted the association"
 
     def send(self, path: Path, kind: str) -> Outcome:
         """C-STORE one file."""

@@ -34,6 +34,7 @@ def test_every_command_takes_the_global_options():
             "serve": ["--port", "11112"],
             "cv": ["--config", "c.yaml", "--out", "o"],
             "audit": ["--manifest", "m"],
+            "review": ["r.csv", "--out", "r.html"],
         }.get(name, [])
         assert parser.parse_args([name, *extra, "--debug"]).debug is True, name
     assert parser.parse_args(["manifest", "csv", "--table", "t", "--path-col", "p", "--label-col", "l", "--out", "o", "--quiet"]).quiet

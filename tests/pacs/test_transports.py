@@ -80,3 +80,35 @@ def test_status_words():
     assert status_text(0x0000).startswith("0x0000 (Success")
     assert "Out of Resources" in status_text(0xA700)
     assert status_text(0x1234) == "0x1234 (unknown status)"
+
+
+def test_a_dimse_destination_nobody_listens_on_says_so_and_one_that_hangs_up_says_that():
+    """pynetdicom calls both 'aborted': the administrator needs to know whether anything listens at all."""
+    import socket
+
+    from cxr_miliary.pacs.settings import Destination
+    from cxr_miliary.pacs.transports import Dimse
+
+    nobody = Dimse(Destination("127.0.0.1", free_port(), "PACS"), "CXR-MILIARY")
+    assert (
+        nobody.ready() is False and nobody.problem.startswith(f"destination {nobody.name} is not reachable (") and "refused" in nobody.problem.lower()
+    )
+    with socket.socket() as hang_up:  # listens, and closes every connection it takes
+        hang_up.bind(("127.0.0.1", 0))
+        hang_up.listen()
+        stop = threading.Event()
+
+        def close_all() -> None:
+            hang_up.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    hang_up.accept()[0].close()
+                except OSError:
+                    continue
+
+        t = threading.Thread(target=close_all, daemon=True)
+        t.start()
+        rude = Dimse(Destination("127.0.0.1", hang_up.getsockname()[1], "PACS"), "CXR-MILIARY")
+        assert rude.ready() is False and rude.problem == f"destination {rude.name} aborted the association"
+        stop.set()
+        t.join()
