@@ -27,7 +27,7 @@ from .metrics import sigmoid
 from .models import Card, load_bundle, load_card
 from .models.locate import find_default_bundle
 from .scoring.options import ScoreOptions
-from .transforms import Preprocess, eval_transform, to_array
+from .transforms import Preprocess, eval_transform
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +162,8 @@ class Predictor:
         return radiograph(image, force)
 
     def inputs(self, rad: Radiograph) -> np.ndarray:
-        """The network input for one radiograph (C x H x W float32)."""
-        return to_array(rad.pixels, self.transform, self.preprocess.channels)
+        """The network input for one radiograph (C x H x W float32; the lung region for a lung-region bundle)."""
+        return self.scorer.inputs(rad.pixels)
 
     def tensor(self, rad: Radiograph) -> Any:
         """The network input as a torch tensor (C x H x W)."""
@@ -284,7 +284,7 @@ class Predictor:
         Raises the input's :class:`~cxr_miliary.io.ImageError` instead of returning an error result.
         """
         thr = self.threshold if threshold is None else check_threshold(threshold)
-        decoded = decode(image, self.scorer.inputs, force=force, preview_side=preview_side if cam else False, raise_errors=True)
+        decoded = decode(image, self.scorer.view, force=force, preview_side=preview_side if cam else False, raise_errors=True)
         (result,) = complete(self.scorer, [decoded], maps=cam, method=cam_method, threshold=thr)
         return result
 

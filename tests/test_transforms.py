@@ -58,3 +58,9 @@ def test_eval_transform_equals_the_albumentations_pipeline(shape, size):
     img = np.random.default_rng(size).random(shape).astype(np.float32)
     expected = np.asarray(ref(image=img)["image"]).reshape(size, size)
     np.testing.assert_array_equal(eval_transform(pre)(image=img)["image"], expected)
+
+
+def test_the_region_travels_with_the_weights_and_old_records_read_the_film():
+    assert Preprocess.from_dict({"image_size": 384}).region == "film"  # a card from before the lung region
+    pre = Preprocess(image_size=640, region="lungs", region_margin=0.08)
+    assert Preprocess.from_dict(pre.to_dict()) == pre

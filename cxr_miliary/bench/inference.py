@@ -271,7 +271,7 @@ def machine_bound(
     x = np.stack([one.inputs(r) for r in rads])
     one.runtime.forward(x[:1])
     parts["forward"] = _timed(lambda: [one.runtime.forward(x[i : i + 1]) for i in range(n)]) / n
-    decoded = [decode(p, one.scorer.inputs, index=i, preview_side=1024) for i, p in enumerate(paths)]
+    decoded = [decode(p, one.scorer.view, index=i, preview_side=1024) for i, p in enumerate(paths)]
     results: list[Any] = []
     t_maps = _timed(lambda: results.extend(complete(one.scorer, [d], maps=True) for d in decoded)) / n
     parts["maps"] = max(0.0, t_maps - parts["forward"])

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..explain.region import kept_share, lung_box
 from ..metrics import mask_iou
 
 UNSEEN_SEED = 7301  # the lung models train on seeds 2000-2300 (configs/lung_fields*.yaml); 7001 chose between them
@@ -140,11 +141,17 @@ def lung_bench(
             continue
         examples.append((name, img, truth))
         row = {}
-        for name, fn in methods.items():
+        for method, fn in methods.items():
             fields = fn(img)
-            row[name] = {"iou": mask_iou(fields.full(), truth > 0), "side_iou": _side_iou(fields.sides_at(truth.shape), truth)}
+            box = lung_box(fields)
+            row[method] = {
+                "iou": mask_iou(fields.full(), truth > 0),
+                "side_iou": _side_iou(fields.sides_at(truth.shape), truth),
+                "lung_box": None if box is None else list(box),
+                "box_keeps": kept_share(box, truth),
+            }
         res["real"][name] = row
-        log(f"  {name} (outline given): " + ", ".join(f"{k} IoU {v['iou']:.3f}" for k, v in row.items()))
+        log(f"  {name} (outline given): " + ", ".join(f"{k} IoU {v['iou']:.3f}, lung box keeps {v['box_keeps']:.1%}" for k, v in row.items()))
     big = render_phantom(seed, 0, 2048).display
     for name, fn in methods.items():
         fn(big)
@@ -170,24 +177,39 @@ def condition_bench(
 ) -> dict[str, Any]:
     """The learned lung fields' IoU against the anatomical lung, per phantom condition and size (n phantoms each).
 
-    The same (seed, index) is the same patient in every condition and at every size, so
-    the rows differ by the condition alone.
+    Also the lung region (:func:`~cxr_miliary.explain.region.lung_box`): the share of the
+    true lung its box keeps (a film with no box keeps all: the whole film), how many films
+    have no box, and the median millimetres per pixel of a 512-px input of the box on a
+    43-cm film. The same (seed, index) is the same patient in every condition and at every
+    size, so the rows differ by the condition alone.
     """
     from ..explain.lungs import find_lung_fields
+    from ..explain.region import mm_per_input_pixel
     from ..phantom import render_phantom
     from ..phantom.conditions import CONDITIONS
 
-    out: dict[str, Any] = {"seed": seed, "n": n, "sizes": list(sizes), "iou": {}}
+    out: dict[str, Any] = {"seed": seed, "n": n, "sizes": list(sizes), "iou": {}, "region": {}}
     for cond in conditions or CONDITIONS:
-        out["iou"][cond] = {}
+        out["iou"][cond], out["region"][cond] = {}, {}
         for size in sizes:
-            ious = []
+            ious, kept, mm, no_box = [], [], [], 0
             for i in range(n):
                 ph = render_phantom(seed, i, size, pattern="normal", condition=cond)
-                ious.append(mask_iou(find_lung_fields(ph.display).full(), ph.lung_mask))
+                fields = find_lung_fields(ph.display)
+                ious.append(mask_iou(fields.full(), ph.lung_mask))
+                box = lung_box(fields)
+                no_box += box is None
+                kept.append(kept_share(box, ph.lung_mask))
+                mm.append(mm_per_input_pixel(box, ph.lung_mask.shape, 512))
             out["iou"][cond][str(size)] = _summary(ious)
+            out["region"][cond][str(size)] = {"kept": _summary(kept), "no_box": no_box, "mm_per_px_512": float(np.median(mm))}
         cells = "  ".join(f"{s}px {out['iou'][cond][str(s)]['mean']:.3f} (p5 {out['iou'][cond][str(s)]['p5']:.3f})" for s in sizes)
         log(f"  {cond:15s} {cells}")
+        boxes = "  ".join(
+            f"{s}px kept p5 {r['kept']['p5']:.4f} min {r['kept']['min']:.4f}, {r['mm_per_px_512']:.2f} mm/px, {r['no_box']} no box"
+            for s, r in ((s, out["region"][cond][str(s)]) for s in sizes)
+        )
+        log(f"  {'':15s} lung box: {boxes}")
     return out
 
 

@@ -11,7 +11,7 @@ import lightning as L
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from ..transforms import Augment, Preprocess, eval_transform, train_transform
+from ..transforms import REGION_MARGIN, REGIONS, Augment, Preprocess, eval_transform, train_transform
 from .dataset import EpochSampler, ManifestDataset, collate_skip
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,11 @@ class MiliaryDataModule(L.LightningDataModule):
         insertion: Turn a fraction of each epoch's training negatives into positives by
             drawing the pattern into their lung fields (``{fraction, patterns, tiers}``;
             :class:`~cxr_miliary.data.insertion.Insertion`); recorded in the card.
+        region: ``film`` (the whole film) or ``lungs``: the network reads the box around
+            both lung fields, cut by the same function inference uses (recorded in the card).
+            With a ``prepare`` cache, cache at a larger size than ``image_size`` so the box
+            still holds the detail it is cut for.
+        region_margin: The lung box's margin (share of its side).
     """
 
     def __init__(
@@ -76,6 +81,8 @@ class MiliaryDataModule(L.LightningDataModule):
         description: str = "",
         predict_split: str | None = None,
         insertion: dict[str, Any] | None = None,
+        region: str = "film",
+        region_margin: float = REGION_MARGIN,
     ) -> None:
         super().__init__()
         if sampler not in ("none", "balanced"):
@@ -83,7 +90,9 @@ class MiliaryDataModule(L.LightningDataModule):
         self.manifest = manifest
         self.images_root = images_root or str(Path(manifest).parent)
         self.cache_dir = cache_dir
-        self.preprocess = Preprocess(image_size=image_size, channels=channels, mean=mean, std=std)
+        if region not in REGIONS:
+            raise ValueError(f"region must be one of {', '.join(REGIONS)}")
+        self.preprocess = Preprocess(image_size=image_size, channels=channels, mean=mean, std=std, region=region, region_margin=region_margin)
         self.augment = augment or Augment()
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -133,7 +142,15 @@ class MiliaryDataModule(L.LightningDataModule):
             self.setup()
         tf = train_transform(self.preprocess, self.augment) if train else eval_transform(self.preprocess)
         return ManifestDataset(
-            self.splits[split], self.images_root, tf, self.preprocess.channels, self.cache_dir, self.seed, self.insertion if train else None
+            self.splits[split],
+            self.images_root,
+            tf,
+            self.preprocess.channels,
+            self.cache_dir,
+            self.seed,
+            self.insertion if train else None,
+            region=self.preprocess.region,
+            region_margin=self.preprocess.region_margin,
         )
 
     def _loader(self, ds: ManifestDataset, sampler: EpochSampler | None = None) -> DataLoader:

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..io import ImageError, load_image
-from ..transforms import to_tensor
+from ..transforms import REGION_MARGIN, to_tensor
 from .cache import INDEX, read_cached
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ class ManifestDataset(Dataset):
     batches the uninterrupted run would have seen. With ``insertion``
     (:class:`~cxr_miliary.data.insertion.Insertion`), a negative drawn for insertion
     in this epoch gets the pattern before the transform and label 1 (``inserted`` is 1).
+    With ``region="lungs"`` the transform gets the box around the lung fields
+    (:func:`~cxr_miliary.explain.region.network_view`, the function inference cuts with;
+    the whole film where the fields give no box, as at inference); each row's box is found
+    once, as a share of the image, and reused in later epochs.
     """
 
     def __init__(
@@ -44,6 +48,8 @@ class ManifestDataset(Dataset):
         cache_dir: str | os.PathLike[str] | None = None,
         seed: int = 0,
         insertion: Any = None,
+        region: str = "film",
+        region_margin: float = REGION_MARGIN,
     ) -> None:
         self.paths = rows["path"].astype(str).tolist()
         self.labels = rows["label"].astype(np.float32).to_numpy()
@@ -56,6 +62,8 @@ class ManifestDataset(Dataset):
         self.transform = transform
         self.channels = channels
         self.seed = seed
+        self.region, self.region_margin = region, region_margin
+        self._boxes: dict[int, tuple[float, float, float, float]] = {}  # row -> box as shares of the image's width and height
         self.cache: dict[str, str] | None = None
         self.cache_dir = Path(cache_dir) if cache_dir else None
         if self.cache_dir is not None:
@@ -85,14 +93,29 @@ class ManifestDataset(Dataset):
         except Exception as exc:  # a decoder bug must not kill a multi-hour run
             log.warning("skipped %s: %s", self.paths[i], type(exc).__name__)
             return None
+        box = self._box(i, pixels) if self.region == "lungs" else None  # of the film as read, before any insertion
         label, inserted = self.labels[i], 0
         if self.insertion is not None and label < 0.5:
             rng = self.insertion.draw(self.seed, epoch, i)
             done = None if rng is None else self.insertion.apply(pixels, rng, self._spacing_at(i, pixels.shape))
             if done is not None:
                 pixels, label, inserted = done[0], np.float32(1.0), 1
+        if box is not None:
+            h, w = pixels.shape[:2]
+            pixels = pixels[round(box[1] * h) : round(box[3] * h), round(box[0] * w) : round(box[2] * w)]
         self.transform.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         return {"image": to_tensor(pixels, self.transform, self.channels), "label": torch.tensor(label), "index": i, "inserted": inserted}
+
+    def _box(self, i: int, pixels: np.ndarray) -> tuple[float, float, float, float]:
+        """Row ``i``'s lung region as shares of the image's width and height (found on its first draw, then reused)."""
+        if i not in self._boxes:
+            from ..explain.lungs import find_lung_fields
+            from ..explain.region import network_view
+
+            h, w = pixels.shape[:2]
+            x0, y0, x1, y1 = network_view(pixels, find_lung_fields(pixels), self.region, self.region_margin).box
+            self._boxes[i] = (x0 / w, y0 / h, x1 / w, y1 / h)
+        return self._boxes[i]
 
     def _spacing_at(self, i: int, shape: tuple[int, ...]) -> float | None:
         """Row ``i``'s pixel spacing at the resolution in hand (a cache holds reduced copies), or None when unknown."""

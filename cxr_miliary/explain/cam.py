@@ -116,11 +116,21 @@ def raw_cam_from(activations: np.ndarray, gradients: np.ndarray, method: str = "
     return np.maximum(np.asarray(cam.get_cam_image(None, None, None, acts, grads, False), dtype=np.float32), 0)
 
 
-def to_image(cam: np.ndarray, input_size: int, shape: tuple[int, int]) -> np.ndarray:
-    """Map a feature-resolution CAM back onto the original image (undo resize + centre pad)."""
+def to_image(cam: np.ndarray, input_size: int, shape: tuple[int, int], box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Map a feature-resolution CAM back onto the original image (undo resize + centre pad).
+
+    With ``box`` (``x0, y0, x1, y1`` in ``shape``'s pixels: the region the network read),
+    the map covers that box and is 0 on the rest of the image, which the network never saw.
+    """
     from ..transforms import letterbox
 
     h, w = shape
+    if box is not None and tuple(box) != (0, 0, w, h):
+        x0, y0, x1, y1 = box
+        out = np.zeros((h, w), dtype=np.float32)
+        if x1 > x0 and y1 > y0:
+            out[y0:y1, x0:x1] = to_image(cam, input_size, (y1 - y0, x1 - x0))
+        return out
     top, left, nh, nw = letterbox(shape, input_size)
     full = cv2.resize(cam.astype(np.float32), (input_size, input_size), interpolation=cv2.INTER_LINEAR)
     crop = full[top : top + nh, left : left + nw]

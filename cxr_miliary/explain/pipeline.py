@@ -85,7 +85,9 @@ def lung_fields(pixels: np.ndarray) -> LungFields:
     return find_lung_fields(pixels)
 
 
-def explain(raw: np.ndarray, lungs: LungFields, *, input_size: int, probability: float, positive: bool) -> Explanation:
+def explain(
+    raw: np.ndarray, lungs: LungFields, *, input_size: int, probability: float, positive: bool, region: tuple[int, int, int, int] | None = None
+) -> Explanation:
     """Turn a raw map at feature resolution into the user's map, mask and distribution.
 
     Args:
@@ -94,6 +96,7 @@ def explain(raw: np.ndarray, lungs: LungFields, *, input_size: int, probability:
         input_size: The network's input side (to undo its resize and padding).
         probability: Calibrated probability (the map's scale).
         positive: The decision (a negative's pattern is ``none``).
+        region: ``(x0, y0, x1, y1)`` in the film's pixels: what the network read (None: the whole film).
     """
     # The raw map is a few dozen cells: scale, restrict and summarise it on a working copy
     # of at most WORK pixels a side; callers enlarge the result only where they need it
@@ -104,6 +107,19 @@ def explain(raw: np.ndarray, lungs: LungFields, *, input_size: int, probability:
     small = (max(1, round(h * f)), max(1, round(w * f)))
     small_mask = LungFields(lungs.small, small, lungs.source).full()
     found = bool(small_mask.any())
-    cam_small = absolute_map(to_image(raw, input_size, small), probability, small_mask if found else None)
+    box = None if region is None else _scaled(region, (h, w), small)
+    cam_small = absolute_map(to_image(raw, input_size, small, box), probability, small_mask if found else None)
     dist = distribution(cam_small, small_mask, positive, sides=lungs.sides_at(small))
     return Explanation(np.clip(cam_small, 0.0, 1.0), small_mask, (h, w), dist, [] if found else [NO_LUNGS_WARNING], lungs)
+
+
+def _scaled(box: tuple[int, int, int, int], shape: tuple[int, int], to: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box in ``shape``'s pixels in ``to``'s pixels (outward, so a region's edge pixels stay in it)."""
+    fy, fx = to[0] / shape[0], to[1] / shape[1]
+    x0, y0, x1, y1 = box
+    return (
+        max(0, int(np.floor(x0 * fx))),
+        max(0, int(np.floor(y0 * fy))),
+        min(to[1], int(np.ceil(x1 * fx))),
+        min(to[0], int(np.ceil(y1 * fy))),
+    )

@@ -39,6 +39,8 @@ class Decoded:
         lungs: The lung fields (a small mask: cheap to pass between processes).
         preview: The image at most ``preview_side`` pixels a side (only when maps are drawn).
         forced: ``--force`` was given.
+        region: ``(x0, y0, x1, y1)``: the part of the film the network input was made of.
+        region_fallback: A lung-region bundle read the whole film (the fields gave no box).
     """
 
     index: int
@@ -50,6 +52,8 @@ class Decoded:
     lungs: LungFields | None = None
     preview: np.ndarray | None = None
     forced: bool = False
+    region: tuple[int, int, int, int] | None = None
+    region_fallback: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,12 +106,13 @@ def decode(
     preview_side: int | None | bool = False,
     raise_errors: bool = False,
 ) -> Decoded:
-    """Decode one input and check it; the network input is made by ``inputs_of(pixels)``.
+    """Decode one input and check it; the network input is made by ``inputs_of(pixels, lungs, usable)``.
 
     Args:
         image: A file, a 2-D array of display values, or a Radiograph.
-        inputs_of: Display values -> network input (:meth:`~cxr_miliary.inference.scorer.Scorer.inputs`); None: no network
-            input (the decoded film's checks and lung fields only, as ``insert`` needs).
+        inputs_of: (display values, lung fields, usable) -> (network input, view)
+            (:meth:`~cxr_miliary.inference.scorer.Scorer.view`); None: no network input (the
+            decoded film's checks and lung fields only, as ``insert`` needs).
         index: Its position in the job.
         force: Score inputs the checks refuse (marked in the result).
         preview_side: Keep a preview for overlays at most this many pixels a side
@@ -127,7 +132,10 @@ def decode(
         if raise_errors:
             raise
         return Decoded(index, path, f"decode-failed: {type(exc).__name__}")
-    out = Decoded(index, path, inputs=None if inputs_of is None else inputs_of(rad.pixels), meta=rad.meta, verdict=verdict, lungs=lungs, forced=force)
+    out = Decoded(index, path, meta=rad.meta, verdict=verdict, lungs=lungs, forced=force)
+    if inputs_of is not None:
+        out.inputs, view = inputs_of(rad.pixels, lungs, verdict.frontal_chest)
+        out.region, out.region_fallback = view.box, view.fallback
     if preview_side is not False:
         out.preview = preview(rad.pixels, preview_side)  # type: ignore[arg-type]
     return out

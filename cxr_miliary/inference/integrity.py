@@ -59,6 +59,7 @@ class Integrity:
         synthetic_image: The image says it is a phantom (its file's provenance).
         forced: The chest check said no and ``--force`` scored it anyway.
         partial: The lung fields run off the film's top or bottom edge.
+        region_fallback: A lung-region bundle read the whole film (the fields gave no box).
     """
 
     frontal_chest: bool
@@ -71,6 +72,7 @@ class Integrity:
     synthetic_image: bool = False
     forced: bool = False
     partial: bool = False
+    region_fallback: bool = False
 
     @property
     def synthetic_model(self) -> bool:
@@ -81,7 +83,12 @@ class Integrity:
     def reliable(self) -> bool:
         """Whether the probability can be taken at face value."""
         return (
-            self.frontal_chest and not self.polarity_suspect and not self.partial and self.in_distribution is not False and not self.synthetic_model
+            self.frontal_chest
+            and not self.polarity_suspect
+            and not self.partial
+            and not self.region_fallback
+            and self.in_distribution is not False
+            and not self.synthetic_model
         )
 
     @property
@@ -132,6 +139,7 @@ def assess(
     model_domain: str = "real",
     synthetic_image: bool = False,
     forced: bool = False,
+    region_fallback: bool = False,
 ) -> Integrity:
     """Combine the chest verdict, the out-of-distribution check and the training domain for one image.
 
@@ -142,6 +150,7 @@ def assess(
         model_domain: The bundle's training domain (:func:`cxr_miliary.models.Card.domain`).
         synthetic_image: The image is a phantom (``ImageMeta.synthetic``).
         forced: ``--force`` was given (a failed chest check is then scored, and marked).
+        region_fallback: A lung-region bundle read the whole film.
     """
     out = Integrity(
         verdict.frontal_chest,
@@ -151,7 +160,10 @@ def assess(
         model_domain=model_domain,
         synthetic_image=synthetic_image,
         forced=forced and not verdict.frontal_chest,
+        region_fallback=region_fallback,
     )
+    if region_fallback:
+        out.reasons.append(verdicts.reason("lung-region-fallback", verdicts.UNRELIABLE["lung-region-fallback"][0]))
     if out.forced:
         code, _ = rejection(verdict)
         out.reasons.insert(0, verdicts.reason(code, "scored only because --force was given"))
@@ -186,6 +198,8 @@ def warnings_for(integrity: Integrity, training_data: str = "") -> list[str]:
         out.append(next(r for r in integrity.reasons if r.startswith("polarity-suspect")))
     if integrity.partial:
         out.append(next(r for r in integrity.reasons if r.startswith("partial-film")))
+    if integrity.region_fallback:
+        out.append(next(r for r in integrity.reasons if r.startswith("lung-region-fallback")))
     if integrity.in_distribution is False:
         what = training_data or "its training data"
         out.append(f"out-of-distribution: this image is unlike the model's training data ({what}); its probability is not reliable")

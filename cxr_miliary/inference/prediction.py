@@ -33,6 +33,7 @@ class Prediction:
         differential: Differential diagnosis (positive and reliable only).
         recommendations: Next steps (positive and reliable only, or when uncertain).
         meta: What was decoded (no identifiers).
+        region: ``[x0, y0, x1, y1]``: the part of the film the network read (the lung box, or the whole film).
     """
 
     probability: float
@@ -49,6 +50,7 @@ class Prediction:
     differential: list[dict[str, Any]] | None = None
     recommendations: list[str] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    region: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object ``cxr-miliary predict`` prints (no arrays, no identifiers, no NaN)."""
@@ -67,6 +69,8 @@ class Prediction:
         if self.recommendations:
             out["recommendations"] = self.recommendations
         out["image"] = {k: self.meta.get(k) for k in ("source_format", "rows", "columns", "modality", "view", "pixel_spacing_mm", "synthetic")}
+        if self.region is not None:
+            out["region"] = list(self.region)
         out["disclaimer"] = knowledge.load()["disclaimer"]
         return out
 

@@ -56,6 +56,7 @@ class Result:
         recommendations: Next steps (positive and reliable only, or when uncertain).
         preview: The image copy overlays are drawn on (when maps are drawn).
         files: Paths of the files written for it (``cam_path``, ``overlay_path``, ``dicom_outputs``).
+        region: ``(x0, y0, x1, y1)``: the part of the film the network read.
     """
 
     index: int
@@ -75,6 +76,7 @@ class Result:
     preview: np.ndarray | None = None
     is_dicom: bool = False
     files: dict[str, Any] = field(default_factory=dict)
+    region: tuple[int, int, int, int] | None = None
 
     @property
     def reliable(self) -> bool | None:
@@ -116,6 +118,7 @@ class Result:
             differential=self.differential,
             recommendations=self.recommendations,
             meta=dict(self.meta),
+            region=None if self.region is None else [int(v) for v in self.region],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -141,6 +144,7 @@ class Result:
             "model_runtime": self.model.get("runtime", ""),
             "image_rows": self.meta.get("rows"),
             "image_columns": self.meta.get("columns"),
+            "region": "" if self.region is None else ",".join(str(int(v)) for v in self.region),
         }
         if self.integrity is not None:
             i = self.integrity
@@ -197,7 +201,15 @@ def complete(
 
 def _one(scorer: Scorer, d: Decoded, logit: float, p: float, activations: np.ndarray | None, raw: np.ndarray | None, k: int, thr: float) -> Result:
     assert d.meta is not None and d.verdict is not None and d.lungs is not None
-    integrity = assess(d.verdict, activations, scorer.reference, model_domain=scorer.domain, synthetic_image=d.meta.synthetic, forced=d.forced)
+    integrity = assess(
+        d.verdict,
+        activations,
+        scorer.reference,
+        model_domain=scorer.domain,
+        synthetic_image=d.meta.synthetic,
+        forced=d.forced,
+        region_fallback=d.region_fallback,
+    )
     result = Result(
         d.index,
         d.path,
@@ -211,9 +223,10 @@ def _one(scorer: Scorer, d: Decoded, logit: float, p: float, activations: np.nda
         meta=d.meta.to_dict(),
         preview=d.preview,
         is_dicom=d.is_dicom,
+        region=d.region,
     )
     if raw is not None:
-        result.explanation = explain(raw[k], d.lungs, input_size=scorer.input_size, probability=p, positive=bool(result.positive))
+        result.explanation = explain(raw[k], d.lungs, input_size=scorer.input_size, probability=p, positive=bool(result.positive), region=d.region)
         result.warnings += result.explanation.warnings
     _add_knowledge(result, d.meta.pixel_spacing_mm, d.shape, scorer.input_size)
     return result
@@ -223,7 +236,8 @@ def _add_knowledge(result: Result, spacing: tuple[float, float] | None, shape: t
     """Resolution warning, differential and recommendations (withheld when unreliable)."""
     kb = knowledge.load()
     longest = max(shape)
-    effective = spacing[0] * longest / input_size if spacing else None
+    read = longest if result.region is None else max(result.region[2] - result.region[0], result.region[3] - result.region[1])
+    effective = spacing[0] * read / input_size if spacing else None  # what one input pixel spans of what the network read
     if (effective is not None and effective > COARSE_MM) or (spacing is None and longest < 1024):
         result.warnings.append(kb["coarse_input_warning"])
     if not result.reliable:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..explain.lungs import LungFields, find_lung_fields
+from ..explain.region import View, network_view
 from ..metrics import sigmoid
 from ..models.reference import Reference
 from ..transforms import Preprocess, eval_transform, to_array
@@ -57,9 +59,23 @@ class Scorer:
         """The network's square input side."""
         return self.preprocess.image_size
 
-    def inputs(self, pixels: np.ndarray) -> np.ndarray:
-        """The network input (C x H x W float32) of display values."""
-        return to_array(pixels, self._transform, self.preprocess.channels)
+    def view(self, pixels: np.ndarray, lungs: LungFields | None = None, usable: bool = True) -> tuple[np.ndarray, View]:
+        """The network input (C x H x W float32) of a film's display values, and the :class:`~cxr_miliary.explain.region.View` it was cut from.
+
+        Args:
+            pixels: The film's display values.
+            lungs: Its lung fields (found here when a lung-region bundle is given none).
+            usable: False for a film the frontal-chest check refused (``--force``): a lung-region bundle falls back.
+        """
+        pre = self.preprocess
+        if pre.region == "lungs" and lungs is None:
+            lungs = find_lung_fields(pixels)
+        v = network_view(pixels, lungs, pre.region, pre.region_margin, usable)
+        return to_array(v.pixels, self._transform, pre.channels), v
+
+    def inputs(self, pixels: np.ndarray, lungs: LungFields | None = None) -> np.ndarray:
+        """The network input (C x H x W float32) of display values (the lung region for a lung-region bundle)."""
+        return self.view(pixels, lungs)[0]
 
     def probability(self, logits: np.ndarray | float) -> np.ndarray:
         """Temperature-scaled sigmoid."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..transforms import REGION_MARGIN, REGIONS
+
 CARD = "card.json"
 WEIGHTS = "model.safetensors"
 HUMAN_CARD = "MODEL_CARD.md"
@@ -149,6 +151,11 @@ class Card:
             v = pre.get(key, 0.5 if key == "mean" else 0.25)
             if not _is_number(v) or not lo <= v <= 10.0:
                 raise bad(f"'preprocess.{key}' must be a finite number in [{lo:g}, 10]")
+        if pre.get("region", "film") not in REGIONS:
+            raise bad(f"'preprocess.region' must be one of {', '.join(REGIONS)}")
+        margin = pre.get("region_margin", REGION_MARGIN)
+        if not _is_number(margin) or not 0.0 <= margin <= 0.5:
+            raise bad("'preprocess.region_margin' must be a number from 0 to 0.5")
         if not _is_number(self.temperature) or not 0.01 <= self.temperature <= 100:
             raise bad("'temperature' must be a finite number from 0.01 to 100")
         if not _is_number(self.threshold) or not 0.0 <= self.threshold <= 1.0:
@@ -208,6 +215,11 @@ class Card:
     def channels(self) -> int:
         """Input channels (1 or 3)."""
         return int(self.preprocess.get("channels", 1))
+
+    @property
+    def region(self) -> str:
+        """What the network reads: ``film`` (older cards) or ``lungs`` (the lung box)."""
+        return str(self.preprocess.get("region", "film"))
 
     def file(self, folder: Path, record: dict[str, Any]) -> Path:
         """A file a record names, resolved inside the bundle ``folder`` (never outside)."""

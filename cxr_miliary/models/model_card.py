@@ -38,6 +38,7 @@ def human_card(card: dict[str, Any]) -> str:
         f"- Task: {card.get('label', {}).get('definition', 'miliary / reticulonodular pattern')}",
         f"- Backbone: `{card['backbone']}`, head `{card.get('head', 'global')}`"
         f"{' (evidence pooled per cell of a 3 x 2 image grid, so one-lung or one-zone nodules are told from diffuse ones)' if card.get('head') in ('grid', 'zones') else ''}, input {card['preprocess']['image_size']} px, {card['preprocess']['channels']} channel(s)",
+        f"- Reads: {_reads(card['preprocess'])}",
         f"- Training data: {data.get('description', 'see card.json')} — {data.get('n_train', '?')} training images "
         f"({data.get('positives_train', '?')} positive), {data.get('n_val', '?')} validation images ({data.get('positives_val', '?')} positive); "
         f"domain **{domain}** (sources: {', '.join(map(str, data.get('sources', []))) or 'not recorded'})",
@@ -85,3 +86,14 @@ def human_card(card: dict[str, Any]) -> str:
         PADCHEST_HOWTO,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _reads(pre: dict) -> str:
+    """What the network reads, and what one input pixel spans on a 43 cm film."""
+    size = int(pre["image_size"])
+    if pre.get("region", "film") == "lungs":
+        margin = float(pre.get("region_margin", 0.05))
+        # the lung box's long side is about 76-87 % of a real film's (held-out real films), plus the margin
+        lo, hi = (430 * share * (1 + 2 * margin) / size for share in (0.76, 0.87))
+        return f"the box around both lung fields plus {margin:.0%} (lung-region input), at {size} px: about {lo:.2f}-{hi:.2f} mm per input pixel on a real 43 cm film"
+    return f"the whole film at {size} px: {430 / size:.2f} mm per input pixel on a 43 cm film"

@@ -58,7 +58,7 @@ class _Decode:
     """Worker-side work: :func:`~cxr_miliary.inference.decoding.decode` an ``(index, path)`` item (forked workers inherit this; only items are pickled)."""
 
     def __init__(self, scorer: Scorer, force: bool, preview_side: int | None | bool, file_timeout: float | None) -> None:
-        self.inputs = scorer.inputs
+        self.view = scorer.view  # the network input and the part of the film it was made of
         self.force = force
         self.preview_side = preview_side
         self.file_timeout = file_timeout
@@ -73,7 +73,7 @@ class _Decode:
             signal.signal(signal.SIGALRM, signal.SIG_DFL)
             signal.setitimer(signal.ITIMER_REAL, self.file_timeout)
         try:
-            return decode(path, self.inputs, index=index, force=self.force, preview_side=self.preview_side)
+            return decode(path, self.view, index=index, force=self.force, preview_side=self.preview_side)
         finally:
             if in_worker and self.file_timeout:
                 signal.setitimer(signal.ITIMER_REAL, 0)

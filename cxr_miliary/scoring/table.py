@@ -13,6 +13,8 @@ One row per input. Columns (in order):
   integrity, the map, resolution; no identifiers), joined by `` | ``.
 - ``model_name``, ``model_sha256``, ``model_runtime``: which model answered, and how.
 - ``image_rows``, ``image_columns``: the decoded image's size (evaluation groups by source resolution).
+- ``region``: ``x0,y0,x1,y1``, the part of the film the network read (the lung box for a
+  lung-region bundle; the whole film otherwise, or when it fell back).
 - with a map: ``pattern``, ``right``, ``left``, the six zones; with ``--cam-dir`` also
   ``cam_path`` and ``overlay_path``; with ``--dicom-out`` ``dicom_outputs``.
 
@@ -56,6 +58,7 @@ BASE_COLUMNS = [
     "model_runtime",
     "image_rows",
     "image_columns",
+    "region",
 ]
 DISTRIBUTION_COLUMNS = ["pattern", "right", "left", *ZONE_NAMES]
 FILE_COLUMNS = ["cam_path", "overlay_path"]

@@ -281,7 +281,16 @@ def bundle_from_checkpoint(
     model.load_state_dict(weights, strict=True)
     pre = Preprocess.from_dict(extra.get("preprocess", {"channels": hp.get("in_chans", 1)}))
     if manifest:
-        dm = MiliaryDataModule(manifest, image_size=pre.image_size, channels=pre.channels, mean=pre.mean, std=pre.std, num_workers=0)
+        dm = MiliaryDataModule(
+            manifest,
+            image_size=pre.image_size,
+            channels=pre.channels,
+            mean=pre.mean,
+            std=pre.std,
+            num_workers=0,
+            region=pre.region,
+            region_margin=pre.region_margin,
+        )
         logits, labels = predict_logits(model, dm.val_dataloader())
         cal, summary = calibrate(logits, labels, threshold_rule, target), data_summary(dm)
     else:

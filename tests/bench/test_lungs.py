@@ -27,4 +27,6 @@ def test_a_combined_mask_is_split_into_lungs_by_side_and_two_levels_are_sides(tm
 def test_condition_bench_measures_each_condition():
     out = condition_bench(1, (192,), seed=5, conditions=("normal", "effusion"), log=lambda *_: None)
     assert set(out["iou"]) == {"normal", "effusion"} and 0.5 < out["iou"]["normal"]["192"]["mean"] <= 1.0
+    region = out["region"]["normal"]["192"]
+    assert 0.9 <= region["kept"]["min"] <= 1.0 and region["no_box"] == 0 and 0.4 < region["mm_per_px_512"] < 430 / 512
     assert _summary([0.8, 1.0])["below_0.9"] == 0.5

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cxr_miliary.bench.review import FLAGS
+
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium not installed (.ci/run installs it)")
 def test_report_renders_in_headless_chromium(evaluated, tmp_path):
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = [*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]  # the review page's harness flags
     url = (evaluated / "report.html").resolve().as_uri()
     dom = subprocess.run(["chromium", *flags, "--virtual-time-budget=5000", "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert 'data-images-ok="true"' in dom.stdout, dom.stderr[-2000:]

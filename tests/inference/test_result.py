@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from runtimes import runtime_args
 
 from cxr_miliary import Predictor
 from cxr_miliary.cli.main import main
@@ -67,14 +68,7 @@ def _predict(bundle: Path, image: str, runtime: list[str], force: bool, tmp: Pat
 @pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
 @pytest.mark.parametrize("force", [False, True])
 def test_predict_and_score_give_one_result(referenced_bundle, inputs, tmp_path, capsys, monkeypatch, runtime, force):
-    if runtime == "onnxruntime":  # the fast path reads the cached verdict: make it ONNX Runtime's
-        import cxr_miliary.inference.fastpath as fastpath
-
-        monkeypatch.setattr(fastpath, "select", lambda figures, **k: "onnxruntime-fp32" if "onnxruntime-fp32" in figures else "torch-fp32")
-        monkeypatch.setenv("CXR_MILIARY_CACHE", str(tmp_path / "cache"))
-        args = ["--precision", "auto"]
-    else:
-        args = ["--precision", "fp32"]
+    args = runtime_args(runtime, monkeypatch, tmp_path / "cache")
     table = tmp_path / "s.jsonl"
     score_args = ["--quiet", "score", *inputs, "--weights", str(referenced_bundle), "--out", str(table), "--cam", "--workers", "0", *args]
     main(score_args + (["--force"] if force else []))
@@ -96,6 +90,7 @@ def test_predict_and_score_give_one_result(referenced_bundle, inputs, tmp_path, 
         assert row["ood_score"] == pytest.approx(integrity["ood_score"], abs=1e-3)
         assert cell_items(row["reasons"]) == integrity["reasons"]
         assert cell_items(row["warnings"]) == pred["warnings"]
+        assert row["region"] == ",".join(map(str, pred["region"]))
         dist = pred["distribution"]
         assert row["pattern"] == dist["pattern"]
         assert [row[z] for z in dist["zones"]] == pytest.approx(list(dist["zones"].values()), abs=1e-6)

@@ -48,6 +48,7 @@ def test_config_parses(name):
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-mix/manifest.csv")
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
+    assert cfg["data"]["region"] == "film"  # no config reads the lung region until a model trained on it is measured
     assert "in_chans" not in cfg["model"] and cfg["data"]["channels"] in (1, 3)  # model.in_chans is linked from data.channels
     callbacks = [c["class_path"] for c in cfg["trainer"]["callbacks"]]
     assert "cxr_miliary.training.ExportBundle" in callbacks
@@ -59,3 +60,11 @@ def test_config_parses(name):
         assert cfg["data"]["insertion"]["fraction"] == 0.05 and set(cfg["data"]["insertion"]["tiers"]) == {"subtle", "moderate", "florid"}
     if name == "default_model_mix":
         assert cfg["data"]["phantoms"]["size"] == "mix" and cfg["model"]["head"] == "grid"
+
+
+def test_the_lung_region_is_one_option_away():
+    args = ["--config", str(ROOT / "configs" / "padchest_miliary.yaml"), "--data.region", "lungs", "--data.region_margin", "0.08"]
+    out = subprocess.run([sys.executable, str(ROOT / "train.py"), "fit", *args, "--print_config"], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    data = yaml.safe_load(out.stdout)["data"]
+    assert data["region"] == "lungs" and data["region_margin"] == 0.08
