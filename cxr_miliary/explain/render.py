@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
 
@@ -16,8 +15,11 @@ def _colour_table() -> np.ndarray:
     """The inferno colour scale as a 256-entry table (256 x 1 x 3 uint8, for ``cv2.LUT``).
 
     A lookup instead of evaluating the colormap on every pixel (a million float64 RGBA
-    values per overlay).
+    values per overlay). matplotlib is imported here, when an overlay is first drawn: a
+    ``predict`` without one never pays for it (cold start).
     """
+    from matplotlib import colormaps
+
     return np.round(colormaps["inferno"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8).reshape(256, 1, 3)
 
 

@@ -8,9 +8,8 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -21,6 +20,9 @@ from .journal import Journal, JournalBusy
 from .options import ScoreOptions
 from .stream import score_rows
 from .table import FORMATS, columns_for, read_output, stored_path, write_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,8 @@ def score_table(model: Any, paths: list[Any], options: ScoreOptions | None = Non
         out: A table to write through (journaled, resumable), or None (in memory).
         **keywords: Fields of ``options`` to change.
     """
+    import pandas as pd  # the table's type; not imported at start: predict never needs it (cold start)
+
     scorer = _scorer(model)
     opts = ScoreOptions.of(options, **keywords)
     outputs = opts.outputs
