@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .pacs import _free_port, _score_once, _wait_listening
+from .pacs import _free_port, _score_once, _wait_listening, bench_films
 
 ORTHANC = "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
@@ -200,17 +199,12 @@ def orthanc_bench(weights: str | None, *, n: int = 20, size: int = 2048, log: Ca
     and the way back in.
     """
     from ..inference.fastpath import machine
-    from ..phantom import generate_phantoms
 
     if not available():
         raise RuntimeError(f"Orthanc is not installed ({ORTHANC}, {DICOMWEB_PLUGIN}): apt install orthanc orthanc-dicomweb")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate_phantoms(n, root / "films", seed=9595, size=size, formats=("dcm",), workers=2)
-        files = sorted((root / "films" / "images").glob("*.dcm"))
-        w = ["--weights", weights] if weights else []
-        base = [sys.executable, "-m", "cxr_miliary", "--quiet"]
-        subprocess.run([*base, "score", str(files[0]), "--out", str(root / "warm.csv"), *w], capture_output=True)  # fast path measured once
+        files, base, w = bench_films(root, n, size, 9595, weights)
         batch = _score_once(base, files, root, w)
         dimse = _through_orthanc(base, files, root / "dimse", w, web=False, films=n)
         web = _through_orthanc(base, files, root / "web", w, web=True, films=n)

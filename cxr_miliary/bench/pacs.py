@@ -130,6 +130,18 @@ def _score_once(base: list[str], files: list[Path], root: Path, w: list[str]) ->
     return took
 
 
+def bench_films(root: Path, n: int, size: int, seed: int, weights: str | None) -> tuple[list[Path], list[str], list[str]]:
+    """``n`` phantom DICOMs at ``size`` in ``root/films``, the CLI command's start and its ``--weights``; the fast path measured once first."""
+    from ..phantom import generate_phantoms
+
+    generate_phantoms(n, root / "films", seed=seed, size=size, formats=("dcm",), workers=2)
+    files = sorted((root / "films" / "images").glob("*.dcm"))
+    w = ["--weights", weights] if weights else []
+    base = [sys.executable, "-m", "cxr_miliary", "--quiet"]
+    subprocess.run([*base, "score", str(files[0]), "--out", str(root / "warm.csv"), *w], capture_output=True)  # so no run pays for it
+    return files, base, w
+
+
 def _serve_once(base: list[str], files: list[Path], node: Path, w: list[str]) -> dict[str, Any]:
     """A fresh node (not timed while it starts), the films sent in, timed until every SR and SC has arrived."""
     port, dest = _free_port(), _Destination()
@@ -160,16 +172,11 @@ def pacs_bench(weights: str | None, *, n: int = 64, size: int = 2048, repeats: i
     import statistics
 
     from ..inference.fastpath import machine
-    from ..phantom import generate_phantoms
 
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # the destination's lines, one per C-STORE otherwise
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        generate_phantoms(n, root / "films", seed=9494, size=size, formats=("dcm",), workers=2)
-        files = sorted((root / "films" / "images").glob("*.dcm"))
-        w = ["--weights", weights] if weights else []
-        base = [sys.executable, "-m", "cxr_miliary", "--quiet"]
-        subprocess.run([*base, "score", str(files[0]), "--out", str(root / "warm.csv"), *w], capture_output=True)  # fast path measured once
+        files, base, w = bench_films(root, n, size, 9494, weights)
         batches, served = [], []
         for k in range(repeats):
             batches.append(_score_once(base, files, root, w))
