@@ -25,6 +25,7 @@ STACKS = {
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
+    "default_model_region": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_region.yaml"],
 }
 
 
@@ -48,7 +49,7 @@ def test_config_parses(name):
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-mix/manifest.csv")
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
-    assert cfg["data"]["region"] == "film"  # no config reads the lung region until a model trained on it is measured
+    assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
     assert "in_chans" not in cfg["model"] and cfg["data"]["channels"] in (1, 3)  # model.in_chans is linked from data.channels
     callbacks = [c["class_path"] for c in cfg["trainer"]["callbacks"]]
     assert "cxr_miliary.training.ExportBundle" in callbacks
