@@ -141,14 +141,18 @@ class MiliaryDataModule(L.LightningDataModule):
         if not self.splits:
             self.setup()
         tf = train_transform(self.preprocess, self.augment) if train else eval_transform(self.preprocess)
+        return self._manifest_dataset(self.splits[split], tf, self.insertion if train else None)
+
+    def _manifest_dataset(self, rows: pd.DataFrame, tf: Any, insertion: Any = None) -> ManifestDataset:
+        """The one way this module builds a dataset: every split, the reference's rows included, reads what inference reads."""
         return ManifestDataset(
-            self.splits[split],
+            rows,
             self.images_root,
             tf,
             self.preprocess.channels,
             self.cache_dir,
             self.seed,
-            self.insertion if train else None,
+            insertion,
             region=self.preprocess.region,
             region_margin=self.preprocess.region_margin,
         )
@@ -184,8 +188,7 @@ class MiliaryDataModule(L.LightningDataModule):
         rows = self.splits[split]
         if max_rows is not None and len(rows) > max_rows:
             rows = rows.sample(n=max_rows, random_state=self.seed).reset_index(drop=True)
-        ds = ManifestDataset(rows, self.images_root, eval_transform(self.preprocess), self.preprocess.channels, self.cache_dir, self.seed)
-        return self._loader(ds)
+        return self._loader(self._manifest_dataset(rows, eval_transform(self.preprocess)))
 
     def predict_dataloader(self) -> DataLoader:
         """Rows for ``Trainer.predict`` (distributed across GPUs/nodes by Lightning)."""

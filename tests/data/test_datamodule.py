@@ -78,3 +78,10 @@ def test_cache_matches_files_and_resumes(phantom_manifest, tmp_path):
     dm = MiliaryDataModule(str(phantom_manifest), cache_dir=str(tmp_path / "cache"), image_size=64, batch_size=32, num_workers=0)
     batch = next(iter(dm.val_dataloader()))
     assert batch["image"].shape[1:] == (1, 64, 64)
+
+
+def test_every_loader_of_a_lung_region_module_reads_the_region(phantom_manifest):
+    """The reference's rows too: a reference fitted on whole films called region inputs foreign (found by the pilot)."""
+    dm = MiliaryDataModule(str(phantom_manifest), image_size=64, batch_size=4, num_workers=0, region="lungs")
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.eval_dataloader("train", 4), dm.predict_dataloader()):
+        assert loader.dataset.region == "lungs" and loader.dataset.region_margin == dm.preprocess.region_margin
