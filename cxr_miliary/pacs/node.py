@@ -154,6 +154,18 @@ class Node:
         with self._child_lock:
             return not self._stop.is_set() and self._child is not None and self._child.is_alive()
 
+    def scorer_state(self) -> str:
+        """``running``, ``starting again`` (the scorer died and is being restarted) or ``stopped``: for the status page."""
+        with self._child_lock:
+            if self._stop.is_set():
+                return "stopped"
+            return "running" if self._child is not None and self._child.is_alive() else "starting again"
+
+    @property
+    def results_total(self) -> int:
+        """Films with a result row."""
+        return len(self._done)
+
     def room_for(self, size: int) -> bool:
         """Whether a film of ``size`` bytes fits while every queued film's results still have room, and the reserve beyond."""
         queued, _ = self.state.queued_bytes()

@@ -53,9 +53,6 @@ def node_status(node: Any) -> dict[str, Any]:
     dead = list(read_jsonl(state.failed))
     recent = [t for t in list(node.recent) if now - t <= 3600]
     window_min = max(1.0, min(60.0, (now - node.started) / 60))
-    with node._child_lock:
-        child = node._child
-    scorer = "stopped" if node._stop.is_set() else "running" if child is not None and child.is_alive() else "starting again"
     transport = node.sender.transport
     problem = node.sender.problem
     return {
@@ -63,13 +60,13 @@ def node_status(node: Any) -> dict[str, Any]:
             "ae_title": node.ae_title,
             "listening": f"{node.host}:{node.port}",
             "up_s": round(now - node.started),
-            "scorer": scorer,
+            "scorer": node.scorer_state(),
             "accepting": node.accepting(),
         },
         "since_start": {k: getattr(node.counts, k) for k in ("received", "refused", "looped", "scored")},
         "queue": {"waiting": max(0, queued - scoring), "being_scored": scoring, "bytes": queued_bytes},
         "results": {
-            "total": len(node._done),
+            "total": node.results_total,
             "last_hour": len(recent),
             "films_per_minute": round(len(recent) / window_min, 2),
         },
