@@ -54,6 +54,10 @@ class LungFields:
         orientation: The learned model's orientation probabilities (``upright``,
             ``upside-down``, quarter turns), or None (classical, or a lung bundle without
             the orientation head).
+        edge: The learned model's lung probability on ``small`` in 1/255 steps, kept on the
+            right side of one half by ``small`` (see :func:`edge_map`), or None. The full mask
+            follows it between working pixels instead of halfway: on films larger than the
+            working copy the outline falls where the model puts it, not on a staircase.
     """
 
     small: np.ndarray
@@ -62,12 +66,15 @@ class LungFields:
     sides: np.ndarray | None = None
     confidence: float | None = None
     orientation: dict[str, float] | None = None
+    edge: np.ndarray | None = None
 
     def full(self) -> np.ndarray:
         """The mask at the image's resolution."""
         h, w = self.shape
         if not self.small.any():
             return np.zeros((h, w), dtype=bool)
+        if self.edge is not None and self.edge.shape == self.small.shape:
+            return cv2.resize(self.edge.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 127.5
         return cv2.resize(self.small.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
 
     def sides_at(self, shape: tuple[int, int]) -> np.ndarray | None:
@@ -170,6 +177,23 @@ def anatomical_limits(sides: np.ndarray) -> np.ndarray:
     return out
 
 
+def edge_map(lung_probability: np.ndarray, fields: np.ndarray) -> np.ndarray:
+    """uint8 lung probability that agrees with ``fields`` on every working pixel.
+
+    Inside the fields at least 128, on the ring just outside them at most 127 (what the
+    anatomical limits or the one-region rule removed counts as outside), 0 further out: so
+    the outline that :meth:`LungFields.full` draws between working pixels never adds or
+    drops a piece the rules decided, it only moves within one working pixel. Chosen on
+    phantoms of seed 7001: IoU +0.001 to +0.003 in every condition and size.
+    """
+    q = np.rint(np.clip(lung_probability, 0.0, 1.0) * 255.0).astype(np.uint8)
+    ring = ndi.binary_dilation(fields) & ~fields
+    out = np.zeros_like(q)
+    out[fields] = np.maximum(q[fields], 128)
+    out[ring] = np.minimum(q[ring], 127)
+    return out
+
+
 def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     """Lung fields from a lung model: letterbox to its input, segment, crop back, keep the main region per side."""
     h, w = pixels.shape
@@ -205,7 +229,7 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     confidence = float((probs.max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
     if confidence < MIN_FIELD_CONFIDENCE:  # the model itself says these are not lungs
         clean[:], confidence = 0, 0.0
-    return LungFields(clean > 0, (h, w), "learned", clean, confidence, orientation)
+    return LungFields(clean > 0, (h, w), "learned", clean, confidence, orientation, edge_map(probs[1] + probs[2], clean > 0))
 
 
 def classical_lung_fields(pixels: np.ndarray) -> LungFields:

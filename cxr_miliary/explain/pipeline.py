@@ -105,7 +105,7 @@ def explain(
     h, w = lungs.shape
     f = min(1.0, WORK / max(h, w))
     small = (max(1, round(h * f)), max(1, round(w * f)))
-    small_mask = LungFields(lungs.small, small, lungs.source).full()
+    small_mask = LungFields(lungs.small, small, lungs.source, edge=lungs.edge).full()
     found = bool(small_mask.any())
     box = None if region is None else _scaled(region, (h, w), small)
     cam_small = absolute_map(to_image(raw, input_size, small, box), probability, small_mask if found else None)

@@ -82,3 +82,25 @@ def test_fields_are_kept_out_of_the_midline_air_column_and_the_gas_below_the_dom
     assert not out[5:40, 120:136].any()  # the tracheal part is gone
     assert not out[206:235].any()  # so is the gas below the lateral angle
     assert (out[50:190, 45:105] == 1).all() and (out[50:190, 150:210] == 2).all()  # the lungs themselves are untouched
+
+
+def test_the_edge_map_moves_the_outline_within_one_working_pixel_and_never_against_the_rules():
+    """The full mask follows the model's probability between working pixels, but a piece the rules removed stays removed."""
+    from cxr_miliary.explain.lungs import edge_map
+
+    fields = np.zeros((8, 8), bool)
+    fields[2:6, 2:5] = True
+    prob = np.zeros((8, 8), np.float32)
+    prob[2:6, 2:5] = 0.99
+    prob[2:6, 5] = 0.45  # just under one half right of the field: the outline moves right, not by a pixel
+    prob[0, :] = 0.99  # a piece the rules removed, away from the field: stays out
+    edge = edge_map(prob, fields)
+    assert (edge[fields] >= 128).all() and (edge[~fields] <= 127).all()
+    assert edge[0].max() == 0
+    plain = LungFields(fields, (80, 80)).full()
+    soft = LungFields(fields, (80, 80), edge=edge).full()
+    assert soft.sum() > plain.sum()  # the outline moved out on the right
+    assert not soft[:10].any()  # the removed piece did not come back
+    right_plain = np.flatnonzero(plain[40])[-1]
+    right_soft = np.flatnonzero(soft[40])[-1]
+    assert 0 < right_soft - right_plain < 10  # within one working pixel (10 image pixels)
