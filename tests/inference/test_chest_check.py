@@ -137,7 +137,9 @@ def test_parts_of_films_stretched_to_full_size_are_not_whole_films():
     films = [render_phantom(9500, i, size=512).display for i in range(n)]
     whole = [_usable(_verdict(px)) for px in films]
     parts = [_usable(_verdict(h)) for px in films for h in halves(px)]
-    assert all(whole) and sum(parts) <= 0.1 * len(parts), (whole, parts)  # 78 of 80 caught at 768 px, 15 of 16 at 512
+    # 75 of 80 caught at 768 px, 14 of 16 at 512 (the floor of a field much denser than the
+    # other is not read since December 2026, so that a white lung base is no cut film: 76 of 80 before)
+    assert all(whole) and sum(parts) <= 0.125 * len(parts), (whole, parts)
     if REAL.exists():
         real = load_image(REAL).pixels
         assert _usable(_verdict(real)) and not any(_usable(_verdict(h)) for h in halves(real))
@@ -172,3 +174,15 @@ def test_drawings_of_lungs_are_not_radiographs():
     for make in (two_ellipses, lung_mask_drawing):
         verdicts = [_verdict(make(seed=s)) for s in range(100, 104)]
         assert not any(_usable(v) for v in verdicts), [v.reasons for v in verdicts]
+
+
+def test_films_with_a_white_lung_or_small_lungs_on_a_wide_ap_film_are_whole_chest_films():
+    """One lung white with fluid (as dense as the mediastinum and the abdomen under it), or small lungs on a widely collimated AP film: whole chest films.
+
+    Before the contrasts were read against the aerated field and the side-by-side bar allowed
+    for the fields' size, 3 to 6 of 20 such phantoms were refused as ``not-chest``, and a white
+    lung base was called a film cut short (``partial-film``).
+    """
+    for condition in ("white-out", "ap-portable"):
+        verdicts = [_verdict(render_phantom(7701, i, size=512, pattern="normal", condition=condition).display) for i in range(8)]
+        assert all(_usable(v) for v in verdicts), (condition, [v.reasons for v in verdicts])
