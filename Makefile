@@ -72,10 +72,17 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
-# The lung model on real films' conditions, in two fine-tunes (configs/lung_fields_conditions*.yaml):
+# The lung model on real films' conditions, in three fine-tunes (configs/lung_fields_conditions*.yaml):
 # 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
-# 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut short).
+# 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut
+# short), then all of those plus white-out and AP portable films at 1,024 px and effusions and
+# the mix at 2,048 px.
 LUNGMIX = .cache/lung-conditions-mix
+# Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
+LUNGHARD = .cache/lung-conditions-hard
+# $(call hard_set,name,n,seed,size,condition): one phantom set of stage 3 and its lung manifest.
+hard_set = test -e $(LUNGHARD)/$(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(LUNGHARD)/$(1); \
+	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(LUNGHARD)/$(1)/manifest.csv --seed $(3) --out $(LUNGHARD)/$(1).csv
 lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml
 	test -e $(LUNGMIX)/s1024/manifest.csv || $(BIN)/cxr-miliary phantom --n 1200 --seed 2200 --size 1024 --condition lung-mix --workers 2 --out $(LUNGMIX)/s1024
@@ -87,7 +94,16 @@ lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_conditions_sizes.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_conditions/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_conditions_sizes/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(call hard_set,whiteout,600,2400,1024,white-out)
+	$(call hard_set,ap,600,2500,1024,ap-portable)
+	$(call hard_set,effusion2048,200,2600,2048,effusion)
+	$(call hard_set,mix2048,300,2700,2048,lung-mix)
+	$(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" \
+	  $(LUNGHARD)/manifest.csv $(LUNGMIX)/manifest.csv $(LUNGHARD)/whiteout.csv $(LUNGHARD)/ap.csv $(LUNGHARD)/effusion2048.csv $(LUNGHARD)/mix2048.csv
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_conditions_hard.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_conditions_sizes/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_conditions_hard/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one

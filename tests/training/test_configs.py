@@ -22,6 +22,7 @@ STACKS = {
     "lung_fields": ["lung_fields.yaml"],
     "lung_fields_conditions": ["lung_fields.yaml", "lung_fields_conditions.yaml"],
     "lung_fields_conditions_sizes": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_sizes.yaml"],
+    "lung_fields_conditions_hard": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_hard.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -47,6 +48,8 @@ def test_config_parses(name):
             assert cfg["data"]["phantom_condition"] == "lung-mix" and cfg["model"]["init_from"] == "weights/lungs"
         if name == "lung_fields_conditions_sizes":  # stage 2: the 512/1,024/detector mix, nothing generated
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-mix/manifest.csv")
+        if name == "lung_fields_conditions_hard":  # stage 3: stage 1/2's films and the hard sets, nothing generated
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-hard/manifest.csv")
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
