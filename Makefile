@@ -80,26 +80,24 @@ default-model: $(STAMP)
 LUNGMIX = .cache/lung-conditions-mix
 # Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
 LUNGHARD = .cache/lung-conditions-hard
-# $(call hard_set,name,n,seed,size,condition): one phantom set of stage 3 and its lung manifest.
-hard_set = test -e $(LUNGHARD)/$(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(LUNGHARD)/$(1); \
-	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(LUNGHARD)/$(1)/manifest.csv --seed $(3) --out $(LUNGHARD)/$(1).csv
+# $(call lung_set,dir,n,seed,size,condition): a phantom set (made once) and its lung manifest dir.csv.
+lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(1); \
+	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(1)/manifest.csv --seed $(3) --out $(1).csv
+# $(call concat_csv,out,in ...): one CSV of several with the same columns.
+concat_csv = $(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" $(1) $(2)
 lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml
-	test -e $(LUNGMIX)/s1024/manifest.csv || $(BIN)/cxr-miliary phantom --n 1200 --seed 2200 --size 1024 --condition lung-mix --workers 2 --out $(LUNGMIX)/s1024
-	test -e $(LUNGMIX)/det/manifest.csv || $(BIN)/cxr-miliary phantom --n 184 --seed 2300 --size detector --condition lung-mix --workers 2 --out $(LUNGMIX)/det
-	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(LUNGMIX)/s1024/manifest.csv --seed 2200 --out $(LUNGMIX)/s1024.csv
-	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(LUNGMIX)/det/manifest.csv --seed 2300 --out $(LUNGMIX)/det.csv
-	$(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" \
-	  $(LUNGMIX)/manifest.csv .cache/lung-conditions/manifest.csv $(LUNGMIX)/s1024.csv $(LUNGMIX)/det.csv
+	$(call lung_set,$(LUNGMIX)/s1024,1200,2200,1024,lung-mix)
+	$(call lung_set,$(LUNGMIX)/det,184,2300,detector,lung-mix)
+	$(call concat_csv,$(LUNGMIX)/manifest.csv,.cache/lung-conditions/manifest.csv $(LUNGMIX)/s1024.csv $(LUNGMIX)/det.csv)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_conditions_sizes.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_conditions/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	$(call hard_set,whiteout,600,2400,1024,white-out)
-	$(call hard_set,ap,600,2500,1024,ap-portable)
-	$(call hard_set,effusion2048,200,2600,2048,effusion)
-	$(call hard_set,mix2048,300,2700,2048,lung-mix)
-	$(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" \
-	  $(LUNGHARD)/manifest.csv $(LUNGMIX)/manifest.csv $(LUNGHARD)/whiteout.csv $(LUNGHARD)/ap.csv $(LUNGHARD)/effusion2048.csv $(LUNGHARD)/mix2048.csv
+	$(call lung_set,$(LUNGHARD)/whiteout,600,2400,1024,white-out)
+	$(call lung_set,$(LUNGHARD)/ap,600,2500,1024,ap-portable)
+	$(call lung_set,$(LUNGHARD)/effusion2048,200,2600,2048,effusion)
+	$(call lung_set,$(LUNGHARD)/mix2048,300,2700,2048,lung-mix)
+	$(call concat_csv,$(LUNGHARD)/manifest.csv,$(LUNGMIX)/manifest.csv $(LUNGHARD)/whiteout.csv $(LUNGHARD)/ap.csv $(LUNGHARD)/effusion2048.csv $(LUNGHARD)/mix2048.csv)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_conditions_hard.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_conditions_sizes/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
@@ -110,10 +108,14 @@ lung-model: $(STAMP)
 # manifest, read without a cache, 3 epochs from the shipped default and 4 more from that, then
 # bench sizes on seed 8101.
 REGION_SET = .cache/phantoms-region
+# $(call region_set,size,n,seed): a training phantom set with its split manifest (made once).
+region_set = test -e $(REGION_SET)/s$(1)/train_manifest.csv || $(BIN)/python -c "from cxr_miliary.data import PhantomSpec; \
+	from cxr_miliary.data.datamodule import generate_phantom_manifest as g; \
+	g('$(REGION_SET)/s$(1)/train_manifest.csv', PhantomSpec(n=$(2), size=$(1), seed=$(3), ratios=(0.8, 0.1, 0.1)))"
 region-pilot: $(STAMP)
-	test -e $(REGION_SET)/s2048/train_manifest.csv || $(BIN)/python -c "from cxr_miliary.data import PhantomSpec; from cxr_miliary.data.datamodule import generate_phantom_manifest as g; g('$(REGION_SET)/s2048/train_manifest.csv', PhantomSpec(n=900, size=2048, seed=1100, ratios=(0.8, 0.1, 0.1)))"
-	test -e $(REGION_SET)/s1024/train_manifest.csv || $(BIN)/python -c "from cxr_miliary.data import PhantomSpec; from cxr_miliary.data.datamodule import generate_phantom_manifest as g; g('$(REGION_SET)/s1024/train_manifest.csv', PhantomSpec(n=300, size=1024, seed=1101, ratios=(0.8, 0.1, 0.1)))"
-	test -e $(REGION_SET)/s512/train_manifest.csv || $(BIN)/python -c "from cxr_miliary.data import PhantomSpec; from cxr_miliary.data.datamodule import generate_phantom_manifest as g; g('$(REGION_SET)/s512/train_manifest.csv', PhantomSpec(n=300, size=512, seed=1102, ratios=(0.8, 0.1, 0.1)))"
+	$(call region_set,2048,900,1100)
+	$(call region_set,1024,300,1101)
+	$(call region_set,512,300,1102)
 	$(BIN)/python -c "import pandas as pd; R='$(REGION_SET)'; pd.concat(pd.read_csv(f'{R}/s{s}/train_manifest.csv').assign(path=lambda d, s=s: f's{s}/' + d['path'].astype(str)) for s in (2048, 1024, 512)).to_csv(f'{R}/train_manifest.csv', index=False)"
 	$(BIN)/python train.py fit --config configs/phantom.yaml --config configs/default_model.yaml --config configs/default_model_grid.yaml \
 	  --config configs/default_model_region.yaml --model.init_from weights/default/model.safetensors

@@ -148,52 +148,46 @@ def _geometry(pixels: np.ndarray, mask: np.ndarray) -> tuple[list[str], dict[str
     # the lungs lie inside the film: apices below its top edge, costophrenic angles above its
     # bottom edge (the abdomen and the neck are on the film). A field that runs off an edge
     # is a part of a film (the upper or lower half of one, stretched) or a film cut short.
-    union_rows = np.flatnonzero((parts[0] | parts[1]).any(axis=1))
+    both = parts[0] | parts[1]
+    union_rows = np.flatnonzero(both.any(axis=1))
     feats["lung_top"], feats["lung_bottom"] = union_rows[0] / h, (union_rows[-1] + 1) / h
-    # A field much denser than the other (fluid, consolidation, collapse) has no brighter band
-    # under its white base, yet the film is whole: only the aerated field's floor counts then.
-    # Two fields of one density, as on a film cut across both lungs, both count.
-    aerated = min(parts, key=lambda p: float(np.median(pixels[p])))
-    other = parts[1] if aerated is parts[0] else parts[0]
+    # A lung white with fluid, consolidation or collapse is as dense as the mediastinum, the
+    # chest wall and the abdomen under its base: the contrasts below are read against the
+    # more aerated field, and a real film with one white lung is a chest film as long as the
+    # other is air. Two fields of one density (a film cut across both lungs) both count.
+    density = [float(np.median(pixels[p])) for p in parts]
+    a = int(np.argmin(density))
+    aerated, other = parts[a], parts[1 - a]
+    feats["density_gap"] = density[1 - a] - density[a]
     feats["floor_contrast_aerated"] = _floor_contrast(pixels, aerated)
     feats["floor_contrast_other"] = _floor_contrast(pixels, other)
-    feats["density_gap"] = float(np.median(pixels[other]) - np.median(pixels[aerated]))
     opacified = feats["density_gap"] > MIN_DENSITY_GAP
     feats["floor_contrast"] = feats["floor_contrast_aerated"] if opacified else min(feats["floor_contrast_aerated"], feats["floor_contrast_other"])
-    # the mediastinum: the band between the fields, over their common height, is brighter
-    top, bottom = max(t1, t2), min(b1, b2)
-    band = pixels[top:bottom, max(int(x1 + (x2 - x1) * 0.42), 0) : int(x1 + (x2 - x1) * 0.58) + 1]
-    lungs = pixels[parts[0] | parts[1]]
     # lungs carry structure (vessels, ribs, noise); a flat drawn region does not
-    inner = ndi.binary_erosion(parts[0] | parts[1], iterations=2)
+    inner = ndi.binary_erosion(both, iterations=2)
     detail = pixels - cv2.GaussianBlur(pixels, (0, 0), 2.0)
     feats["lung_texture"] = float(np.std(detail[inner])) if inner.any() else 0.0
     if feats["lung_texture"] < 0.002:
         reasons.append("lung-fields: the lung fields are flat (no structure, not a radiograph)")
     # vessels and ribs: structure at a few millimetres inside the lungs, away from their edges;
     # a drawing of lungs (even with noise on it) has none
-    deep = ndi.binary_erosion(parts[0] | parts[1], iterations=max(1, round(0.06 * w)))
+    deep = ndi.binary_erosion(both, iterations=max(1, round(0.06 * w)))
     if deep.sum() >= 20:
         bandpass = cv2.GaussianBlur(pixels, (0, 0), 0.5) - cv2.GaussianBlur(pixels, (0, 0), 1.5)
         feats["lung_structure"] = float(np.std(bandpass[deep]))
         if feats["lung_structure"] < MIN_LUNG_STRUCTURE:
             reasons.append("lung-fields: no vessels or ribs inside the lung fields (a drawing, not a radiograph)")
-    # Both contrasts are read against the darker (more aerated) field: a lung white with
-    # effusion, consolidation or collapse is as dense as the mediastinum, and a real film
-    # with one white lung is still a chest film as long as the other is air.
-    both = parts[0] | parts[1]
-    if band.size and lungs.size:
-        feats["mediastinum_contrast_both"] = float(np.median(band) - np.median(lungs))
-        feats["mediastinum_contrast"] = float(np.median(band) - np.median(pixels[aerated]))
+    # the mediastinum: the band between the fields, over their common height, is brighter
+    top, bottom = max(t1, t2), min(b1, b2)
+    band = pixels[top:bottom, max(int(x1 + (x2 - x1) * 0.42), 0) : int(x1 + (x2 - x1) * 0.58) + 1]
+    if band.size:
+        feats["mediastinum_contrast"] = float(np.median(band)) - density[a]
         if feats["mediastinum_contrast"] < 0.04:
             reasons.append("mediastinum: no brighter mediastinum between the lung fields")
-    # the lungs lie inside a body: the ring around them is brighter than they are
-    reach = max(2, round(0.04 * max(h, w)))
-    ring = ndi.binary_dilation(both, iterations=reach) & ~both
+    # the lungs lie inside a body: the ring around the aerated field is brighter than it
+    ring = ndi.binary_dilation(aerated, iterations=max(2, round(0.04 * max(h, w)))) & ~both
     if ring.any():
-        feats["ring_contrast_both"] = float(np.median(pixels[ring]) - np.median(pixels[both]))
-        ring = ndi.binary_dilation(aerated, iterations=reach) & ~both
-        feats["ring_contrast"] = float(np.median(pixels[ring]) - np.median(pixels[aerated])) if ring.any() else feats["ring_contrast_both"]
+        feats["ring_contrast"] = float(np.median(pixels[ring])) - density[a]
         if feats["ring_contrast"] < 0.04:
             reasons.append("body: the lung fields are not surrounded by denser tissue")
     return reasons, feats
