@@ -245,6 +245,8 @@ class Node:
 
     def _receive_to_disk(self) -> None:
         """Received data sets go to files in ``queue/.incoming`` (flat memory; a rename queues them)."""
+        from pydicom import config as pydicom_config
+        from pydicom.config import settings as pydicom_settings
         from pynetdicom import _config, dimse_messages
 
         self._config = {k: getattr(_config, k) for k in ("STORE_RECV_CHUNKED_DATASET", "LOG_REQUEST_IDENTIFIERS", "LOG_RESPONSE_IDENTIFIERS")}
@@ -253,14 +255,22 @@ class Node:
         _config.LOG_REQUEST_IDENTIFIERS = _config.LOG_RESPONSE_IDENTIFIERS = False  # no UID in pynetdicom's own lines
         if self._config["NamedTemporaryFile"] is not None:  # pynetdicom writes to the default temporary folder; ours is on --out's disk
             dimse_messages.NamedTemporaryFile = functools.partial(tempfile.NamedTemporaryFile, dir=str(self.state.incoming))
+        # pydicom warns of each malformed value as it reads (a 67-character UID...) on stderr, a
+        # sender's noise on the node's console; the node's own checks refuse such a data set
+        # with the reason (never the value), so the reader stays quiet while it runs
+        self._config["reading_validation_mode"] = pydicom_settings.reading_validation_mode
+        pydicom_settings.reading_validation_mode = pydicom_config.IGNORE
 
     def _restore_config(self) -> None:
+        from pydicom.config import settings as pydicom_settings
         from pynetdicom import _config, dimse_messages
 
         for k, v in self._config.items():
             if k == "NamedTemporaryFile":
                 if v is not None:
                     dimse_messages.NamedTemporaryFile = v
+            elif k == "reading_validation_mode":
+                pydicom_settings.reading_validation_mode = v
             else:
                 setattr(_config, k, v)
         self._config = {}
