@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--condition",
         default=None,
-        help="what real films have, on every image: normal, consolidation, effusion, haze, white-out, florid-miliary, ap-portable, "
+        help="what real films have, on every image: normal, consolidation, effusion, haze, white-out, bilateral-opacities, florid-miliary, ap-portable, "
         "devices, or lung-mix (a draw from the lung model's training mix); the lung masks stay the anatomical lung",
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")

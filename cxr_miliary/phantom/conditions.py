@@ -10,6 +10,10 @@ lung, as a reader outlines it on a film where fluid, consolidation or haze hides
 - ``haze``: bilateral air-space haze (oedema, ARDS, an underexposed AP film), perihilar or
   basal, patchy;
 - ``white-out``: one hemithorax opacified (a massive effusion or collapse);
+- ``bilateral-opacities``: dense air-space opacities through both lungs, confluent in
+  places, with air bronchograms (ARDS, severe pneumonia, oedema; miliary disease itself can
+  end in ARDS), mostly on AP portable films with lines: the films where both fields must be
+  found with almost no aerated lung to see;
 - ``florid-miliary``: the florid tier of the pattern itself, denser still;
 - ``ap-portable``: a supine or semi-erect AP film: lordotic tilt, high domes, rotation,
   wide collimation, scapulae over the lungs, usually with lines and leads and some haze;
@@ -30,8 +34,9 @@ from .acquisition import gaussian, smooth
 from .anatomy import Anatomy, Style
 from .lesions import nodules
 
-CONDITIONS = ("normal", "consolidation", "effusion", "haze", "white-out", "florid-miliary", "ap-portable", "devices")
-#: The lung model's training mix: every condition, normal films a quarter.
+CONDITIONS = ("normal", "consolidation", "effusion", "haze", "white-out", "bilateral-opacities", "florid-miliary", "ap-portable", "devices")
+#: The lung model's training mix: every condition but bilateral opacities (added later, in sets of
+#: their own, so that a seed of the mix draws the films it drew before), normal films a quarter.
 LUNG_MIX = {
     "normal": 0.25,
     "consolidation": 0.12,
@@ -76,7 +81,8 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         gas_close=bool(u[3] < 0.4),
         shift=float(rng.uniform(-0.04, 0.04)) if u[4] < 0.2 else 0.0,
     )
-    if condition == "ap-portable":
+    # most films with both lungs opacified are AP portable films of a patient in intensive care
+    if condition == "ap-portable" or (condition == "bilateral-opacities" and rng.random() < 0.7):
         high = float(rng.uniform(0.02, 0.07))  # supine: the abdomen pushes both domes up
         style.dome_lift = (style.dome_lift[0] + high, style.dome_lift[1] + high)
         style.dome_flat = 0.0
@@ -176,6 +182,36 @@ def _haze(anat: Anatomy, rng: np.random.Generator, strength: tuple[float, float]
     return smooth(lungs, max(1.0, 0.01 * h)) * (0.3 + 0.7 * weight) * patchy * rng.uniform(*strength)
 
 
+def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
+    """Air-space opacities through both lungs: a haze everywhere, dense confluent patches over half of each lung or more, air bronchograms."""
+    side_map = anat.lung_side
+    lungs = anat.lung_mask
+    h, w = lungs.shape
+    patches = _noise((h, w), rng.uniform(0.04, 0.1), rng)
+    cover = rng.uniform(0.5, 1.0)  # the share of the lungs that is dense
+    level = np.quantile(patches[lungs], 1 - cover) if lungs.any() else 0.0
+    dense = smooth((lungs & (patches >= level)).astype(np.float32), max(1.0, 0.012 * h))
+    # consolidated lung is water, as dense as soft tissue and no denser: the patches reach the
+    # consolidation's density, the haze between them stays below it
+    solid = rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2)
+    haze = smooth(lungs.astype(np.float32), max(1.0, 0.01 * h)) * rng.uniform(0.08, 0.2)
+    out = haze + dense * np.maximum(solid - haze, 0.0)
+    for side in (1, 2):  # bronchi running out from each hilum through the opacity
+        box = _box(side_map, side)
+        if box is None:
+            continue
+        top, bottom, left, right = box
+        x0, y0 = (right if side == 1 else left), top + 0.4 * (bottom - top)
+        canvas = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(2, 7))):
+            angle = rng.uniform(0.35, 0.65) * np.pi * (1 if side == 1 else -1) + (np.pi if side == 1 else 0) + rng.uniform(-0.6, 0.6)
+            length = rng.uniform(0.06, 0.18) * h
+            pts = np.array([[x0, y0], [x0 + length * np.cos(angle), y0 + length * np.sin(angle)]], np.int32)
+            cv2.polylines(canvas, [pts], False, 255, max(1, round(0.004 * h)), cv2.LINE_AA)
+        out -= smooth(canvas.astype(np.float32) / 255, max(1.0, 0.002 * h)) * dense * 0.08
+    return out
+
+
 def _line(canvas: np.ndarray, points: np.ndarray, width: int) -> None:
     cv2.polylines(canvas, [np.round(points).astype(np.int32)], False, 255, max(1, width), cv2.LINE_AA)
 
@@ -261,11 +297,13 @@ def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: 
         add += _haze(anat, rng)
     elif condition == "white-out":
         add += _effusion(anat, rng, large=True)
+    elif condition == "bilateral-opacities":
+        add += _bilateral(anat, rng)
     elif condition == "florid-miliary":
         lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
         add += lesion.attenuation
     devices: list[str] = []
-    if condition in ("devices", "ap-portable") or rng.random() < 0.1:
+    if condition in ("devices", "ap-portable", "bilateral-opacities") or rng.random() < 0.1:
         att, devices = _devices(anat, rng, many=condition != "normal")
         add += att
     if condition == "ap-portable" and rng.random() < 0.6:

@@ -34,9 +34,27 @@ def test_ap_films_change_the_anatomy_and_the_mix_is_a_distribution():
     ap = render_phantom(33, 1, 256, pattern="normal", condition="ap-portable")
     assert ap.record["lordosis"] > 0 and ap.lung_mask.any()
     drawn = {choose("lung-mix", rng_for_condition(7, i)) for i in range(200)}
-    assert drawn == set(LUNG_MIX) == set(CONDITIONS)
+    assert drawn == set(LUNG_MIX) == set(CONDITIONS) - {"bilateral-opacities"}  # the mix's seeds draw what they drew before it came
     with pytest.raises(ValueError, match="condition must be one of"):
         choose("bilateral-nonsense", rng_for_condition(0, 0))
+
+
+def test_bilateral_opacities_whiten_both_lungs_mostly_on_ap_films():
+    """Both lungs opacified (ARDS, severe pneumonia): each side far whiter than the same patient's clear lung; mostly AP portable geometry."""
+    ap = 0
+    for i in range(6):
+        ph = render_phantom(35, i, 256, pattern="normal", condition="bilateral-opacities")
+        assert ph.record["condition"] == "bilateral-opacities" and all((ph.lung_side == s).sum() > 0.03 * ph.lung_side.size for s in (1, 2))
+        style = style_for("bilateral-opacities", rng_for_condition(35, i))
+        plain = render_phantom(35, i, 256, pattern="normal", condition="normal")
+        if not style.lordosis:  # a PA film: the same anatomy as the plain one, so the lungs compare
+            assert np.array_equal(plain.lung_mask, ph.lung_mask)
+            for side in (1, 2):  # against the rest of the film: the display window follows the whole film
+                inside = ph.lung_side == side
+                lift = [f.display[inside].mean() - np.median(f.display[~f.lung_mask]) for f in (ph, plain)]
+                assert lift[0] > lift[1] + 0.05, (i, side, lift)
+        ap += bool(style.lordosis)
+    assert 2 <= ap <= 6
 
 
 def test_without_a_condition_a_phantom_is_what_it_always_was():
