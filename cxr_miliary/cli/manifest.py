@@ -70,10 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     sz.add_argument("--masks", required=True, help="folder of CHNCXR_*_mask.png")
     ph = src.add_parser("phantom-lungs", parents=[lung], help="lung masks: phantoms written by `cxr-miliary phantom`")
     ph.add_argument("--phantoms", required=True, help="the phantom manifest.csv")
+    ng = src.add_parser("lung-negatives", parents=[lung], help="pictures with no lung (drawings), made here, written beside --out")
+    ng.add_argument("--n", type=int, required=True, help="how many")
+    ng.add_argument("--size", type=int, default=512, help="their side in pixels")
     p.set_defaults(func=run)
 
 
-LUNG_SOURCES = ("jsrt", "montgomery", "shenzhen", "phantom-lungs")
+LUNG_SOURCES = ("jsrt", "montgomery", "shenzhen", "phantom-lungs", "lung-negatives")
 
 
 def _run_lungs(args: argparse.Namespace) -> int:
@@ -86,6 +89,8 @@ def _run_lungs(args: argparse.Namespace) -> int:
         df = lm.montgomery_manifest(args.root, args.out, **common)
     elif args.source == "shenzhen":
         df = lm.shenzhen_manifest(args.root, args.masks, args.out, **common)
+    elif args.source == "lung-negatives":
+        df = lm.negative_lung_manifest(args.n, args.out, size=args.size, **common)
     else:
         try:
             df = lm.phantom_lung_manifest(args.phantoms, args.out, **common)
@@ -94,7 +99,8 @@ def _run_lungs(args: argparse.Namespace) -> int:
     if df.empty:
         raise UsageError(f"no image with both lung masks found for {args.source}; wrote an empty {args.out}")
     counts = df["split"].value_counts().to_dict()
-    sys.stdout.write(f"{args.out}: {len(df)} images with lung masks ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})\n")
+    what = "pictures with no lung" if args.source == "lung-negatives" else "images with lung masks"
+    sys.stdout.write(f"{args.out}: {len(df)} {what} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})\n")
     return 0
 
 

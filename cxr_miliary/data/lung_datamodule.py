@@ -64,6 +64,8 @@ def lung_transforms(size: int, train: bool) -> Any:
 
 #: Share of films the orientation head is shown turned (training); validation turns every sixth.
 TURNED_FRACTION = 0.35
+#: The orientation label of a picture with no lung (a negative): ignored by the orientation loss.
+NO_ORIENTATION = -1
 
 
 def turn(image: np.ndarray, target: np.ndarray, k: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +81,8 @@ class LungMaskDataset(Dataset):
     With ``orientations``, some films are turned (a quarter turn either way, upside down
     by rotation or by a mirror) and ``orientation`` says how
     (:data:`~cxr_miliary.models.lung_model.ORIENTATIONS`), keyed by (seed, epoch, row)
-    like the rest of the augmentation.
+    like the rest of the augmentation. Negatives (``source`` ``negative``) are never turned
+    and carry :data:`NO_ORIENTATION`.
     """
 
     def __init__(self, rows: pd.DataFrame, size: int, train: bool, seed: int = 0, orientations: bool = True) -> None:
@@ -113,13 +116,15 @@ class LungMaskDataset(Dataset):
             return None
         self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         out = self.tf(image=np.clip(pixels, 0, 1).astype(np.float32), mask=target.astype(np.uint8))
-        k, flip = self._orientation(epoch, i)
+        # a picture with no lung has no way up: shown as drawn, out of the orientation loss
+        negative = str(self.rows[i].get("source")) == "negative"
+        k, flip = (0, False) if negative else self._orientation(epoch, i)
         image, mask = turn(out["image"], out["mask"], k, flip) if k else (out["image"], out["mask"])
         image = (np.clip(image, 0, 1) - 0.5) / 0.25
         return {
             "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
             "target": torch.from_numpy(mask.astype(np.int64)),
-            "orientation": k,
+            "orientation": NO_ORIENTATION if negative else k,
         }
 
 

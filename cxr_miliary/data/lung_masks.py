@@ -14,6 +14,8 @@ right lung is on the image's left of a PA film):
   regions, split by their centres.
 - **Phantoms**: ``cxr-miliary phantom`` writes lung masks with 128 for the image-left lung
   and 255 for the image-right lung.
+- **Negatives**: drawings with no lung in them (``source`` ``negative``, no mask), so the
+  model learns that two dark shapes are not lungs.
 
 JSRT's raw files store brighter-is-darker or the reverse depending on who exported them;
 the reader decides per image from the masks (the lungs are the darker side of a radiograph).
@@ -119,6 +121,16 @@ def phantom_lung_manifest(
     return _finish(rows, out, ratios, seed)
 
 
+def negative_lung_manifest(
+    n: int, out: str | os.PathLike[str], *, size: int = 512, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> pd.DataFrame:
+    """Pictures with no lung in them (:mod:`~cxr_miliary.phantom.negatives`), written beside ``out``: rows with an empty mask."""
+    from ..phantom.negatives import write_negatives
+
+    rows = write_negatives(n, Path(out).with_suffix(""), seed=seed, size=size)
+    return _finish(rows, out, ratios, seed)
+
+
 def read_jsrt(path: str | os.PathLike[str]) -> np.ndarray:
     """A JSRT ``.IMG`` file as float32 [0, 1] (its polarity decided later, against the masks)."""
     raw = np.fromfile(path, dtype=">u2")
@@ -145,7 +157,9 @@ def read_sample(row: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
     pixels = read_jsrt(path) if path.lower().endswith(".img") else load_image(path, force=True).pixels
     shape = pixels.shape
     target = np.zeros(shape, dtype=np.int64)
-    if str(row.get("mask_image_left") or "") not in ("", "nan"):
+    if str(row.get("source")) == "negative":  # a picture with no lung: every pixel background
+        pass
+    elif str(row.get("mask_image_left") or "") not in ("", "nan"):
         target[_mask(str(row["mask_image_left"]), shape) > 0] = 1
         target[_mask(str(row["mask_image_right"]), shape) > 0] = 2
     else:

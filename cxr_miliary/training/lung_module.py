@@ -27,7 +27,8 @@ class LungFieldsModule(L.LightningModule):
     """Cross-entropy + soft Dice on three classes (background, image-left lung, image-right lung), plus the orientation head's cross-entropy.
 
     The segmentation loss counts upright films only (the data module turns some films;
-    their fields' sides would be ambiguous); the orientation loss counts every film.
+    their fields' sides would be ambiguous) and negatives (pictures with no lung, an empty
+    target); the orientation loss counts every film but not the negatives (label -1).
 
     Args:
         encoder: smp encoder name (``tu-<timm name>`` for timm encoders).
@@ -85,10 +86,11 @@ class LungFieldsModule(L.LightningModule):
         """(total loss, segmentation logits, orientation logits or None)."""
         seg, orient = split_outputs(self.model(batch["image"]))
         upright = batch.get("orientation")
-        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else upright == 0
+        # upright films and negatives (-1: no lung, no way up) count for the segmentation
+        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else upright <= 0
         loss = self._loss(seg[keep], batch["target"][keep]) if keep.any() else seg.sum() * 0.0
-        if orient is not None and upright is not None:
-            loss = loss + self.hparams.orientation_weight * F.cross_entropy(orient.float(), upright)
+        if orient is not None and upright is not None and (upright >= 0).any():
+            loss = loss + self.hparams.orientation_weight * F.cross_entropy(orient.float(), upright, ignore_index=-1)
         return loss, seg, orient
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -114,11 +116,12 @@ class LungFieldsModule(L.LightningModule):
         loss, logits, orient = self._losses(batch)
         self.log("val/loss", loss, sync_dist=True, batch_size=len(logits))
         labels = batch.get("orientation")
-        keep = slice(None) if labels is None else labels == 0
+        keep = slice(None) if labels is None else labels <= 0
         self.val_iou.update(logits[keep].argmax(1), batch["target"][keep])
         if orient is not None and labels is not None:
-            self._orient_right += int((orient.argmax(1) == labels).sum())
-            self._orient_total += len(labels)
+            known = labels >= 0
+            self._orient_right += int((orient.argmax(1) == labels)[known].sum())
+            self._orient_total += int(known.sum())
 
     def on_validation_epoch_end(self) -> None:
         """``val/iou`` (mean of the two lungs, upright films), ``val/iou_image_left``, ``val/iou_image_right``, ``val/orientation_acc``."""

@@ -27,3 +27,9 @@ def test_cli_manifest_lung_sources(tmp_path, capsys):
     (tmp_path / "empty" / "CXR_png").mkdir(parents=True)
     assert main(["manifest", "montgomery", "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "m.csv")]) == 2
     assert "no image with both lung masks" in capsys.readouterr().err
+    neg = tmp_path / "neg" / "negatives.csv"
+    assert main(["manifest", "lung-negatives", "--n", "4", "--size", "96", "--seed", "3", "--out", str(neg)]) == 0
+    assert "4 pictures with no lung" in capsys.readouterr().out
+    rows = pd.read_csv(neg, dtype=str, keep_default_na=False)
+    assert (rows["source"] == "negative").all() and (rows["mask"] == "").all()
+    assert all((tmp_path / "neg" / "negatives").joinpath(p.split("/")[-1]).is_file() for p in rows["path"])  # written beside --out

@@ -26,3 +26,19 @@ def test_each_epoch_draws_fresh_augmentation_and_runs_repeat(tmp_path):
     batch = next(iter(loader))
     assert batch["image"].shape[1:] == (1, 96, 96) and set(torch.unique(batch["target"]).tolist()) <= {0, 1, 2}
     assert (batch["target"] > 0).float().mean() > 0.05  # lungs survive the augmentation
+
+
+def test_pictures_with_no_lung_come_unturned_with_an_empty_target_and_no_orientation(tmp_path):
+    """Negatives (drawings) teach "no lung here": every pixel background, never turned, out of the orientation loss."""
+    import pandas as pd
+
+    from cxr_miliary.data.lung_datamodule import NO_ORIENTATION, LungMaskDataset
+    from cxr_miliary.data.lung_masks import negative_lung_manifest
+
+    df = negative_lung_manifest(24, tmp_path / "neg.csv", size=128, ratios=(1.0, 0.0, 0.0), seed=5)
+    assert set(df["source"]) == {"negative"} and (df["mask"] == "").all() and len(df) == 24
+    rows = pd.read_csv(tmp_path / "neg.csv", dtype=str, keep_default_na=False)
+    ds = LungMaskDataset(rows, 64, train=True, seed=0, orientations=True)
+    samples = [ds[k] for k in range(len(ds) * 2)]  # two epochs: a film would be turned about a third of the time
+    assert all(s["orientation"] == NO_ORIENTATION and int(s["target"].sum()) == 0 for s in samples)
+    assert all(float(s["image"].std()) > 0.05 for s in samples)  # a picture, not a blank

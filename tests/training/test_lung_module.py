@@ -55,3 +55,23 @@ def test_fit_exports_a_working_lung_bundle(tmp_path):
     fields = learned_lung_fields(render_phantom(5, 0, size=300).display, seg)
     assert fields.source == "learned" and fields.shape == (300, 300) and fields.sides is not None
     assert set(np.unique(fields.sides)) <= {0, 1, 2}
+
+
+def test_negatives_count_for_the_segmentation_and_not_for_the_orientation():
+    """A batch of negatives alone (orientation -1) trains the segmentation towards background and gives no orientation loss."""
+    import torch
+
+    from cxr_miliary.training.lung_module import LungFieldsModule
+
+    torch.manual_seed(0)
+    module = LungFieldsModule()
+    image = torch.randn(2, 1, 64, 64)
+    target = torch.zeros(2, 64, 64, dtype=torch.int64)
+    negatives = {"image": image, "target": target, "orientation": torch.tensor([-1, -1])}
+    loss, seg, _ = module._losses(negatives)
+    assert torch.isfinite(loss) and loss > 0  # the segmentation loss of an empty target, no NaN from the ignored labels
+    module.hparams.orientation_weight = 0.0
+    same, _, _ = module._losses(negatives)
+    assert torch.isclose(loss, same)  # nothing from the orientation head
+    turned = {"image": image, "target": target, "orientation": torch.tensor([1, 1])}
+    assert float(module._losses(turned)[0].detach()) == 0.0  # turned films: no segmentation loss, and the orientation weight is 0 here
