@@ -7,7 +7,6 @@ import numpy as np
 
 from cxr_miliary.phantom import render_phantom
 from cxr_miliary.phantom.acquisition import acquire
-from cxr_miliary.phantom.anatomy import render_anatomy
 
 
 def two_ellipses(size: int = 512, seed: int = 0) -> np.ndarray:
@@ -28,16 +27,34 @@ def lung_mask_drawing(size: int = 512, seed: int = 0) -> np.ndarray:
 
 
 def abdomen(size: int = 512, seed: int = 0) -> np.ndarray:
-    """A phantom body with no lungs: soft tissue, spine, and loops of bowel gas through it."""
+    """A frontal abdominal film (KUB): a body thickest in the middle, the lumbar spine, the iliac wings, bowel gas in loops and pockets; no lung.
+
+    Built from its own parts, not from the chest phantom with its lungs filled in: that left
+    the lungs' outlines and ribs on the film, a chest with both lungs white - which a chest
+    film with bilateral opacities is, and must not be refused as.
+    """
     rng = np.random.default_rng(seed)
-    anat = render_anatomy(size, rng)
-    A = anat.attenuation.copy()
-    A[anat.lung_mask] = np.median(A[~anat.lung_mask])  # no aerated lung at all
-    yy, xx = np.mgrid[:size, :size] / size
-    for _ in range(int(rng.integers(6, 14))):
-        cy, cx, r = rng.uniform(0.2, 0.9), rng.uniform(0.2, 0.8), rng.uniform(0.03, 0.08)
-        A -= 0.25 * (((yy - cy) ** 2 + (xx - cx) ** 2) < r**2)
-    return acquire(cv2.GaussianBlur(A.astype(np.float32), (0, 0), 2), rng, markers=False).display
+    yy, xx = np.mgrid[:size, :size].astype(np.float32) / size
+    cx, half = 0.5 + rng.uniform(-0.03, 0.03), rng.uniform(0.36, 0.46)
+    u = ((xx - cx) / half).clip(-1, 1)
+    A = np.where(np.abs(xx - cx) < half, 0.2 + 0.7 * np.sqrt(1 - u**2), 0.0).astype(np.float32)
+    liver = ((xx > cx - half) & (xx < cx - 0.05) & (yy < 0.35 - 0.3 * (xx - cx + half))).astype(np.float32)
+    A += 0.08 * cv2.GaussianBlur(liver, (0, 0), size / 30)  # the liver, in the right (image-left) upper quadrant
+    period = rng.uniform(0.06, 0.08)  # vertebral bodies and their discs
+    A += 0.15 * (np.abs(xx - cx) < 0.045) * (0.75 + 0.25 * (np.cos(2 * np.pi * yy / period) > -0.6))
+    canvas = np.zeros((size, size), np.uint8)
+    for side in (-1, 1):  # the iliac wings
+        centre = (int((cx + side * 0.19) * size), int(rng.uniform(0.92, 1.02) * size))
+        cv2.ellipse(canvas, centre, (int(0.16 * size), int(0.12 * size)), 0, 180, 360, 255, max(2, size // 40))
+    A += 0.12 * canvas.astype(np.float32) / 255
+    gas = np.zeros((size, size), np.uint8)
+    for _ in range(int(rng.integers(4, 10))):  # loops of bowel
+        pts = ((rng.uniform(0.2, 0.8, 2) + rng.normal(0, 0.07, (int(rng.integers(3, 6)), 2)).cumsum(0)).clip(0.1, 0.9) * size).astype(np.int32)
+        cv2.polylines(gas, [pts], False, 255, max(2, int(size * rng.uniform(0.02, 0.05))))
+    for _ in range(int(rng.integers(3, 9))):  # and pockets
+        cv2.circle(gas, (int(rng.uniform(0.2, 0.8) * size), int(rng.uniform(0.2, 0.9) * size)), int(size * rng.uniform(0.015, 0.05)), 255, -1)
+    A -= rng.uniform(0.2, 0.35) * cv2.GaussianBlur(gas.astype(np.float32) / 255, (0, 0), 1.5)
+    return acquire(cv2.GaussianBlur(A, (0, 0), 2), rng, markers=False).display
 
 
 def film_in_a_photograph(size: int = 768, seed: int = 0) -> np.ndarray:

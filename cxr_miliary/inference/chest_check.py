@@ -310,8 +310,13 @@ def _turned(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any], reasons: 
     """
     others = reasons[1:]
     if k:
-        upright = check_frontal_chest(np.ascontiguousarray(np.rot90(pixels, -k)), lungs_of, turn_back=False)
-        if upright.frontal_chest:
-            return ChestVerdict(False, reasons=reasons, features=feats)
-        others = others or upright.reasons
+        # "upside down" is a half turn or a mirror top to bottom (the head cannot tell them
+        # apart); turned back the wrong way, a film is upright but mirrored left to right,
+        # a heart on the wrong side the lung model is unsure of - so both ways are tried
+        ways = [np.rot90(pixels, -k)] + ([pixels[::-1]] if k == 2 else [])
+        for way in ways:
+            upright = check_frontal_chest(np.ascontiguousarray(way), lungs_of, turn_back=False)
+            if upright.frontal_chest:
+                return ChestVerdict(False, reasons=reasons, features=feats)
+            others = others or upright.reasons
     return ChestVerdict(False, reasons=others or ["lung-fields: no upright chest film found"], features=feats)

@@ -104,3 +104,22 @@ def test_the_edge_map_moves_the_outline_within_one_working_pixel_and_never_again
     right_plain = np.flatnonzero(plain[40])[-1]
     right_soft = np.flatnonzero(soft[40])[-1]
     assert 0 < right_soft - right_plain < 10  # within one working pixel (10 image pixels)
+
+
+def test_both_lungs_white_are_still_lung_fields():
+    """Bilateral air-space opacities: the fields' mean is as bright as the chest wall, so the old "darker than the
+    surroundings" rule dropped some whole; the darker quarter still holds air (seed 7701, never used
+    to choose)."""
+    ious = [
+        mask_iou(find_lung_fields(ph.display).full(), ph.lung_mask)
+        for ph in (render_phantom(7701, i, 512, pattern="normal", condition="bilateral-opacities") for i in range(6))
+    ]
+    assert sum(iou > 0.85 for iou in ious) >= 5, ious
+
+
+def test_the_lung_model_draws_no_field_into_drawings_of_lungs():
+    """Trained with pictures that have no lung (other drawings than these), the model leaves two dark ellipses and a drawn lung mask empty."""
+    from hostile_images import lung_mask_drawing, two_ellipses
+
+    for make in (two_ellipses, lung_mask_drawing):
+        assert [int(find_lung_fields(make(seed=s)).small.sum()) for s in range(100, 104)] == [0] * 4, make.__name__
