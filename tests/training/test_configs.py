@@ -23,6 +23,7 @@ STACKS = {
     "lung_fields_conditions": ["lung_fields.yaml", "lung_fields_conditions.yaml"],
     "lung_fields_conditions_sizes": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_sizes.yaml"],
     "lung_fields_conditions_hard": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_hard.yaml"],
+    "lung_fields_negatives": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_negatives.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -50,6 +51,8 @@ def test_config_parses(name):
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-mix/manifest.csv")
         if name == "lung_fields_conditions_hard":  # stage 3: stage 1/2's films and the hard sets, nothing generated
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-hard/manifest.csv")
+        if name == "lung_fields_negatives":  # stage 4: stage 3's films, 512-px white-out and AP films, drawings
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-negatives/manifest.csv")
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
