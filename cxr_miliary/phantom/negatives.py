@@ -5,8 +5,9 @@ tune on opacified phantoms drew fields (with vessel-like edges) into drawings of
 ellipses, and the frontal-chest check then accepted 9 of 16 of them. These pictures go into
 its training set with an empty mask. They are a family of their own - shapes anywhere, any
 number, filled or outlined; pairs of near-mirrored shapes (ellipses or irregular polygons)
-side by side; flat lung silhouettes of the phantom anatomy; on shaded grounds - so the test suite's drawings (``tests/hostile_images.py``) stay unseen examples of
-what the model should refuse, not copies of its training images.
+side by side; flat lung silhouettes of the phantom anatomy; on shaded grounds - so the test
+suite's drawings (``tests/hostile_images.py``) stay unseen examples of what the model should
+refuse, not copies of its training images.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _pair(size: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _silhouette(size: int, rng: np.random.Generator) -> np.ndarray:
-    """The phantom anatomy's lungs drawn flat, sometimes with a heart and a body outline."""
+    """The phantom anatomy's lungs drawn flat (both, or one), sometimes on a body a shade darker than the paper."""
     anat = render_anatomy(size, rng)
     img = _ground(size, rng)
     if rng.random() < 0.5:  # a body a shade darker than the paper
@@ -101,7 +102,11 @@ def render_negative(seed: int, index: int, size: int = 512) -> np.ndarray:
 
 
 def write_negatives(n: int, out: str | Path, *, seed: int, size: int = 512) -> list[dict[str, str]]:
-    """Write ``n`` pictures as PNG under ``out`` and return lung-manifest rows with no mask (``source`` ``negative``)."""
+    """Write ``n`` pictures as PNG under ``out`` and return lung-manifest rows with no mask (``source`` ``negative``).
+
+    Made once: a picture already on disk is kept (the names carry the seed and index, so a
+    set made again with another ``size`` needs another folder).
+    """
     from PIL import Image
 
     folder = Path(out)
