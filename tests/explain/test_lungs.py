@@ -107,14 +107,14 @@ def test_the_edge_map_moves_the_outline_within_one_working_pixel_and_never_again
 
 
 def test_both_lungs_white_are_still_lung_fields():
-    """Bilateral air-space opacities: the fields' mean is as bright as the chest wall, so the old "darker than the
-    surroundings" rule dropped some whole; the darker quarter still holds air (seed 7701, never used
-    to choose)."""
+    """Bilateral air-space opacities: the fields' mean is as bright as the chest wall, so the old "mean darker than the
+    surroundings" rule dropped 4 of these 8 films whole (seed 7701, never used to choose); their darker quarter still
+    holds air."""
     ious = [
         mask_iou(find_lung_fields(ph.display).full(), ph.lung_mask)
-        for ph in (render_phantom(7701, i, 512, pattern="normal", condition="bilateral-opacities") for i in range(6))
+        for ph in (render_phantom(7701, i, 512, pattern="normal", condition="bilateral-opacities") for i in range(12, 20))
     ]
-    assert sum(iou > 0.85 for iou in ious) >= 5, ious
+    assert sum(iou > 0.85 for iou in ious) >= 7, ious
 
 
 def test_the_lung_model_draws_no_field_into_drawings_of_lungs():
