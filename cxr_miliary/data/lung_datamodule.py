@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .dataset import EpochSampler
-from .lung_masks import read_sample
+from .lung_masks import is_negative, read_sample
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class LungMaskDataset(Dataset):
         self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         out = self.tf(image=np.clip(pixels, 0, 1).astype(np.float32), mask=target.astype(np.uint8))
         # a picture with no lung has no way up: shown as drawn, out of the orientation loss
-        negative = str(self.rows[i].get("source")) == "negative"
+        negative = is_negative(self.rows[i])
         k, flip = (0, False) if negative else self._orientation(epoch, i)
         image, mask = turn(out["image"], out["mask"], k, flip) if k else (out["image"], out["mask"])
         image = (np.clip(image, 0, 1) - 0.5) / 0.25

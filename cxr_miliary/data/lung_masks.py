@@ -131,6 +131,13 @@ def negative_lung_manifest(
     return _finish(rows, out, ratios, seed)
 
 
+def is_negative(row: dict[str, object]) -> bool:
+    """Whether a manifest row is a picture with no lung (:mod:`~cxr_miliary.phantom.negatives`)."""
+    from ..phantom.negatives import SOURCE
+
+    return str(row.get("source")) == SOURCE
+
+
 def read_jsrt(path: str | os.PathLike[str]) -> np.ndarray:
     """A JSRT ``.IMG`` file as float32 [0, 1] (its polarity decided later, against the masks)."""
     raw = np.fromfile(path, dtype=">u2")
@@ -157,7 +164,7 @@ def read_sample(row: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
     pixels = read_jsrt(path) if path.lower().endswith(".img") else load_image(path, force=True).pixels
     shape = pixels.shape
     target = np.zeros(shape, dtype=np.int64)
-    if str(row.get("source")) == "negative":  # a picture with no lung: every pixel background
+    if is_negative(row):  # a picture with no lung: every pixel background
         pass
     elif str(row.get("mask_image_left") or "") not in ("", "nan"):
         target[_mask(str(row["mask_image_left"]), shape) > 0] = 1

@@ -131,10 +131,10 @@ def default_segmenter() -> Any:
 #: this (display units). Not the fields' mean: lungs white with air-space disease (ARDS,
 #: bilateral pneumonia) are on average as bright as the chest wall, and the mean dropped them
 #: (the real AP film with bilateral opacities was the worst real film). Read on the working
-#: copy blurred over 2 pixels (noise has dark pixels everywhere). Chosen on phantoms of seed 7001 (20 per condition at 512 and 1,024 px: the
-#: darker quarter at least 0.054 below the ring with both lungs opacified, 0.09 otherwise),
-#: inverted films of seeds 31 and 41 (at least 0.113 above it) and a flat grey image (no
-#: difference at all): 0.02.
+#: copy blurred over 2 pixels (noise has dark pixels everywhere). Chosen on phantoms of seed
+#: 7001 (20 per condition at 512 and 1,024 px: the darker quarter at least 0.054 below the
+#: ring with both lungs opacified, 0.09 otherwise), inverted films of seeds 31 and 41 (at
+#: least 0.113 above it) and a flat grey image (no difference at all): 0.02.
 DARKER_BY = 0.02
 #: Fields the lung model is sure of (>= 90 %) on fewer than this share of their pixels are
 #: no fields. Chosen on the lung model of December 2026: phantoms of every condition (seed

@@ -19,6 +19,8 @@ import numpy as np
 
 from .anatomy import render_anatomy
 
+#: The ``source`` of their lung-manifest rows: no mask, every pixel background.
+SOURCE = "negative"
 #: The kinds drawn (one per image, by the image's own random stream).
 KINDS = ("shapes", "pair", "silhouette")
 
@@ -116,5 +118,5 @@ def write_negatives(n: int, out: str | Path, *, seed: int, size: int = 512) -> l
         path = folder / f"neg{seed}_{i:06d}.png"
         if not path.exists():
             Image.fromarray((render_negative(seed, i, size) * 65535).round().astype(np.uint16)).save(path)
-        rows.append({"path": str(path), "mask": "", "patient_id": f"NEG{seed}-{i:06d}", "source": "negative"})
+        rows.append({"path": str(path), "mask": "", "patient_id": f"NEG{seed}-{i:06d}", "source": SOURCE})
     return rows

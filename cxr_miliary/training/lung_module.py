@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassJaccardIndex
 
+from ..data.lung_datamodule import NO_ORIENTATION
 from ..models.lung_bundle import save_lung_bundle
 from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, create_lung_model, split_outputs
 
@@ -28,7 +29,7 @@ class LungFieldsModule(L.LightningModule):
 
     The segmentation loss counts upright films only (the data module turns some films;
     their fields' sides would be ambiguous) and negatives (pictures with no lung, an empty
-    target); the orientation loss counts every film but not the negatives (label -1).
+    target); the orientation loss counts every film but not the negatives (``NO_ORIENTATION``).
 
     Args:
         encoder: smp encoder name (``tu-<timm name>`` for timm encoders).
@@ -86,11 +87,11 @@ class LungFieldsModule(L.LightningModule):
         """(total loss, segmentation logits, orientation logits or None)."""
         seg, orient = split_outputs(self.model(batch["image"]))
         upright = batch.get("orientation")
-        # upright films and negatives (-1: no lung, no way up) count for the segmentation
-        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else upright <= 0
+        # upright films and negatives (no lung, no way up) count for the segmentation
+        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else (upright == 0) | (upright == NO_ORIENTATION)
         loss = self._loss(seg[keep], batch["target"][keep]) if keep.any() else seg.sum() * 0.0
-        if orient is not None and upright is not None and (upright >= 0).any():
-            loss = loss + self.hparams.orientation_weight * F.cross_entropy(orient.float(), upright, ignore_index=-1)
+        if orient is not None and upright is not None and (upright != NO_ORIENTATION).any():
+            loss = loss + self.hparams.orientation_weight * F.cross_entropy(orient.float(), upright, ignore_index=NO_ORIENTATION)
         return loss, seg, orient
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -116,10 +117,10 @@ class LungFieldsModule(L.LightningModule):
         loss, logits, orient = self._losses(batch)
         self.log("val/loss", loss, sync_dist=True, batch_size=len(logits))
         labels = batch.get("orientation")
-        keep = slice(None) if labels is None else labels <= 0
+        keep = slice(None) if labels is None else (labels == 0) | (labels == NO_ORIENTATION)
         self.val_iou.update(logits[keep].argmax(1), batch["target"][keep])
         if orient is not None and labels is not None:
-            known = labels >= 0
+            known = labels != NO_ORIENTATION
             self._orient_right += int((orient.argmax(1) == labels)[known].sum())
             self._orient_total += int(known.sum())
 
