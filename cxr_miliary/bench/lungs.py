@@ -174,8 +174,15 @@ def condition_bench(
     seed: int = UNSEEN_SEED,
     conditions: tuple[str, ...] | None = None,
     log: Callable[[str], Any] = print,
+    pattern: str = "normal",
 ) -> dict[str, Any]:
     """The learned lung fields' IoU against the anatomical lung, per phantom condition and size (n phantoms each).
+
+    ``pattern``: ``"normal"`` lungs with no finding, or ``"drawn"``: the pattern each phantom
+    draws as ``cxr-miliary phantom`` does (half miliary or reticulonodular, the rest normal or a
+    confounder) - the films this tool is for, whose lungs a pattern makes whiter still.
+    ``no_field`` counts the films that got no lung field at all; ``patterns`` how many films
+    of each pattern were measured.
 
     Also the lung region (:func:`~cxr_miliary.explain.region.lung_box`): the share of the
     true lung its box keeps (a film with no box keeps all: the whole film), how many films
@@ -188,14 +195,19 @@ def condition_bench(
     from ..phantom import render_phantom
     from ..phantom.conditions import CONDITIONS
 
-    out: dict[str, Any] = {"seed": seed, "n": n, "sizes": list(sizes), "iou": {}, "region": {}}
+    if pattern not in ("normal", "drawn"):
+        raise ValueError(f"pattern must be 'normal' or 'drawn', not {pattern!r}")
+    out: dict[str, Any] = {"seed": seed, "n": n, "sizes": list(sizes), "pattern": pattern, "iou": {}, "region": {}, "no_field": {}, "patterns": {}}
     for cond in conditions or CONDITIONS:
-        out["iou"][cond], out["region"][cond] = {}, {}
+        out["iou"][cond], out["region"][cond], out["no_field"][cond] = {}, {}, {}
         for size in sizes:
-            ious, kept, mm, no_box = [], [], [], 0
+            ious, kept, mm, no_box, no_field = [], [], [], 0, 0
             for i in range(n):
-                ph = render_phantom(seed, i, size, pattern="normal", condition=cond)
+                ph = render_phantom(seed, i, size, pattern="normal" if pattern == "normal" else None, condition=cond)
                 fields = find_lung_fields(ph.display)
+                no_field += not fields.small.any()
+                drawn = str(ph.record.get("pattern"))
+                out["patterns"][drawn] = out["patterns"].get(drawn, 0) + 1
                 ious.append(mask_iou(fields.full(), ph.lung_mask))
                 box = lung_box(fields)
                 no_box += box is None
@@ -203,7 +215,11 @@ def condition_bench(
                 mm.append(mm_per_input_pixel(box, ph.lung_mask.shape, 512))
             out["iou"][cond][str(size)] = _summary(ious)
             out["region"][cond][str(size)] = {"kept": _summary(kept), "no_box": no_box, "mm_per_px_512": float(np.median(mm))}
-        cells = "  ".join(f"{s}px {out['iou'][cond][str(s)]['mean']:.3f} (p5 {out['iou'][cond][str(s)]['p5']:.3f})" for s in sizes)
+            out["no_field"][cond][str(size)] = no_field
+        cells = "  ".join(
+            f"{s}px {out['iou'][cond][str(s)]['mean']:.3f} (p5 {out['iou'][cond][str(s)]['p5']:.3f}, {out['no_field'][cond][str(s)]} no field)"
+            for s in sizes
+        )
         log(f"  {cond:15s} {cells}")
         boxes = "  ".join(
             f"{s}px kept p5 {r['kept']['p5']:.4f} min {r['kept']['min']:.4f}, {r['mm_per_px_512']:.2f} mm/px, {r['no_box']} no box"

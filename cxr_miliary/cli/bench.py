@@ -83,6 +83,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--conditions-n", type=int, default=30, metavar="N", help="lungs --conditions: phantoms per condition and size (default: %(default)s)"
     )
+    p.add_argument(
+        "--conditions-pattern",
+        default="normal",
+        choices=["normal", "drawn"],
+        help="lungs --conditions: lungs with no finding (normal, the default) or the pattern each phantom draws as `cxr-miliary phantom` does (drawn)",
+    )
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)
 
@@ -148,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
 
             seed = UNSEEN_SEED if args.seed is None else args.seed
             sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
-            log(f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}")
-            res["conditions"] = condition_bench(args.conditions_n, sizes, seed=seed, log=log)
+            log(f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}, {args.conditions_pattern} lungs")
+            res["conditions"] = condition_bench(args.conditions_n, sizes, seed=seed, log=log, pattern=args.conditions_pattern)
     elif args.what == "cache":
         from ..bench.data import cache_speed
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from cxr_miliary.bench.lungs import _summary, condition_bench, mask_file, real_truth
@@ -29,4 +30,17 @@ def test_condition_bench_measures_each_condition():
     assert set(out["iou"]) == {"normal", "effusion"} and 0.5 < out["iou"]["normal"]["192"]["mean"] <= 1.0
     region = out["region"]["normal"]["192"]
     assert 0.9 <= region["kept"]["min"] <= 1.0 and region["no_box"] == 0 and 0.4 < region["mm_per_px_512"] < 430 / 512
+    assert out["no_field"] == {"normal": {"192": 0}, "effusion": {"192": 0}} and out["pattern"] == "normal"
     assert _summary([0.8, 1.0])["below_0.9"] == 0.5
+
+
+def test_condition_bench_draws_the_phantom_commands_patterns_when_asked():
+    from cxr_miliary.phantom import render_phantom
+
+    # seed 8's first phantom draws a miliary pattern: "drawn" renders it, "normal" leaves its lungs clear
+    assert render_phantom(8, 0, 192).record["pattern"] == "miliary"
+    out = condition_bench(1, (192,), seed=8, conditions=("normal",), log=lambda *_: None, pattern="drawn")
+    assert out["pattern"] == "drawn" and out["patterns"] == {"miliary": 1} and 0.5 < out["iou"]["normal"]["192"]["mean"] <= 1.0
+    assert condition_bench(1, (192,), seed=8, conditions=("normal",), log=lambda *_: None)["patterns"] == {"normal": 1}
+    with pytest.raises(ValueError, match="pattern"):
+        condition_bench(1, (192,), pattern="miliary", log=lambda *_: None)
