@@ -72,19 +72,23 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
-# The lung model on real films' conditions, in four fine-tunes (configs/lung_fields_conditions*.yaml,
-# configs/lung_fields_negatives.yaml):
+# The lung model on real films' conditions, in five fine-tunes (configs/lung_fields_conditions*.yaml,
+# configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml):
 # 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
 # 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut
 # short), then all of those plus white-out and AP portable films at 1,024 px and effusions and
 # the mix at 2,048 px, then all of those plus white-out and AP films at 512 px, films with both
-# lungs opacified and drawings with no lung in them (empty masks).
+# lungs opacified and drawings with no lung in them (empty masks), then all of those plus more
+# films with both lungs opacified.
 LUNGMIX = .cache/lung-conditions-mix
 # Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
 LUNGHARD = .cache/lung-conditions-hard
 # Stage 4 (configs/lung_fields_negatives.yaml): white-out and AP films at 512 px, both lungs
 # opacified, and drawings with no lung.
 LUNGNEG = .cache/lung-negatives
+# Stage 5 (configs/lung_fields_bilateral.yaml): more films with both lungs opacified, with the
+# phantom command's pattern mix.
+LUNGBIL = .cache/lung-bilateral
 # $(call lung_set,dir,n,seed,size,condition): a phantom set (made once) and its lung manifest dir.csv.
 lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(1); \
 	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(1)/manifest.csv --seed $(3) --out $(1).csv
@@ -118,7 +122,13 @@ lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_negatives.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_conditions_hard/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_negatives/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(call lung_set,$(LUNGBIL)/bilateral512,1000,3500,512,bilateral-opacities)
+	$(call lung_set,$(LUNGBIL)/bilateral1024,300,3600,1024,bilateral-opacities)
+	$(call concat_csv,$(LUNGBIL)/manifest.csv,$(LUNGNEG)/manifest.csv $(LUNGBIL)/bilateral512.csv $(LUNGBIL)/bilateral1024.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_bilateral.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_negatives/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_bilateral/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one
