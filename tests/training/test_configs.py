@@ -24,6 +24,7 @@ STACKS = {
     "lung_fields_conditions_sizes": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_sizes.yaml"],
     "lung_fields_conditions_hard": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_hard.yaml"],
     "lung_fields_negatives": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_negatives.yaml"],
+    "lung_fields_bilateral": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_bilateral.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -53,6 +54,9 @@ def test_config_parses(name):
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-conditions-hard/manifest.csv")
         if name == "lung_fields_negatives":  # stage 4: stage 3's films, 512-px white-out and AP films, drawings
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-negatives/manifest.csv")
+        if name == "lung_fields_bilateral":  # stage 5: stage 4's films and more with both lungs opacified
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-bilateral/manifest.csv")
+            assert cfg["model"]["lr"] == 1e-4 and cfg["trainer"]["max_epochs"] == 3
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
