@@ -42,6 +42,8 @@ class Style:
         wide: Wide collimation: neck, shoulders and upper abdomen in the frame.
         habitus: Soft-tissue thickness: under 1 a small patient, over 1 a large one.
         gas_close: Gastric and colonic gas right under the domes.
+        heart_scale: The heart's width against the phantom's own (over 1: an enlarged heart,
+            cardiomegaly; its height grows by half as much).
     """
 
     dome_lift: tuple[float, float] = (0.0, 0.0)
@@ -52,6 +54,7 @@ class Style:
     wide: bool = False
     habitus: float = 1.0
     gas_close: bool = False
+    heart_scale: float = 1.0
 
     def record(self) -> dict[str, float]:
         """The variations as phantom record fields (what differs from the normal PA phantom)."""
@@ -65,6 +68,7 @@ class Style:
             "wide": float(self.wide),
             "habitus": self.habitus,
             "gas_close": float(self.gas_close),
+            "heart_scale": self.heart_scale,
         }
         return {k: round(float(v), 4) for k, v in out.items()}
 
@@ -187,6 +191,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
     # --- heart and mediastinum carve the medial lung and add density
     hx, hy = rng.uniform(0.10, 0.16) + style.shift, rng.uniform(0.60, 0.68) - 0.5 * style.lordosis
     hw, hh = rng.uniform(0.24, 0.32), rng.uniform(0.13, 0.17)
+    hw, hh = hw * style.heart_scale, hh * (1.0 + 0.5 * (style.heart_scale - 1.0))
     # the cardiac silhouette: an ellipse whose lower half sits on the diaphragm (no lower
     # border of its own), its right border (image left) flatter than the left
     squash = np.where(hx > X, 1.25, 1.0)

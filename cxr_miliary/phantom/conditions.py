@@ -18,7 +18,10 @@ lung, as a reader outlines it on a film where fluid, consolidation or haze hides
 - ``ap-portable``: a supine or semi-erect AP film: lordotic tilt, high domes, rotation,
   wide collimation, scapulae over the lungs, usually with lines and leads and some haze;
 - ``devices``: ECG leads and their wires, a central line, endotracheal and nasogastric
-  tubes, sternotomy wires, surgical clips.
+  tubes, sternotomy wires, surgical clips;
+- ``cardiomegaly``: a heart 1.3-1.6 times the phantom's own width (heart failure, a
+  pericardial effusion), narrowing the left lung: the two fields are no longer near mirror
+  images of each other.
 
 Across every condition the body varies too (:func:`style_for`): small and large
 patients, flat or eventrated domes, gas right under the domes. The draws use a random
@@ -34,9 +37,21 @@ from .acquisition import gaussian, smooth
 from .anatomy import Anatomy, Style
 from .lesions import nodules
 
-CONDITIONS = ("normal", "consolidation", "effusion", "haze", "white-out", "bilateral-opacities", "florid-miliary", "ap-portable", "devices")
-#: The lung model's training mix: every condition but bilateral opacities (added later, in sets of
-#: their own, so that a seed of the mix draws the films it drew before), normal films a quarter.
+CONDITIONS = (
+    "normal",
+    "consolidation",
+    "effusion",
+    "haze",
+    "white-out",
+    "bilateral-opacities",
+    "florid-miliary",
+    "ap-portable",
+    "devices",
+    "cardiomegaly",
+)
+#: The lung model's training mix: every condition but bilateral opacities and cardiomegaly (added
+#: later, the first in sets of its own, so that a seed of the mix draws the films it drew
+#: before), normal films a quarter.
 LUNG_MIX = {
     "normal": 0.25,
     "consolidation": 0.12,
@@ -91,6 +106,8 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         style.scapulae_over = True
         style.wide = bool(rng.random() < 0.6)
         style.gas_close = bool(rng.random() < 0.6)
+    if condition == "cardiomegaly":  # an enlarged heart (heart failure, pericardial effusion): the left lung narrowed
+        style.heart_scale = float(rng.uniform(1.3, 1.6))
     return style
 
 

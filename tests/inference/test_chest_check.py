@@ -196,3 +196,11 @@ def test_both_lungs_white_under_a_pattern_are_chest_films(index):
     refused these films as ``not-chest``."""
     v = _verdict(render_phantom(7001, index, size=768, condition="bilateral-opacities").display)
     assert v.frontal_chest and not v.polarity_suspect, v.reasons
+
+
+@pytest.mark.parametrize("index", [6, 14])
+def test_an_enlarged_heart_is_a_chest_film(index):
+    """Cardiomegaly narrows the left lung's base, so the whole fields are no mirror images (seed 7001 at 768 px: 0.37 and
+    0.30, refused as ``not-chest`` before); their upper halves still are."""
+    v = _verdict(render_phantom(7001, index, size=768, pattern="normal", condition="cardiomegaly").display)
+    assert v.frontal_chest and v.features["mirror_iou"] < 0.42 <= v.features["mirror_iou_upper"], (v.reasons, v.features)

@@ -34,7 +34,7 @@ def test_ap_films_change_the_anatomy_and_the_mix_is_a_distribution():
     ap = render_phantom(33, 1, 256, pattern="normal", condition="ap-portable")
     assert ap.record["lordosis"] > 0 and ap.lung_mask.any()
     drawn = {choose("lung-mix", rng_for_condition(7, i)) for i in range(200)}
-    assert drawn == set(LUNG_MIX) == set(CONDITIONS) - {"bilateral-opacities"}  # the mix's seeds draw what they drew before it came
+    assert drawn == set(LUNG_MIX) == set(CONDITIONS) - {"bilateral-opacities", "cardiomegaly"}  # the mix's seeds draw what they drew before
     with pytest.raises(ValueError, match="condition must be one of"):
         choose("bilateral-nonsense", rng_for_condition(0, 0))
 
@@ -55,6 +55,17 @@ def test_bilateral_opacities_whiten_both_lungs_mostly_on_ap_films():
                 assert lift[0] > lift[1] + 0.05, (i, side, lift)
         ap += bool(style.lordosis)
     assert 2 <= ap <= 6
+
+
+def test_cardiomegaly_widens_the_heart_and_narrows_the_left_lung_alone():
+    """The same patient with and without an enlarged heart: the image-right lung (the patient's left) loses area, the other keeps it."""
+    for i in range(3):
+        big = render_phantom(36, i, 256, pattern="normal", condition="cardiomegaly")
+        plain = render_phantom(36, i, 256, pattern="normal", condition="normal")
+        assert 1.3 <= big.record["heart_scale"] <= 1.6 and plain.record["heart_scale"] == 1.0
+        left_lung = [(ph.lung_side == 2).sum() for ph in (big, plain)]
+        right_lung = [(ph.lung_side == 1).sum() for ph in (big, plain)]
+        assert left_lung[0] < 0.93 * left_lung[1] and right_lung[0] > 0.9 * right_lung[1], (left_lung, right_lung)
 
 
 def test_without_a_condition_a_phantom_is_what_it_always_was():
