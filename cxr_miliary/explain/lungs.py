@@ -136,8 +136,9 @@ def default_segmenter() -> Any:
 #: everywhere). Chosen on films with both lungs opacified and the pattern mix of
 #: `cxr-miliary phantom` (seed 7001, 300 at 512 px: down to 0.028 above; the stage-4 training
 #: films of seed 3200: 0.038 above) against inverted films (seeds 31 at 512 px and 41 at
-#: 768 px, 40 each: 0.083 above or more; the lung model before gave the same within 0.001): 0.06. It was "0.02 below" (chosen on lungs with no
-#: pattern), which dropped 1-4 % of those white-lung films whole.
+#: 768 px, 40 each: 0.083 above or more; the lung model before gave the same within 0.001):
+#: 0.06. It was "0.02 below" (chosen on lungs with no pattern), which dropped 1-4 % of those
+#: white-lung films whole.
 MAX_ABOVE_RING = 0.06
 #: Fields the lung model is sure of (>= 90 %) on fewer than this share of their pixels are
 #: no fields. Chosen on the lung model of December 2026: phantoms of every condition (seed
