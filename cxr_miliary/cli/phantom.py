@@ -29,7 +29,7 @@ def _size(value: str) -> int | str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``phantom`` command."""
-    from ..phantom.patterns import ALL_PATTERNS
+    from ..phantom.patterns import ALL_PATTERNS, CONDITIONS, MIXES
 
     p = sub.add_parser(
         "phantom",
@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--condition",
         default=None,
-        help="what real films have, on every image: normal, consolidation, effusion, haze, white-out, bilateral-opacities, florid-miliary, ap-portable, "
-        "devices, or lung-mix (a draw from the lung model's training mix); the lung masks stay the anatomical lung",
+        help=f"what real films have, on every image: {', '.join(CONDITIONS)}, or {', '.join(MIXES)} (a draw from the lung model's "
+        "training mix); the lung masks stay the anatomical lung",
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")
     p.add_argument(

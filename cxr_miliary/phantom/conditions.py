@@ -36,19 +36,8 @@ import numpy as np
 from .acquisition import gaussian, smooth
 from .anatomy import Anatomy, Style
 from .lesions import nodules
+from .patterns import CONDITIONS, MIXES
 
-CONDITIONS = (
-    "normal",
-    "consolidation",
-    "effusion",
-    "haze",
-    "white-out",
-    "bilateral-opacities",
-    "florid-miliary",
-    "ap-portable",
-    "devices",
-    "cardiomegaly",
-)
 #: The lung model's training mix: every condition but bilateral opacities and cardiomegaly (added
 #: later, the first in sets of its own, so that a seed of the mix draws the films it drew
 #: before), normal films a quarter.
@@ -62,8 +51,6 @@ LUNG_MIX = {
     "ap-portable": 0.15,
     "devices": 0.12,
 }
-#: Condition names ``render_phantom`` takes besides :data:`CONDITIONS`: a draw from the mix.
-MIXES = ("lung-mix",)
 #: Metal (wires, clips, electrodes) against the anatomy's units (bone is ~0.1): white on any film.
 METAL = 0.9
 

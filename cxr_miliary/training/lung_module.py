@@ -24,6 +24,11 @@ from ..models.lung_model import CLASSES, DEFAULT_DECODER, DEFAULT_ENCODER, creat
 log = logging.getLogger(__name__)
 
 
+def _segmented(orientation: torch.Tensor) -> torch.Tensor:
+    """Which films count for the segmentation: upright films and negatives (no lung, no way up), not turned ones."""
+    return (orientation == 0) | (orientation == NO_ORIENTATION)
+
+
 class LungFieldsModule(L.LightningModule):
     """Cross-entropy + soft Dice on three classes (background, image-left lung, image-right lung), plus the orientation head's cross-entropy.
 
@@ -87,8 +92,7 @@ class LungFieldsModule(L.LightningModule):
         """(total loss, segmentation logits, orientation logits or None)."""
         seg, orient = split_outputs(self.model(batch["image"]))
         upright = batch.get("orientation")
-        # upright films and negatives (no lung, no way up) count for the segmentation
-        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else (upright == 0) | (upright == NO_ORIENTATION)
+        keep = torch.ones(len(seg), dtype=torch.bool, device=seg.device) if upright is None else _segmented(upright)
         loss = self._loss(seg[keep], batch["target"][keep]) if keep.any() else seg.sum() * 0.0
         if orient is not None and upright is not None and (upright != NO_ORIENTATION).any():
             loss = loss + self.hparams.orientation_weight * F.cross_entropy(orient.float(), upright, ignore_index=NO_ORIENTATION)
@@ -117,7 +121,7 @@ class LungFieldsModule(L.LightningModule):
         loss, logits, orient = self._losses(batch)
         self.log("val/loss", loss, sync_dist=True, batch_size=len(logits))
         labels = batch.get("orientation")
-        keep = slice(None) if labels is None else (labels == 0) | (labels == NO_ORIENTATION)
+        keep = slice(None) if labels is None else _segmented(labels)
         self.val_iou.update(logits[keep].argmax(1), batch["target"][keep])
         if orient is not None and labels is not None:
             known = labels != NO_ORIENTATION
