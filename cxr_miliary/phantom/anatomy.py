@@ -17,6 +17,9 @@ import numpy as np
 #: Largest side the smooth anatomy is rendered at (edges ~3 px there: about 1 mm on a
 #: 35-43 cm film, finer than the 0.7-0.8 mm pixels a 512-px network input has).
 ANATOMY_WORK_MAX = 1024
+#: How much darker the air of the outlined lung makes the film at full chest depth
+#: (attenuation units; the chest wall is ~0.9; 0.7 of it where the chest is thinnest).
+LUNG_AIR = 0.42
 
 
 def _sig(z: np.ndarray, soft: float) -> np.ndarray:
@@ -85,6 +88,11 @@ class Anatomy:
     lung_side: np.ndarray  # int8 HxW: 0 outside, 1 image-left lung (patient right), 2 image-right lung
     hila: list[tuple[float, float]]  # (row, col) of the two hila, image-left first
     params: dict[str, float]
+    #: float32 HxW: how much darker the air in the lungs makes the film (attenuation units): the
+    #: outlined lung, and the lung outside the outline, behind the heart and mediastinum and in
+    #: the posterior recesses below the domes. Disease that fills the lungs with fluid displaces
+    #: a share of it, up to the pleura (see ``conditions``).
+    air: np.ndarray | None = None
 
 
 def coordinates(size: int, rng: np.random.Generator, style: Style = NORMAL) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
@@ -124,20 +132,21 @@ def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = No
         The :class:`Anatomy`.
     """
     work = min(size // 2, ANATOMY_WORK_MAX) if size >= 512 else size
-    A, lungs, sides, hila, p = _render(work, rng, female, style)
+    A, lungs, sides, hila, p, air = _render(work, rng, female, style)
     if work != size:
         # OpenCV's resize is the same half-pixel-centred interpolation as scipy's grid-mode zoom, 5x faster
         A = cv2.resize(np.ascontiguousarray(A, dtype=np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
         lungs = cv2.resize(np.ascontiguousarray(lungs, dtype=np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
         sides = cv2.resize(np.ascontiguousarray(sides, dtype=np.uint8), (size, size), interpolation=cv2.INTER_NEAREST).astype(np.int8)
+        air = cv2.resize(np.ascontiguousarray(air, dtype=np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
     lung_mask = lungs > 0.5
     side_map = np.where(lung_mask, sides, 0).astype(np.int8)
     px_hila = [(hr * size, (hc + 1) / 2 * size) for hr, hc in hila]
-    return Anatomy(A.astype(np.float32), lung_mask, side_map, px_hila, p)
+    return Anatomy(A.astype(np.float32), lung_mask, side_map, px_hila, p, air.astype(np.float32))
 
 
 def _render(size: int, rng: np.random.Generator, female: bool | None, style: Style = NORMAL) -> tuple:
-    """Render at ``size``: attenuation, soft lung map, side map, hila (normalised), params."""
+    """Render at ``size``: attenuation, soft lung map, side map, hila (normalised), params, air."""
     X, Y, geo = coordinates(size, rng, style)
     p: dict[str, float] = dict(geo)
     soft = 3.0 / size * 2.0  # edge softness ~ 3 px
@@ -206,7 +215,8 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
     p.update(heart_cx=float(hx), heart_w=float(hw), cardiothoracic=float(hw / lat_w))
 
     depth = 0.7 + 0.3 * thickness
-    A = A - 0.42 * np.sqrt(np.clip(lungs, 0, 1)) * depth - 0.22 * np.sqrt(np.clip(behind, 0, 1)) * depth - 0.14 * recess * depth
+    air = [LUNG_AIR * np.sqrt(np.clip(lungs, 0, 1)) * depth, 0.22 * np.sqrt(np.clip(behind, 0, 1)) * depth, 0.14 * recess * depth]
+    A = A - air[0] - air[1] - air[2]
     A = A + 0.12 * heart * np.sqrt(np.clip(1.0 - r_heart, 0, 1)) + 0.05 * mediast
 
     # gas below both hemidiaphragms: the gastric fundus under the left dome (image right),
@@ -229,7 +239,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
     if female if female is not None else rng.random() < 0.5:
         A = A + _breasts(X, Y, rng, soft, lat_w)
         p["breasts"] = 1.0
-    return A.astype(np.float32), lungs.astype(np.float32), side_map, hila, p
+    return A.astype(np.float32), lungs.astype(np.float32), side_map, hila, p, (air[0] + air[1] + air[2]).astype(np.float32)
 
 
 def _ribs(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, lat_w: float, apex: float, base: float) -> np.ndarray:

@@ -13,7 +13,9 @@ lung, as a reader outlines it on a film where fluid, consolidation or haze hides
 - ``bilateral-opacities``: dense air-space opacities through both lungs, confluent in
   places, with air bronchograms (ARDS, severe pneumonia, oedema; miliary disease itself can
   end in ARDS), mostly on AP portable films with lines: the films where both fields must be
-  found with almost no aerated lung to see;
+  found with almost no aerated lung to see. The disease displaces a share of the air wherever
+  lung is - up to the pleura, behind the heart and mediastinum, below the domes - so the
+  chest wall, the heart border and the domes vanish against it (the silhouette sign);
 - ``florid-miliary``: the florid tier of the pattern itself, denser still;
 - ``ap-portable``: a supine or semi-erect AP film: lordotic tilt, high domes, rotation,
   wide collimation, scapulae over the lungs, usually with lines and leads and some haze;
@@ -34,7 +36,7 @@ import cv2
 import numpy as np
 
 from .acquisition import gaussian, smooth
-from .anatomy import Anatomy, Style
+from .anatomy import LUNG_AIR, Anatomy, Style
 from .lesions import nodules
 from .patterns import CONDITIONS, MIXES
 
@@ -194,12 +196,17 @@ def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
     patches = _noise((h, w), rng.uniform(0.04, 0.1), rng)
     cover = rng.uniform(0.5, 1.0)  # the share of the lungs that is dense
     level = np.quantile(patches[lungs], 1 - cover) if lungs.any() else 0.0
-    dense = smooth((lungs & (patches >= level)).astype(np.float32), max(1.0, 0.012 * h))
-    # consolidated lung is water, as dense as soft tissue and no denser: the patches reach the
-    # consolidation's density, the haze between them stays below it
-    solid = rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2)
-    haze = smooth(lungs.astype(np.float32), max(1.0, 0.01 * h)) * rng.uniform(0.08, 0.2)
-    out = haze + dense * np.maximum(solid - haze, 0.0)
+    dense = smooth((patches >= level).astype(np.float32), max(1.0, 0.012 * h))
+    # consolidated lung is water, as dense as soft tissue and no denser: the patches displace
+    # (nearly) all the air, the haze between them a little. Drawn as the share of the air
+    # displaced, so the disease reaches the pleura, and the lung behind the heart and
+    # mediastinum and below the domes as well: left aerated, that lung would be darker than the
+    # white lung beside it, which no film shows.
+    full = LUNG_AIR * 0.85  # the outlined lung's air at a typical depth
+    solid = np.clip(rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2) / full, 0.0, 1.0)
+    haze = rng.uniform(0.08, 0.2) / full
+    air = anat.air if anat.air is not None else lungs.astype(np.float32) * full
+    out = (haze + dense * np.maximum(solid - haze, 0.0)) * air
     for side in (1, 2):  # bronchi running out from each hilum through the opacity
         box = _box(side_map, side)
         if box is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from cxr_miliary.phantom import render_phantom
 from cxr_miliary.phantom.conditions import CONDITIONS, LUNG_MIX, choose, rng_for_condition, style_for
@@ -72,3 +73,23 @@ def test_without_a_condition_a_phantom_is_what_it_always_was():
     a = render_phantom(34, 3, 192)
     b = render_phantom(34, 3, 192, condition=None)
     assert np.array_equal(a.display, b.display) and "condition" not in a.record
+
+
+def test_both_lungs_opacified_displace_the_air_up_to_the_pleura_and_behind_the_heart():
+    """The disease takes a share of the lungs' air and no more, the same share up to the pleura and behind the heart (the old rendering: 0.52 and 0.87 of it there).
+
+    The rendering before drew a blurred mask of the outline: a darker rim left along every white
+    lung's edge (which the lung model had learned to follow) and the aerated lung behind the heart
+    and mediastinum darker than the white lung beside it.
+    """
+    from cxr_miliary.phantom.anatomy import render_anatomy
+    from cxr_miliary.phantom.conditions import _bilateral
+
+    anat = render_anatomy(256, np.random.default_rng(4), style=style_for("bilateral-opacities", rng_for_condition(36, 0)))
+    out = _bilateral(anat, np.random.default_rng(5))
+    assert anat.air is not None and np.all(out <= anat.air + 1e-6)  # never whiter than the air it displaces
+    hidden = (anat.air > 0.05) & ~anat.lung_mask  # lung behind the heart, mediastinum and domes
+    assert hidden.sum() > 0.01 * hidden.size
+    assert np.median(out[hidden] / anat.air[hidden]) > 0.8 * np.median(out[anat.lung_mask] / anat.air[anat.lung_mask])
+    edge = anat.lung_mask & ~ndi.binary_erosion(anat.lung_mask, iterations=3)
+    assert np.median(out[edge] / anat.air[edge]) > 0.95 * np.median(out[anat.lung_mask] / anat.air[anat.lung_mask])  # no rim
