@@ -72,14 +72,16 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
-# The lung model on real films' conditions, in five fine-tunes (configs/lung_fields_conditions*.yaml,
-# configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml):
+# The lung model on real films' conditions, in six fine-tunes (configs/lung_fields_conditions*.yaml,
+# configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml, configs/lung_fields_air.yaml):
 # 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
 # 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut
 # short), then all of those plus white-out and AP portable films at 1,024 px and effusions and
 # the mix at 2,048 px, then all of those plus white-out and AP films at 512 px, films with both
 # lungs opacified and drawings with no lung in them (empty masks), then all of those plus more
-# films with both lungs opacified.
+# films with both lungs opacified, then films with both lungs opacified as rendered since
+# December 2026 with a replay of the other conditions. Stages 4 and 5 saw the older rendering of
+# that condition (a blurred mask of the outline): run from scratch, they now train on the new one.
 LUNGMIX = .cache/lung-conditions-mix
 # Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
 LUNGHARD = .cache/lung-conditions-hard
@@ -89,6 +91,10 @@ LUNGNEG = .cache/lung-negatives
 # Stage 5 (configs/lung_fields_bilateral.yaml): more films with both lungs opacified, with the
 # phantom command's pattern mix.
 LUNGBIL = .cache/lung-bilateral
+# Stage 6 (configs/lung_fields_air.yaml): both lungs opacified as the phantom renders them since
+# December 2026 (the disease displaces the air up to the pleura and behind the heart), with a
+# replay of the mix, white-out and AP films and drawings.
+LUNGAIR = .cache/lung-air
 # $(call lung_set,dir,n,seed,size,condition): a phantom set (made once) and its lung manifest dir.csv.
 lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(1); \
 	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(1)/manifest.csv --seed $(3) --out $(1).csv
@@ -128,7 +134,24 @@ lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_bilateral.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_negatives/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_bilateral/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(call lung_set,$(LUNGAIR)/bilateral512,800,3700,512,bilateral-opacities)
+	$(call lung_set,$(LUNGAIR)/bilateral1024,200,3800,1024,bilateral-opacities)
+	$(call lung_set,$(LUNGAIR)/mix512,600,3900,512,lung-mix)
+	$(call lung_set,$(LUNGAIR)/whiteout512,150,4000,512,white-out)
+	$(call lung_set,$(LUNGAIR)/ap512,150,4100,512,ap-portable)
+	$(call lung_set,$(LUNGAIR)/mix1024,150,4300,1024,lung-mix)
+	$(call lung_set,$(LUNGAIR)/whiteout1024,300,4400,1024,white-out)
+	$(call lung_set,$(LUNGAIR)/ap1024,300,4500,1024,ap-portable)
+	$(call lung_set,$(LUNGAIR)/effusion512,300,4600,512,effusion)
+	$(call lung_set,$(LUNGAIR)/mix2048,100,4700,2048,lung-mix)
+	$(BIN)/cxr-miliary manifest lung-negatives --n 300 --seed 4200 --size 512 --out $(LUNGAIR)/neg512.csv
+	$(call concat_csv,$(LUNGAIR)/manifest.csv,$(LUNGAIR)/bilateral512.csv $(LUNGAIR)/bilateral1024.csv $(LUNGAIR)/mix512.csv \
+	  $(LUNGAIR)/whiteout512.csv $(LUNGAIR)/ap512.csv $(LUNGAIR)/mix1024.csv $(LUNGAIR)/neg512.csv \
+	  $(LUNGAIR)/whiteout1024.csv $(LUNGAIR)/ap1024.csv $(LUNGAIR)/effusion512.csv $(LUNGAIR)/mix2048.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_air.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_bilateral/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_air/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one

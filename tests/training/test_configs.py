@@ -25,6 +25,7 @@ STACKS = {
     "lung_fields_conditions_hard": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_conditions_hard.yaml"],
     "lung_fields_negatives": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_negatives.yaml"],
     "lung_fields_bilateral": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_bilateral.yaml"],
+    "lung_fields_air": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_air.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -57,6 +58,9 @@ def test_config_parses(name):
         if name == "lung_fields_bilateral":  # stage 5: stage 4's films and more with both lungs opacified
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-bilateral/manifest.csv")
             assert cfg["model"]["lr"] == 1e-4 and cfg["trainer"]["max_epochs"] == 3
+        if name == "lung_fields_air":  # stage 6: both lungs opacified as rendered now, and a replay
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-air/manifest.csv")
+            assert cfg["model"]["lr"] == 1e-4 and cfg["trainer"]["max_epochs"] == 4
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
