@@ -92,7 +92,7 @@ class Anatomy:
     #: outlined lung, and the lung outside the outline, behind the heart and mediastinum and in
     #: the posterior recesses below the domes. Disease that fills the lungs with fluid displaces
     #: a share of it, up to the pleura (see ``conditions``).
-    air: np.ndarray | None = None
+    air: np.ndarray
 
 
 def coordinates(size: int, rng: np.random.Generator, style: Style = NORMAL) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
@@ -216,7 +216,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
 
     depth = 0.7 + 0.3 * thickness
     air = [LUNG_AIR * np.sqrt(np.clip(lungs, 0, 1)) * depth, 0.22 * np.sqrt(np.clip(behind, 0, 1)) * depth, 0.14 * recess * depth]
-    A = A - air[0] - air[1] - air[2]
+    A = A - air[0] - air[1] - air[2]  # one by one, as always: every seed's film stays the same to the bit
     A = A + 0.12 * heart * np.sqrt(np.clip(1.0 - r_heart, 0, 1)) + 0.05 * mediast
 
     # gas below both hemidiaphragms: the gastric fundus under the left dome (image right),

@@ -205,8 +205,7 @@ def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
     full = LUNG_AIR * 0.85  # the outlined lung's air at a typical depth
     solid = np.clip(rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2) / full, 0.0, 1.0)
     haze = rng.uniform(0.08, 0.2) / full
-    air = anat.air if anat.air is not None else lungs.astype(np.float32) * full
-    out = (haze + dense * np.maximum(solid - haze, 0.0)) * air
+    out = (haze + dense * np.maximum(solid - haze, 0.0)) * anat.air
     for side in (1, 2):  # bronchi running out from each hilum through the opacity
         box = _box(side_map, side)
         if box is None:
