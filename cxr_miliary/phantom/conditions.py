@@ -2,6 +2,12 @@
 
 Each condition changes the film and never the truth: the lung mask stays the *anatomical*
 lung, as a reader outlines it on a film where fluid, consolidation or haze hides it.
+Air-space disease and fluid are drawn as the share of the lungs' air they displace
+(:attr:`Anatomy.air`): only where lung is, up to the pleura, behind the heart and mediastinum
+and below the domes, so a white lung meets the chest wall, the heart and the dome with no edge
+of its own (the silhouette sign). Blurred masks of the outline, drawn before, left a darker
+rim inside the lung's edge and spilt fluid over the chest wall: cues no film has, which the
+lung model had learned to follow.
 
 - ``consolidation``: lobar air-space opacity, one to three zones of one or both lungs,
   as dense as soft tissue, with air bronchograms;
@@ -115,8 +121,27 @@ def _box(side_map: np.ndarray, side: int) -> tuple[int, int, int, int] | None:
     return None if rows.size == 0 else (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
 
 
+def _air_of_side(anat: Anatomy, side: int) -> np.ndarray:
+    """The lungs' air (:attr:`Anatomy.air`) on one side of the mediastinum: the outlined lung and the lung hidden behind the heart, mediastinum and dome."""
+    boxes = [_box(anat.lung_side, s) for s in (1, 2)]
+    h, w = anat.air.shape
+    mid = (boxes[0][3] + boxes[1][2]) / 2 if all(boxes) else w / 2  # between the lungs' medial edges
+    cols = np.arange(w, dtype=np.float32)[None, :]
+    return anat.air * ((cols < mid) if side == 1 else (cols >= mid))
+
+
+#: The outlined lung's air at a typical chest depth: a disease as dense as soft tissue displaces this much.
+_FULL_AIR = LUNG_AIR * 0.85
+
+
 def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
-    """Lobar opacity as dense as soft tissue in 1-3 zones (of one or both lungs), ragged, with air bronchograms."""
+    """Lobar opacity as dense as soft tissue in 1-3 zones (of one or both lungs), ragged, with air bronchograms.
+
+    Drawn as the share of the lung's air displaced, so the opacity runs up to the pleura (the
+    silhouette of the chest wall, the heart border or the dome is lost against it) and into the
+    lung behind the heart and below the dome: a blurred mask of the outline left a darker rim
+    inside the lung's edge that no film has.
+    """
     side_map = anat.lung_side
     h, w = side_map.shape
     out = np.zeros((h, w), np.float32)
@@ -131,10 +156,13 @@ def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
         lo, hi = (lo * 0.7, max(hi, lo * 0.7 + 0.3))  # at least a third of the lung's height
         band = (yy >= top + lo * (bottom - top)) & (yy <= top + hi * (bottom - top))
         ragged = _noise((h, w), 0.08, rng) * 0.15 * (bottom - top)
-        region = (side_map == side) & (band | (np.abs(yy - top - (lo + hi) / 2 * (bottom - top)) < ragged))
-        fill = smooth(region.astype(np.float32), max(1.0, 0.01 * h))
+        if hi > 0.85:  # a lower-zone opacity reaches the lung below the dome's apex too
+            band |= yy > top + hi * (bottom - top)
+        region = band | (np.abs(yy - top - (lo + hi) / 2 * (bottom - top)) < ragged)
+        fill = smooth(region.astype(np.float32), max(1.0, 0.01 * h))  # soft where it meets aerated lung, not at the pleura
         dense = rng.uniform(0.28, 0.45) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2)
-        out += fill * dense
+        air = _air_of_side(anat, side)
+        out += fill * np.clip(dense / _FULL_AIR, 0.0, 1.0) * air
         # air bronchograms: dark branching lines inside the opacity
         for _ in range(int(rng.integers(0, 5))):
             y0, x0 = top + (lo + hi) / 2 * (bottom - top), (left + right) / 2
@@ -143,18 +171,23 @@ def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
             pts = np.array([[x0, y0], [x0 + length * np.cos(angle), y0 + length * np.sin(angle)]], np.int32)
             canvas = np.zeros((h, w), np.uint8)
             cv2.polylines(canvas, [pts], False, 255, max(1, round(0.004 * h)), cv2.LINE_AA)
-            out -= canvas.astype(np.float32) / 255 * fill * 0.12
-    return out
+            out -= canvas.astype(np.float32) / 255 * fill * (air > 0.05 * _FULL_AIR) * 0.12
+    return np.maximum(out, 0.0)
 
 
 def _effusion(anat: Anatomy, rng: np.random.Generator, large: bool = False) -> np.ndarray:
-    """Dependent fluid with a meniscus that climbs the lateral wall; ``large``: up to the whole hemithorax."""
+    """Dependent fluid with a meniscus that climbs the lateral wall; ``large``: up to the whole hemithorax.
+
+    Fluid is water: it displaces the lung's air below its level, first in the recess behind
+    the dome, then up to the pleura, so the dome and the costophrenic angle vanish and the
+    opacity meets the chest wall with no edge of its own; a thin layer more than the air
+    (the fluid is thicker than the lung it compresses) makes it a little whiter still.
+    """
     side_map = anat.lung_side
     h, w = side_map.shape
     out = np.zeros((h, w), np.float32)
     sides = [int(rng.integers(1, 3))] if large or rng.random() >= 0.4 else [1, 2]
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
-    body = cv2.dilate((side_map > 0).astype(np.uint8), np.ones((max(3, h // 40), max(3, w // 40)), np.uint8)) > 0
     for side in sides:
         box = _box(side_map, side)
         if box is None:
@@ -165,9 +198,10 @@ def _effusion(anat: Anatomy, rng: np.random.Generator, large: bool = False) -> n
         level = bottom - depth * height
         lateral = left if side == 1 else right
         climb = (1 - np.abs(xx - lateral) / max(right - left, 1)).clip(0, 1) ** 2 * height * rng.uniform(0.08, 0.2)
-        inside = (xx >= left - 0.03 * w) & (xx <= right + 0.03 * w)
-        fluid = (yy > level - climb) & inside & ((side_map == side) | (body & (yy > level)))
-        out += smooth(fluid.astype(np.float32), max(1.0, 0.006 * h)) * rng.uniform(0.38, 0.5)
+        fluid = smooth((yy > level - climb).astype(np.float32), max(1.0, 0.006 * h))  # the meniscus: soft against aerated lung
+        air = _air_of_side(anat, side)
+        extra = rng.uniform(0.38, 0.5) / _FULL_AIR - 1.0  # 0.06-0.4 of the air more: the fluid layer's own thickness
+        out += fluid * air * (1.0 + extra)
     return out
 
 
@@ -185,7 +219,8 @@ def _haze(anat: Anatomy, rng: np.random.Generator, strength: tuple[float, float]
         top, bottom = (rows[0], rows[-1]) if rows.size else (0, h)
         weight = ((yy - top) / max(bottom - top, 1)).clip(0, 1) ** 1.5
     patchy = (0.7 + 0.3 * _noise((h, w), 0.06, rng).clip(-2, 2) / 2).clip(0.3, 1.2)
-    return smooth(lungs, max(1.0, 0.01 * h)) * (0.3 + 0.7 * weight) * patchy * rng.uniform(*strength)
+    # a share of the air displaced (up to the pleura and behind the heart; no rim inside the edge)
+    return np.clip((0.3 + 0.7 * weight) * patchy * rng.uniform(*strength) / _FULL_AIR, 0.0, 1.0) * anat.air
 
 
 def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
@@ -202,9 +237,8 @@ def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
     # displaced, so the disease reaches the pleura, and the lung behind the heart and
     # mediastinum and below the domes as well: left aerated, that lung would be darker than the
     # white lung beside it, which no film shows.
-    full = LUNG_AIR * 0.85  # the outlined lung's air at a typical depth
-    solid = np.clip(rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2) / full, 0.0, 1.0)
-    haze = rng.uniform(0.08, 0.2) / full
+    solid = np.clip(rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2) / _FULL_AIR, 0.0, 1.0)
+    haze = rng.uniform(0.08, 0.2) / _FULL_AIR
     out = (haze + dense * np.maximum(solid - haze, 0.0)) * anat.air
     for side in (1, 2):  # bronchi running out from each hilum through the opacity
         box = _box(side_map, side)
