@@ -72,16 +72,19 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
-# The lung model on real films' conditions, in six fine-tunes (configs/lung_fields_conditions*.yaml,
-# configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml, configs/lung_fields_air.yaml):
+# The lung model on real films' conditions, in eight fine-tunes (configs/lung_fields_conditions*.yaml,
+# configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml, configs/lung_fields_air.yaml,
+# configs/lung_fields_pleura.yaml, configs/lung_fields_heart.yaml):
 # 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
 # 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut
 # short), then all of those plus white-out and AP portable films at 1,024 px and effusions and
 # the mix at 2,048 px, then all of those plus white-out and AP films at 512 px, films with both
 # lungs opacified and drawings with no lung in them (empty masks), then all of those plus more
 # films with both lungs opacified, then films with both lungs opacified as rendered since
-# December 2026 with a replay of the other conditions. Stages 4 and 5 saw the older rendering of
-# that condition (a blurred mask of the outline): run from scratch, they now train on the new one.
+# December 2026 with a replay of the other conditions, then consolidation, effusion, white-out and
+# haze as rendered since stop 44 (the air displaced up to the pleura) with those films, then all of
+# that and enlarged hearts. Stages 1-5 saw the conditions' older renderings (blurred masks of the
+# outline): run from scratch, they now train on the new ones.
 LUNGMIX = .cache/lung-conditions-mix
 # Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
 LUNGHARD = .cache/lung-conditions-hard
@@ -95,6 +98,12 @@ LUNGBIL = .cache/lung-bilateral
 # December 2026 (the disease displaces the air up to the pleura and behind the heart), with a
 # replay of the mix, white-out and AP films and drawings.
 LUNGAIR = .cache/lung-air
+# Stage 7 (configs/lung_fields_pleura.yaml): consolidation, effusion, white-out and haze as the
+# phantom renders them since stop 44 (the air displaced up to the pleura), with stage 6's films
+# with both lungs opacified. Note: stages 1-6 used the conditions' older renderings; rebuilt from
+# scratch now, their mix sets render the new way (stage 6's bilateral sets are unchanged).
+# Stage 8 (configs/lung_fields_heart.yaml): the same films and 500 with an enlarged heart.
+LUNGPLEURA = .cache/lung-pleura
 # $(call lung_set,dir,n,seed,size,condition): a phantom set (made once) and its lung manifest dir.csv.
 lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(1); \
 	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(1)/manifest.csv --seed $(3) --out $(1).csv
@@ -151,7 +160,34 @@ lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_air.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_bilateral/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_air/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(call lung_set,$(LUNGPLEURA)/cons512,300,4800,512,consolidation)
+	$(call lung_set,$(LUNGPLEURA)/effusion512,300,4900,512,effusion)
+	$(call lung_set,$(LUNGPLEURA)/whiteout512,150,5000,512,white-out)
+	$(call lung_set,$(LUNGPLEURA)/whiteout1024,300,5100,1024,white-out)
+	$(call lung_set,$(LUNGPLEURA)/haze512,200,5200,512,haze)
+	$(call lung_set,$(LUNGPLEURA)/ap512,150,5300,512,ap-portable)
+	$(call lung_set,$(LUNGPLEURA)/ap1024,300,5400,1024,ap-portable)
+	$(call lung_set,$(LUNGPLEURA)/mix512,600,5500,512,lung-mix)
+	$(call lung_set,$(LUNGPLEURA)/mix1024,150,5600,1024,lung-mix)
+	$(call lung_set,$(LUNGPLEURA)/mix2048,100,5700,2048,lung-mix)
+	$(call lung_set,$(LUNGPLEURA)/bilateral1024,300,5800,1024,bilateral-opacities)
+	$(call lung_set,$(LUNGPLEURA)/cons1024,200,5900,1024,consolidation)
+	$(call lung_set,$(LUNGPLEURA)/effusion1024,200,6000,1024,effusion)
+	$(BIN)/cxr-miliary manifest lung-negatives --n 300 --seed 6100 --size 512 --out $(LUNGPLEURA)/neg512.csv
+	$(call concat_csv,$(LUNGPLEURA)/manifest.csv,$(LUNGAIR)/bilateral512.csv $(LUNGAIR)/bilateral1024.csv $(LUNGPLEURA)/bilateral1024.csv \
+	  $(LUNGPLEURA)/cons512.csv $(LUNGPLEURA)/cons1024.csv $(LUNGPLEURA)/effusion512.csv $(LUNGPLEURA)/effusion1024.csv \
+	  $(LUNGPLEURA)/whiteout512.csv $(LUNGPLEURA)/whiteout1024.csv $(LUNGPLEURA)/haze512.csv $(LUNGPLEURA)/ap512.csv \
+	  $(LUNGPLEURA)/ap1024.csv $(LUNGPLEURA)/mix512.csv $(LUNGPLEURA)/mix1024.csv $(LUNGPLEURA)/mix2048.csv $(LUNGPLEURA)/neg512.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_pleura.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_air/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	$(call lung_set,$(LUNGPLEURA)/heart512,300,6200,512,cardiomegaly)
+	$(call lung_set,$(LUNGPLEURA)/heart1024,200,6300,1024,cardiomegaly)
+	$(call concat_csv,$(LUNGPLEURA)/manifest_heart.csv,$(LUNGPLEURA)/manifest.csv $(LUNGPLEURA)/heart512.csv $(LUNGPLEURA)/heart1024.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_heart.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_pleura/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_heart/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one

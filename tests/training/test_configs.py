@@ -26,6 +26,8 @@ STACKS = {
     "lung_fields_negatives": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_negatives.yaml"],
     "lung_fields_bilateral": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_bilateral.yaml"],
     "lung_fields_air": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_air.yaml"],
+    "lung_fields_pleura": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_pleura.yaml"],
+    "lung_fields_heart": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -61,6 +63,12 @@ def test_config_parses(name):
         if name == "lung_fields_air":  # stage 6: both lungs opacified as rendered now, and a replay
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-air/manifest.csv")
             assert cfg["model"]["lr"] == 1e-4 and cfg["trainer"]["max_epochs"] == 4
+        if name == "lung_fields_pleura":  # stage 7: every air-space disease displacing the air up to the pleura
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-pleura/manifest.csv")
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_pleura" and cfg["trainer"]["max_epochs"] == 5
+        if name == "lung_fields_heart":  # stage 8: stage 7's films and enlarged hearts
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-pleura/manifest_heart.csv")
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_heart" and cfg["trainer"]["max_epochs"] == 3
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
