@@ -121,13 +121,16 @@ def _box(side_map: np.ndarray, side: int) -> tuple[int, int, int, int] | None:
     return None if rows.size == 0 else (int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1]))
 
 
-def _air_of_side(anat: Anatomy, side: int) -> np.ndarray:
-    """The lungs' air (:attr:`Anatomy.air`) on one side of the mediastinum: the outlined lung and the lung hidden behind the heart, mediastinum and dome."""
+def _midline(anat: Anatomy) -> float:
+    """The column between the two lungs' medial edges (the mediastinum's middle); the film's middle without two lungs."""
     boxes = [_box(anat.lung_side, s) for s in (1, 2)]
-    h, w = anat.air.shape
-    mid = (boxes[0][3] + boxes[1][2]) / 2 if all(boxes) else w / 2  # between the lungs' medial edges
-    cols = np.arange(w, dtype=np.float32)[None, :]
-    return anat.air * ((cols < mid) if side == 1 else (cols >= mid))
+    return (boxes[0][3] + boxes[1][2]) / 2 if all(boxes) else anat.lung_side.shape[1] / 2
+
+
+def _air_by_side(anat: Anatomy) -> dict[int, np.ndarray]:
+    """The lungs' air (:attr:`Anatomy.air`) each side of the mediastinum: the outlined lung and the lung hidden behind the heart, mediastinum and dome."""
+    image_left = np.arange(anat.air.shape[1], dtype=np.float32)[None, :] < _midline(anat)
+    return {1: anat.air * image_left, 2: anat.air * ~image_left}
 
 
 #: The outlined lung's air at a typical chest depth: a disease as dense as soft tissue displaces this much.
@@ -147,6 +150,7 @@ def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
     out = np.zeros((h, w), np.float32)
     sides = [1, 2] if rng.random() < 0.35 else [int(rng.integers(1, 3))]
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    air_of = _air_by_side(anat)
     for side in sides:
         box = _box(side_map, side)
         if box is None:
@@ -161,7 +165,7 @@ def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
         region = band | (np.abs(yy - top - (lo + hi) / 2 * (bottom - top)) < ragged)
         fill = smooth(region.astype(np.float32), max(1.0, 0.01 * h))  # soft where it meets aerated lung, not at the pleura
         dense = rng.uniform(0.28, 0.45) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2)
-        air = _air_of_side(anat, side)
+        air = air_of[side]
         out += fill * np.clip(dense / _FULL_AIR, 0.0, 1.0) * air
         # air bronchograms: dark branching lines inside the opacity
         for _ in range(int(rng.integers(0, 5))):
@@ -188,6 +192,7 @@ def _effusion(anat: Anatomy, rng: np.random.Generator, large: bool = False) -> n
     out = np.zeros((h, w), np.float32)
     sides = [int(rng.integers(1, 3))] if large or rng.random() >= 0.4 else [1, 2]
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    air_of = _air_by_side(anat)
     for side in sides:
         box = _box(side_map, side)
         if box is None:
@@ -199,9 +204,8 @@ def _effusion(anat: Anatomy, rng: np.random.Generator, large: bool = False) -> n
         lateral = left if side == 1 else right
         climb = (1 - np.abs(xx - lateral) / max(right - left, 1)).clip(0, 1) ** 2 * height * rng.uniform(0.08, 0.2)
         fluid = smooth((yy > level - climb).astype(np.float32), max(1.0, 0.006 * h))  # the meniscus: soft against aerated lung
-        air = _air_of_side(anat, side)
-        extra = rng.uniform(0.38, 0.5) / _FULL_AIR - 1.0  # 0.06-0.4 of the air more: the fluid layer's own thickness
-        out += fluid * air * (1.0 + extra)
+        thickness = rng.uniform(0.38, 0.5) / _FULL_AIR  # 1.06-1.4 times the air: the fluid layer is thicker than the lung it compresses
+        out += fluid * air_of[side] * thickness
     return out
 
 
@@ -276,8 +280,7 @@ def _devices(anat: Anatomy, rng: np.random.Generator, many: bool) -> tuple[np.nd
     drawn: list[str] = []
     rows = np.flatnonzero(anat.lung_mask.any(axis=1))
     top, bottom = (rows[0], rows[-1]) if rows.size else (int(0.1 * h), int(0.8 * h))
-    boxes = [_box(anat.lung_side, s) for s in (1, 2)]
-    mid = (boxes[0][3] + boxes[1][2]) / 2 if all(boxes) else w / 2  # between the lungs' medial edges
+    mid = _midline(anat)
     height = bottom - top
     px = max(1, round(0.0025 * w))  # about 1 mm on a 40 cm film
 
