@@ -175,6 +175,7 @@ def condition_bench(
     conditions: tuple[str, ...] | None = None,
     log: Callable[[str], Any] = print,
     pattern: str = "normal",
+    framing: str = "phantom",
 ) -> dict[str, Any]:
     """The learned lung fields' IoU against the anatomical lung, per phantom condition and size (n phantoms each).
 
@@ -182,7 +183,8 @@ def condition_bench(
     draws as ``cxr-miliary phantom`` does (half miliary or reticulonodular, the rest normal or a
     confounder) - the films this tool is for, whose lungs a pattern makes whiter still.
     ``no_field`` counts the films that got no lung field at all; ``patterns`` how many films
-    of each pattern were measured.
+    of each pattern were measured. ``framing``: ``"tight"`` frames the chest as real films
+    are collimated (the lung box 75-90 % of the film; :data:`~cxr_miliary.phantom.generator.FRAMINGS`).
 
     Also the lung region (:func:`~cxr_miliary.explain.region.lung_box`): the share of the
     true lung its box keeps (a film with no box keeps all: the whole film), how many films
@@ -197,13 +199,23 @@ def condition_bench(
 
     if pattern not in ("normal", "drawn"):
         raise ValueError(f"pattern must be 'normal' or 'drawn', not {pattern!r}")
-    out: dict[str, Any] = {"seed": seed, "n": n, "sizes": list(sizes), "pattern": pattern, "iou": {}, "region": {}, "no_field": {}, "patterns": {}}
+    out: dict[str, Any] = {
+        "seed": seed,
+        "n": n,
+        "sizes": list(sizes),
+        "pattern": pattern,
+        "framing": framing,
+        "iou": {},
+        "region": {},
+        "no_field": {},
+        "patterns": {},
+    }
     for cond in conditions or CONDITIONS:
         out["iou"][cond], out["region"][cond], out["no_field"][cond] = {}, {}, {}
         for size in sizes:
             ious, kept, mm, no_box, no_field = [], [], [], 0, 0
             for i in range(n):
-                ph = render_phantom(seed, i, size, pattern="normal" if pattern == "normal" else None, condition=cond)
+                ph = render_phantom(seed, i, size, pattern="normal" if pattern == "normal" else None, condition=cond, framing=framing)
                 fields = find_lung_fields(ph.display)
                 no_field += not fields.small.any()
                 drawn = str(ph.record.get("pattern"))

@@ -89,6 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["normal", "drawn"],
         help="lungs --conditions: lungs with no finding (normal, the default) or the pattern each phantom draws as `cxr-miliary phantom` does (drawn)",
     )
+    p.add_argument(
+        "--framing",
+        default="phantom",
+        choices=["phantom", "tight"],
+        help="lungs --conditions, sizes: the phantoms framed as always (phantom, the default) or as real films are collimated (tight: the lung box 75-90 %% of the film)",
+    )
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)
 
@@ -109,7 +115,14 @@ def run(args: argparse.Namespace) -> int:
 
         sizes = tuple(int(v) if v.strip().isdigit() else v.strip() for v in args.sizes.split(",") if v.strip())
         res = sizes_bench(
-            args.weights, n=args.n or 100, sizes=sizes, seed=8101 if args.seed is None else args.seed, workers=args.workers, out=args.out, log=log
+            args.weights,
+            n=args.n or 100,
+            sizes=sizes,
+            seed=8101 if args.seed is None else args.seed,
+            workers=args.workers,
+            out=args.out,
+            log=log,
+            framing=args.framing,
         )
     elif args.what == "insertion":
         from ..bench.insertion import insertion_bench
@@ -154,8 +167,11 @@ def run(args: argparse.Namespace) -> int:
 
             seed = UNSEEN_SEED if args.seed is None else args.seed
             sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
-            log(f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}, {args.conditions_pattern} lungs")
-            res["conditions"] = condition_bench(args.conditions_n, sizes, seed=seed, log=log, pattern=args.conditions_pattern)
+            log(
+                f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}, {args.conditions_pattern} lungs, "
+                f"{args.framing} framing"
+            )
+            res["conditions"] = condition_bench(args.conditions_n, sizes, seed=seed, log=log, pattern=args.conditions_pattern, framing=args.framing)
     elif args.what == "cache":
         from ..bench.data import cache_speed
 

@@ -57,6 +57,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"what real films have, on every image: {', '.join(CONDITIONS)}, or {', '.join(MIXES)} (a draw from the lung model's "
         "training mix); the lung masks stay the anatomical lung",
     )
+    p.add_argument(
+        "--framing",
+        default="phantom",
+        choices=["phantom", "tight"],
+        help="how the chest sits in the frame: as phantoms always were (phantom, the default: the lung box 55-77 %% of the film) "
+        "or as real films are collimated (tight: 75-90 %%)",
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")
     p.add_argument(
         "--contact-sheet",
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             progress=not args.quiet,
             condition=args.condition,
+            framing=args.framing,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

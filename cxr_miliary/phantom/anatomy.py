@@ -47,6 +47,10 @@ class Style:
         gas_close: Gastric and colonic gas right under the domes.
         heart_scale: The heart's width against the phantom's own (over 1: an enlarged heart,
             cardiomegaly; its height grows by half as much).
+        framing_scale: The chest's scale in the frame, replacing the drawn one (which is still
+            drawn, so the other draws keep their order); 0 keeps the drawn framing. Real films
+            are collimated tighter than the phantoms' default framing (see
+            :data:`~cxr_miliary.phantom.generator.FRAMINGS`).
     """
 
     dome_lift: tuple[float, float] = (0.0, 0.0)
@@ -58,6 +62,7 @@ class Style:
     habitus: float = 1.0
     gas_close: bool = False
     heart_scale: float = 1.0
+    framing_scale: float = 0.0
 
     def record(self) -> dict[str, float]:
         """The variations as phantom record fields (what differs from the normal PA phantom)."""
@@ -102,6 +107,9 @@ def coordinates(size: int, rng: np.random.Generator, style: Style = NORMAL) -> t
     scale = rng.uniform(0.92, 1.06) if rng.random() < 0.67 else rng.uniform(0.76, 0.9)
     if style.wide:  # an AP portable film collimated wide: the chest a smaller part of the frame
         scale *= 0.82
+    drawn = scale
+    if style.framing_scale:  # a framing chosen by the caller (tight, as real films are)
+        scale = style.framing_scale
     dx, dy = rng.uniform(-0.05, 0.05), rng.uniform(-0.04, 0.04)
     ax = (np.arange(size, dtype=np.float32) + 0.5) / size
     xs = (ax - 0.5) * 2.0
@@ -111,7 +119,11 @@ def coordinates(size: int, rng: np.random.Generator, style: Style = NORMAL) -> t
     c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
     Xr = ((X0 - cx) * c - (Y0 - cy) * s * 2.0) / scale + cx - dx
     Yr = ((X0 - cx) * s * 0.5 + (Y0 - cy) * c) / scale + cy - dy
-    return Xr.astype(np.float32), Yr.astype(np.float32), {"rotation_deg": float(np.rad2deg(angle)), "scale": float(scale)}
+    return (
+        Xr.astype(np.float32),
+        Yr.astype(np.float32),
+        {"rotation_deg": float(np.rad2deg(angle)), "scale": float(scale), "drawn_scale": float(drawn)},
+    )
 
 
 def render_anatomy(size: int, rng: np.random.Generator, female: bool | None = None, style: Style = NORMAL) -> Anatomy:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,6 +23,14 @@ DETECTOR_SPACING_MM = (0.10, 0.20)
 #: rendered small (the sizes earlier phantoms came in), so no size is foreign to it.
 SIZE_MIX = ((0.10, 512), (0.15, 1024), (0.75, "detector"))
 SIZE_SPECS = ("detector", "mix")
+#: How the chest sits in the frame. ``phantom``: as phantoms always were (the lung box 55-77 %
+#: of the film's side; a third framed wider, AP films wider still). ``tight``: as real films
+#: are collimated (the lung box's long side 76, 85 and 87 % of the film on three held-out real
+#: films; 80 % on the reference CR): the chest scaled so the lung box is about 75-90 % of the film.
+FRAMINGS = ("phantom", "tight")
+#: ``tight``: the chest's scale in the frame (the phantom's lungs span about 0.72 of the frame
+#: at scale 1), drawn per film from a stream of its own.
+TIGHT_SCALE = (1.02, 1.18)
 
 
 @dataclass
@@ -88,6 +96,7 @@ def render_phantom(
     patterns: tuple[str, ...] = ALL_PATTERNS,
     pixel_spacing_mm: float | None = None,
     condition: str | None = None,
+    framing: str = "phantom",
 ) -> Phantom:
     """Render image ``index`` of the phantom set ``seed``.
 
@@ -104,6 +113,8 @@ def render_phantom(
         condition: A condition real films have (:data:`~cxr_miliary.phantom.conditions.CONDITIONS`:
             opacified lungs, AP portable geometry, devices; or ``lung-mix``, a draw from the lung
             model's training mix), drawn from a random stream of its own; None: the PA phantom as always.
+        framing: :data:`FRAMINGS`: ``tight`` frames the chest as real films are (the lung box
+            75-90 % of the film), the same patient and finding otherwise.
 
     Returns:
         The :class:`Phantom`.
@@ -119,7 +130,14 @@ def render_phantom(
     crng = conditions.rng_for_condition(seed, index) if condition else None
     chosen = conditions.choose(condition, crng) if condition and crng is not None else None
     style = conditions.style_for(chosen, crng) if chosen and crng is not None else NORMAL
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {', '.join(FRAMINGS)} (got {framing!r})")
+    if framing == "tight":  # a stream of its own: the patient's draws are unchanged
+        frng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 0xF4A]))
+        style = replace(style, framing_scale=round(float(frng.uniform(*TIGHT_SCALE)), 4))
     anat = render_anatomy(size, rng, style=style)
+    if style.framing_scale:  # the same patient on a smaller field: finer millimetres per pixel
+        spacing *= anat.params["drawn_scale"] / style.framing_scale
     lungs = anat.lung_mask
     zones = zone_map(anat.lung_side)
     prominence = rng.uniform(1.6, 2.1) if pattern == "vascular" else rng.uniform(0.85, 1.15)
@@ -184,4 +202,6 @@ def render_phantom(
         **{k: v for k, v in acq.params.items()},
         **seen,
     }
+    if framing != "phantom":
+        record.update(framing=framing, framing_scale=style.framing_scale)
     return Phantom(acq.display, acq.stored, acq.bits, lungs, lesion.mask & lungs if label else lesion.mask, record, anat.lung_side)

@@ -14,7 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from ..io.provenance import PHANTOM_MANUFACTURER, png_text
 from ..workers import run_jobs
-from .generator import ALL_PATTERNS, Phantom, render_phantom
+from .generator import ALL_PATTERNS, FRAMINGS, Phantom, render_phantom
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,10 @@ def write_dicom(path: Path, ph: Phantom, patient_id: str) -> None:
 
 
 def _job(args: tuple) -> dict[str, object]:
-    seed, index, size, out, formats, positive_fraction, patterns, spacing, condition = args
-    ph = render_phantom(seed, index, size, positive_fraction=positive_fraction, patterns=patterns, pixel_spacing_mm=spacing, condition=condition)
+    seed, index, size, out, formats, positive_fraction, patterns, spacing, condition, framing = args
+    ph = render_phantom(
+        seed, index, size, positive_fraction=positive_fraction, patterns=patterns, pixel_spacing_mm=spacing, condition=condition, framing=framing
+    )
     stem = f"ph{seed:04d}_{index:06d}"
     patient_id = f"PH{seed:04d}-{index:06d}"
     row: dict[str, object] = {"patient_id": patient_id, "source": "phantom", "synthetic": True}
@@ -118,6 +120,7 @@ def generate_phantoms(
     start: int = 0,
     progress: bool = False,
     condition: str | None = None,
+    framing: str = "phantom",
 ) -> Path:
     """Generate a phantom set with ground truth.
 
@@ -136,6 +139,8 @@ def generate_phantoms(
         progress: Show a progress bar on stderr.
         condition: Real films' conditions (opacified lungs, AP films, devices: see
             :mod:`~cxr_miliary.phantom.conditions`; ``lung-mix`` for the lung model's mix).
+        framing: How the chest sits in the frame (:data:`~cxr_miliary.phantom.generator.FRAMINGS`:
+            ``tight`` as real films are collimated, the lung box 75-90 % of the film).
 
     Returns:
         The path of ``manifest.csv``.
@@ -156,7 +161,12 @@ def generate_phantoms(
 
         if condition not in CONDITIONS + MIXES:
             raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS + MIXES)}")
-    jobs = [(seed, i, size, out, tuple(formats), positive_fraction, tuple(patterns), pixel_spacing_mm, condition) for i in range(start, start + n)]
+    if framing not in FRAMINGS:
+        raise ValueError(f"unknown framing {framing!r}; choose from {', '.join(FRAMINGS)}")
+    jobs = [
+        (seed, i, size, out, tuple(formats), positive_fraction, tuple(patterns), pixel_spacing_mm, condition, framing)
+        for i in range(start, start + n)
+    ]
     rows = run_jobs(_job, jobs, workers=workers, desc="phantoms", progress=progress)
     manifest = out / "manifest.csv"
     columns = list(MANIFEST_COLUMNS) + [k for k in rows[0] if k not in MANIFEST_COLUMNS] if rows else list(MANIFEST_COLUMNS)

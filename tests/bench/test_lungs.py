@@ -44,3 +44,12 @@ def test_condition_bench_draws_the_phantom_commands_patterns_when_asked():
     assert condition_bench(1, (192,), seed=8, conditions=("normal",), log=lambda *_: None)["patterns"] == {"normal": 1}
     with pytest.raises(ValueError, match="pattern"):
         condition_bench(1, (192,), pattern="miliary", log=lambda *_: None)
+
+
+def test_condition_bench_frames_the_phantoms_as_real_films_when_asked():
+    """Tight framing: the lung box fills more of the film, so a 512-px input of it spans more millimetres (what the lung-region input must plan for)."""
+    loose = condition_bench(2, (192,), seed=5, conditions=("normal",), log=lambda *_: None)
+    tight = condition_bench(2, (192,), seed=5, conditions=("normal",), log=lambda *_: None, framing="tight")
+    assert tight["framing"] == "tight" and loose["framing"] == "phantom"
+    assert tight["region"]["normal"]["192"]["mm_per_px_512"] > loose["region"]["normal"]["192"]["mm_per_px_512"] + 0.03
+    assert 0.5 < tight["iou"]["normal"]["192"]["mean"] <= 1.0 and tight["no_field"]["normal"]["192"] == 0

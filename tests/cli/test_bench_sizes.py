@@ -13,5 +13,32 @@ def test_bench_sizes_reports_a_row_per_size(tiny_bundle, tmp_path, capsys):
     assert "192 px" in text and "256 px" in text
     import json
 
-    rows = json.loads(out.read_text())["by_size"]
-    assert set(rows) == {"192 px", "256 px"} and all(r["images"] == 6 for r in rows.values())
+    res = json.loads(out.read_text())
+    rows = res["by_size"]
+    assert set(rows) == {"192 px", "256 px"} and all(r["images"] == 6 for r in rows.values()) and res["framing"] == "phantom"
+
+
+def test_bench_sizes_frames_the_phantoms_as_real_films_when_asked(tiny_bundle, tmp_path, capsys):
+    out = tmp_path / "f.json"
+    argv = [
+        "--quiet",
+        "bench",
+        "sizes",
+        "--weights",
+        str(tiny_bundle),
+        "--n",
+        "4",
+        "--sizes",
+        "192",
+        "--seed",
+        "3",
+        "--framing",
+        "tight",
+        "--json",
+        str(out),
+    ]
+    assert main(argv) == 0
+    import json
+
+    res = json.loads(out.read_text())
+    assert res["framing"] == "tight" and res["by_size"]["192 px"]["images"] == 4 and "tight framing" in capsys.readouterr().out

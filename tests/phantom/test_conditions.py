@@ -119,3 +119,32 @@ def test_air_space_disease_displaces_the_lungs_air_and_leaves_no_rim_inside_the_
             whitened += 1
             assert np.median(left[edge]) <= np.median(left[core]) + 0.01, (k, np.median(left[edge]), np.median(left[core]))
     assert whitened >= (0 if condition == "haze" else 2), whitened
+
+
+def _lung_box_share(mask: np.ndarray) -> float:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) / mask.shape[0]
+
+
+def test_tight_framing_fills_the_film_with_the_lungs_as_real_films_do():
+    """Real films' lung box is 76-87 % of the film; phantoms' default framing 55-77 %. The same patient and finding, framed tight, with no lung cut off."""
+    tight = [
+        render_phantom(37, i, 192, condition=c, framing="tight") for i, c in enumerate([None, "ap-portable", "effusion", None, "cardiomegaly", None])
+    ]
+    loose = [render_phantom(37, i, 192, condition=c) for i, c in enumerate([None, "ap-portable", "effusion", None, "cardiomegaly", None])]
+    shares = [_lung_box_share(ph.lung_mask) for ph in tight]
+    assert all(0.68 <= s <= 0.95 for s in shares) and np.median(shares) >= 0.74, shares
+    for t, ph in zip(tight, loose, strict=True):
+        assert _lung_box_share(t.lung_mask) > _lung_box_share(ph.lung_mask) + 0.02  # the chest larger in the frame
+        assert t.record["pattern"] == ph.record["pattern"]
+        # the same patient on a smaller field: finer millimetres per pixel, the same lungs in millimetres, so as many nodules
+        assert t.record["pixel_spacing_mm"] < ph.record["pixel_spacing_mm"]
+        assert abs(t.record["nodule_count"] - ph.record["nodule_count"]) <= 0.06 * max(ph.record["nodule_count"], 1)
+        assert t.record["framing"] == "tight" and 1.0 < t.record["framing_scale"] < 1.2 and "framing" not in ph.record
+        edge = np.zeros_like(t.lung_mask)
+        edge[[0, -1], :] = edge[:, [0, -1]] = True
+        assert not (t.lung_mask & edge).any()  # both costophrenic angles and apices inside the film
+    default = render_phantom(37, 0, 192)
+    assert np.array_equal(default.display, render_phantom(37, 0, 192, framing="phantom").display)
+    with pytest.raises(ValueError, match="framing must be one of"):
+        render_phantom(37, 0, 192, framing="snug")
