@@ -72,9 +72,10 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
-# The lung model on real films' conditions, in eight fine-tunes (configs/lung_fields_conditions*.yaml,
+# The lung model on real films' conditions, in ten fine-tunes (configs/lung_fields_conditions*.yaml,
 # configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml, configs/lung_fields_air.yaml,
-# configs/lung_fields_pleura.yaml, configs/lung_fields_heart.yaml):
+# configs/lung_fields_pleura.yaml, configs/lung_fields_heart.yaml, configs/lung_fields_refit.yaml,
+# configs/lung_fields_tight.yaml):
 # 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
 # 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut
 # short), then all of those plus white-out and AP portable films at 1,024 px and effusions and
@@ -83,8 +84,10 @@ default-model: $(STAMP)
 # films with both lungs opacified, then films with both lungs opacified as rendered since
 # December 2026 with a replay of the other conditions, then consolidation, effusion, white-out and
 # haze as rendered since stop 44 (the air displaced up to the pleura) with those films, then all of
-# that and enlarged hearts. Stages 1-5 saw the conditions' older renderings (blurred masks of the
-# outline): run from scratch, they now train on the new ones.
+# that and enlarged hearts, then the same films longer at a higher learning rate, then all of
+# that and films framed as real films are (the lung box 75-90 % of the film). Stages 1-5 saw the
+# conditions' older renderings (blurred masks of the outline): run from scratch, they now train
+# on the new ones.
 LUNGMIX = .cache/lung-conditions-mix
 # Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
 LUNGHARD = .cache/lung-conditions-hard
@@ -103,9 +106,12 @@ LUNGAIR = .cache/lung-air
 # with both lungs opacified. Note: stages 1-6 used the conditions' older renderings; rebuilt from
 # scratch now, their mix sets render the new way (stage 6's bilateral sets are unchanged).
 # Stage 8 (configs/lung_fields_heart.yaml): the same films and 500 with an enlarged heart.
+# Stage 9 (configs/lung_fields_refit.yaml): the same films, 6 epochs at lr 4e-4.
 LUNGPLEURA = .cache/lung-pleura
-# $(call lung_set,dir,n,seed,size,condition): a phantom set (made once) and its lung manifest dir.csv.
-lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) --workers 2 --out $(1); \
+# Stage 10 (configs/lung_fields_tight.yaml): those and 1,500 films framed as real films are.
+LUNGTIGHT = .cache/lung-tight
+# $(call lung_set,dir,n,seed,size,condition[,more phantom options]): a phantom set (made once) and its lung manifest dir.csv.
+lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) $(6) --workers 2 --out $(1); \
 	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(1)/manifest.csv --seed $(3) --out $(1).csv
 # $(call concat_csv,out,in ...): one CSV of several with the same columns.
 concat_csv = $(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" $(1) $(2)
@@ -187,7 +193,17 @@ lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_heart.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_pleura/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_heart/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_heart.yaml --config configs/lung_fields_refit.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_heart/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	$(call lung_set,$(LUNGTIGHT)/mix512,800,6400,512,lung-mix,--framing tight)
+	$(call lung_set,$(LUNGTIGHT)/mix1024,400,6500,1024,lung-mix,--framing tight)
+	$(call lung_set,$(LUNGTIGHT)/bilateral512,300,6600,512,bilateral-opacities,--framing tight)
+	$(call concat_csv,$(LUNGTIGHT)/manifest.csv,$(LUNGPLEURA)/manifest_heart.csv $(LUNGTIGHT)/mix512.csv $(LUNGTIGHT)/mix1024.csv $(LUNGTIGHT)/bilateral512.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_heart.yaml --config configs/lung_fields_tight.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_refit/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_tight/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one

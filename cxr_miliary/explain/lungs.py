@@ -145,7 +145,7 @@ MAX_ABOVE_RING = 0.06
 #: 7001, 20 each at 512 px) at least 0.91, the real CR film 0.94, a grey ramp 0.14; the
 #: frontal-chest check's stricter bar (0.85) then refuses what lies between. Both lungs white
 #: as rendered since December 2026, with the sixth lung model: down to 0.77 (seed 7001; the
-#: eighth: 0.81), no field dropped on seeds 7001 or 7601.
+#: eighth: 0.81; the tenth: 0.82, the other conditions 0.89), no field dropped on seeds 7001 or 7601.
 MIN_FIELD_CONFIDENCE = 0.5
 #: The midline air column (trachea, main bronchi) is no lung: nothing of a field within this
 #: share of the width of the midline between the two fields, above the fields' upper third.

@@ -33,7 +33,8 @@ from ..models.lung_model import ORIENTATIONS
 ASPECT_RANGE = (0.55, 1.8)
 # share of the learned lung fields labelled with >= 90 % probability: phantoms >= 0.97, the real CR film
 # 0.92, non-chest images median 0.79 (the few that pass the geometry 0.80-0.88). Both lungs white,
-# rendered as since December 2026 (seed 7001 at 512 px, sixth / eighth lung model): median 0.88 / 0.90, down to 0.77 / 0.81 -
+# rendered as since December 2026 (seed 7001 at 512 px, sixth / eighth / tenth lung model): median 0.88 / 0.90 / 0.90,
+# down to 0.77 / 0.81 / 0.82 -
 # some such films are refused here (docs/inputs-and-checks.md); a bar for them wants real ARDS films
 MIN_LUNG_CONFIDENCE = 0.85
 # IoU of one lung field with the other mirrored: phantoms p1 0.48, the real film 0.66; a CT slice

@@ -28,6 +28,8 @@ STACKS = {
     "lung_fields_air": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_air.yaml"],
     "lung_fields_pleura": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_pleura.yaml"],
     "lung_fields_heart": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml"],
+    "lung_fields_refit": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml", "lung_fields_refit.yaml"],
+    "lung_fields_tight": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml", "lung_fields_tight.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -69,6 +71,12 @@ def test_config_parses(name):
         if name == "lung_fields_heart":  # stage 8: stage 7's films and enlarged hearts
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-pleura/manifest_heart.csv")
             assert cfg["trainer"]["default_root_dir"] == "runs/lungs_heart" and cfg["trainer"]["max_epochs"] == 3
+        if name == "lung_fields_refit":  # stage 9: stage 8's films, longer and at a higher learning rate
+            assert cfg["data"]["manifest"].endswith("lung-pleura/manifest_heart.csv") and cfg["model"]["lr"] == 4e-4
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_refit" and cfg["trainer"]["max_epochs"] == 6
+        if name == "lung_fields_tight":  # stage 10: those films and films framed as real films are
+            assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-tight/manifest.csv")
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_tight" and cfg["trainer"]["max_epochs"] == 3
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
