@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--framing",
         default="phantom",
         choices=["phantom", "tight"],
-        help="how the chest sits in the frame: as phantoms always were (phantom, the default: the lung box 55-77 %% of the film) "
+        help="how the chest sits in the frame: as phantoms always were (phantom, the default: the lung box 57-76 %% of the film) "
         "or as real films are collimated (tight: 75-90 %%)",
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")

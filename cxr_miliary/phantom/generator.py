@@ -23,10 +23,11 @@ DETECTOR_SPACING_MM = (0.10, 0.20)
 #: rendered small (the sizes earlier phantoms came in), so no size is foreign to it.
 SIZE_MIX = ((0.10, 512), (0.15, 1024), (0.75, "detector"))
 SIZE_SPECS = ("detector", "mix")
-#: How the chest sits in the frame. ``phantom``: as phantoms always were (the lung box 55-77 %
-#: of the film's side; a third framed wider, AP films wider still). ``tight``: as real films
-#: are collimated (the lung box's long side 76, 85 and 87 % of the film on three held-out real
-#: films; 80 % on the reference CR): the chest scaled so the lung box is about 75-90 % of the film.
+#: How the chest sits in the frame. ``phantom``: as phantoms always were (the lung box's long
+#: side 57-76 % of the film's, 10th-90th percentile; a third framed wider, AP films wider still).
+#: ``tight``: as real films are collimated (76, 85 and 87 % on three held-out real films, 87 % on
+#: the reference CR against its hand outline): the chest scaled so the lung box is 75-87 % of the
+#: film (10th-90th percentile, seeds 7003-7004), none cut off.
 FRAMINGS = ("phantom", "tight")
 #: ``tight``: the chest's scale in the frame (the phantom's lungs span about 0.72 of the frame
 #: at scale 1), drawn per film from a stream of its own.
