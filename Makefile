@@ -85,7 +85,7 @@ default-model: $(STAMP)
 # December 2026 with a replay of the other conditions, then consolidation, effusion, white-out and
 # haze as rendered since stop 44 (the air displaced up to the pleura) with those films, then all of
 # that and enlarged hearts, then the same films longer at a higher learning rate, then all of
-# that and films framed as real films are (the lung box 75-90 % of the film). Stages 1-5 saw the
+# that and films framed as real films are (the lung box 75-87 % of the film). Stages 1-5 saw the
 # conditions' older renderings (blurred masks of the outline): run from scratch, they now train
 # on the new ones.
 LUNGMIX = .cache/lung-conditions-mix

@@ -184,7 +184,7 @@ def condition_bench(
     confounder) - the films this tool is for, whose lungs a pattern makes whiter still.
     ``no_field`` counts the films that got no lung field at all; ``patterns`` how many films
     of each pattern were measured. ``framing``: ``"tight"`` frames the chest as real films
-    are collimated (the lung box 75-90 % of the film; :data:`~cxr_miliary.phantom.generator.FRAMINGS`).
+    are collimated (the lung box 75-87 % of the film; :data:`~cxr_miliary.phantom.patterns.FRAMINGS`).
 
     Also the lung region (:func:`~cxr_miliary.explain.region.lung_box`): the share of the
     true lung its box keeps (a film with no box keeps all: the whole film), how many films

@@ -31,7 +31,7 @@ def sizes_bench(
     """Render ``n`` phantoms of ``seed`` at every size, evaluate them together, return (and log) the per-size figures.
 
     ``framing``: ``"tight"`` frames the chest as real films are collimated (the lung box
-    75-90 % of the film; :data:`~cxr_miliary.phantom.generator.FRAMINGS`).
+    75-87 % of the film; :data:`~cxr_miliary.phantom.patterns.FRAMINGS`).
     """
     from ..evaluation import evaluate
     from ..phantom import generate_phantoms

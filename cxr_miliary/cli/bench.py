@@ -20,6 +20,8 @@ def _workers(text: str) -> tuple[int, ...]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``bench`` command."""
+    from ..phantom.patterns import FRAMINGS
+
     p = sub.add_parser(
         "bench",
         help="throughput/latency/memory/faithfulness figures on this machine",
@@ -92,8 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--framing",
         default="phantom",
-        choices=["phantom", "tight"],
-        help="lungs --conditions, sizes: the phantoms framed as always (phantom, the default) or as real films are collimated (tight: the lung box 75-90 %% of the film)",
+        choices=FRAMINGS,
+        help="lungs --conditions, sizes: the phantoms framed as always (phantom, the default) or as real films are collimated (tight: the lung box 75-87 %% of the film)",
     )
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)

@@ -29,7 +29,7 @@ def _size(value: str) -> int | str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``phantom`` command."""
-    from ..phantom.patterns import ALL_PATTERNS, CONDITIONS, MIXES
+    from ..phantom.patterns import ALL_PATTERNS, CONDITIONS, FRAMINGS, MIXES
 
     p = sub.add_parser(
         "phantom",
@@ -60,9 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--framing",
         default="phantom",
-        choices=["phantom", "tight"],
+        choices=FRAMINGS,
         help="how the chest sits in the frame: as phantoms always were (phantom, the default: the lung box 57-76 %% of the film) "
-        "or as real films are collimated (tight: 75-90 %%)",
+        "or as real films are collimated (tight: 75-87 %%)",
     )
     p.add_argument("--workers", type=int, default=1, help="worker processes (same output as 1)")
     p.add_argument(

@@ -11,7 +11,7 @@ from . import conditions
 from .acquisition import acquire
 from .anatomy import NORMAL, render_anatomy
 from .lesions import Lesion, consolidation, effusion, masses, nodules, reticulonodular, texture
-from .patterns import ALL_PATTERNS, DIFFICULTIES, NEGATIVE_PATTERNS, POSITIVE_PATTERNS  # noqa: F401 - re-exported
+from .patterns import ALL_PATTERNS, DIFFICULTIES, FRAMINGS, NEGATIVE_PATTERNS, POSITIVE_PATTERNS  # noqa: F401 - re-exported
 from .vessels import render_vessels
 
 #: Default pixel spacing at 1024 px; a different size covers the same anatomy.
@@ -23,13 +23,7 @@ DETECTOR_SPACING_MM = (0.10, 0.20)
 #: rendered small (the sizes earlier phantoms came in), so no size is foreign to it.
 SIZE_MIX = ((0.10, 512), (0.15, 1024), (0.75, "detector"))
 SIZE_SPECS = ("detector", "mix")
-#: How the chest sits in the frame. ``phantom``: as phantoms always were (the lung box's long
-#: side 57-76 % of the film's, 10th-90th percentile; a third framed wider, AP films wider still).
-#: ``tight``: as real films are collimated (76, 85 and 87 % on three held-out real films, 87 % on
-#: the reference CR against its hand outline): the chest scaled so the lung box is 75-87 % of the
-#: film (10th-90th percentile, seeds 7003-7004), none cut off.
-FRAMINGS = ("phantom", "tight")
-#: ``tight``: the chest's scale in the frame (the phantom's lungs span about 0.72 of the frame
+#: ``tight`` (:data:`~cxr_miliary.phantom.patterns.FRAMINGS`): the chest's scale in the frame (the phantom's lungs span about 0.72 of the frame
 #: at scale 1), drawn per film from a stream of its own.
 TIGHT_SCALE = (1.02, 1.18)
 
@@ -114,8 +108,8 @@ def render_phantom(
         condition: A condition real films have (:data:`~cxr_miliary.phantom.conditions.CONDITIONS`:
             opacified lungs, AP portable geometry, devices; or ``lung-mix``, a draw from the lung
             model's training mix), drawn from a random stream of its own; None: the PA phantom as always.
-        framing: :data:`FRAMINGS`: ``tight`` frames the chest as real films are (the lung box
-            75-90 % of the film), the same patient and finding otherwise.
+        framing: :data:`~cxr_miliary.phantom.patterns.FRAMINGS`: ``tight`` frames the chest as
+            real films are (the lung box 75-87 % of the film), the same patient and finding otherwise.
 
     Returns:
         The :class:`Phantom`.

@@ -139,8 +139,8 @@ def generate_phantoms(
         progress: Show a progress bar on stderr.
         condition: Real films' conditions (opacified lungs, AP films, devices: see
             :mod:`~cxr_miliary.phantom.conditions`; ``lung-mix`` for the lung model's mix).
-        framing: How the chest sits in the frame (:data:`~cxr_miliary.phantom.generator.FRAMINGS`:
-            ``tight`` as real films are collimated, the lung box 75-90 % of the film).
+        framing: How the chest sits in the frame (:data:`~cxr_miliary.phantom.patterns.FRAMINGS`:
+            ``tight`` as real films are collimated, the lung box 75-87 % of the film).
 
     Returns:
         The path of ``manifest.csv``.

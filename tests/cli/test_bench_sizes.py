@@ -18,7 +18,19 @@ def test_bench_sizes_reports_a_row_per_size(tiny_bundle, tmp_path, capsys):
     assert set(rows) == {"192 px", "256 px"} and all(r["images"] == 6 for r in rows.values()) and res["framing"] == "phantom"
 
 
-def test_bench_sizes_frames_the_phantoms_as_real_films_when_asked(tiny_bundle, tmp_path, capsys):
+def test_bench_sizes_frames_the_phantoms_as_real_films_when_asked(tiny_bundle, tmp_path, capsys, monkeypatch):
+    import pandas as pd
+
+    import cxr_miliary.phantom as phantom
+
+    real, rendered = phantom.generate_phantoms, []
+
+    def spy(*args, **kwargs):  # the films the bench scores, as written
+        manifest = real(*args, **kwargs)
+        rendered.append(pd.read_csv(manifest))
+        return manifest
+
+    monkeypatch.setattr(phantom, "generate_phantoms", spy)
     out = tmp_path / "f.json"
     argv = [
         "--quiet",
@@ -42,3 +54,4 @@ def test_bench_sizes_frames_the_phantoms_as_real_films_when_asked(tiny_bundle, t
 
     res = json.loads(out.read_text())
     assert res["framing"] == "tight" and res["by_size"]["192 px"]["images"] == 4 and "tight framing" in capsys.readouterr().out
+    assert len(rendered) == 1 and list(rendered[0]["framing"]) == ["tight"] * 4  # the films scored were framed tight
