@@ -50,7 +50,7 @@ class Style:
         framing_scale: The chest's scale in the frame, replacing the drawn one (which is still
             drawn, so the other draws keep their order); 0 keeps the drawn framing. Real films
             are collimated tighter than the phantoms' default framing (see
-            :data:`~cxr_miliary.phantom.generator.FRAMINGS`).
+            :data:`~cxr_miliary.phantom.patterns.FRAMINGS`).
     """
 
     dome_lift: tuple[float, float] = (0.0, 0.0)
