@@ -97,6 +97,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=FRAMINGS,
         help="lungs --conditions, sizes: the phantoms framed as always (phantom, the default) or as real films are collimated (tight: the lung box 75-87 %% of the film)",
     )
+    p.add_argument(
+        "--opacities",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="lungs --real: also draw each air-space condition (consolidation, effusion, haze, white-out, bilateral opacities) N times "
+        "into each outlined real film, its outline the truth, and report IoU per condition (default: %(default)s, none)",
+    )
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)
 
@@ -163,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "lungs":
         from ..bench.lungs import lung_bench
 
-        res = lung_bench(args.n or 100, args.size or 1024, real=args.real, sheet=args.sheet, log=log)
+        res = lung_bench(args.n or 100, args.size or 1024, real=args.real, sheet=args.sheet, log=log, opacities=args.opacities)
         if args.conditions:
             from ..bench.lungs import UNSEEN_SEED, condition_bench
 

@@ -3,7 +3,10 @@
 Augmentation makes phantoms stand in for films from any scanner (issue: lung fields that
 hold on real films): rotations, zooms that bring neck, shoulders or abdomen into the frame
 or crop them out, gamma and contrast curves including inverted-looking ones, unsharp
-masking and blur, noise, collimator borders.
+masking and blur, noise, collimator borders. Real outlined films (JSRT, Montgomery,
+Shenzhen) can also have air-space disease drawn into their lungs (``opacify``): the white
+lungs real sets rarely hold, on real anatomy, the outline staying the truth
+(:mod:`~cxr_miliary.phantom.airspace_insertion`).
 """
 
 from __future__ import annotations
@@ -85,12 +88,40 @@ class LungMaskDataset(Dataset):
     and carry :data:`NO_ORIENTATION`.
     """
 
-    def __init__(self, rows: pd.DataFrame, size: int, train: bool, seed: int = 0, orientations: bool = True) -> None:
+    def __init__(self, rows: pd.DataFrame, size: int, train: bool, seed: int = 0, orientations: bool = True, opacify: float = 0.0) -> None:
         self.rows = rows.to_dict("records")
         self.tf = lung_transforms(size, train)
+        self.size = size
         self.seed = seed
         self.train = train
         self.orientations = orientations
+        self.opacify = opacify
+
+    def _opacified(self, pixels: np.ndarray, target: np.ndarray, epoch: int, i: int) -> np.ndarray:
+        """The film with air-space disease drawn in, for a real outlined film drawn to have it (``opacify``); else as read.
+
+        Phantoms carry their own conditions and negatives no lungs: neither is drawn on.
+        The drawing is done at twice the network's input at most (the transforms shrink it to
+        the input next), so a 3,000-px film costs what a 512-px one does.
+        """
+        if not (self.train and self.opacify > 0) or str(self.rows[i].get("source")) == "phantom" or is_negative(self.rows[i]):
+            return pixels
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, i, 91]))
+        if rng.random() >= self.opacify or not ((target == 1).any() and (target == 2).any()):
+            return pixels
+        from ..phantom.airspace_insertion import OPACITIES, opacify
+
+        scale = min(1.0, 2 * self.size / max(pixels.shape))
+        if scale < 1.0:
+            shape = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+            small = opacify(
+                cv2.resize(pixels, shape, interpolation=cv2.INTER_AREA),
+                cv2.resize(target.astype(np.uint8), shape, interpolation=cv2.INTER_NEAREST),
+                str(rng.choice(OPACITIES)),
+                rng,
+            ).pixels
+            return cv2.resize(small, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return opacify(pixels, target, str(rng.choice(OPACITIES)), rng).pixels
 
     def _orientation(self, epoch: int, i: int) -> tuple[int, bool]:
         if not self.orientations:
@@ -114,6 +145,7 @@ class LungMaskDataset(Dataset):
         except Exception as exc:  # one bad file is one skipped sample
             log.warning("skipped %s: %s", self.rows[i].get("path"), type(exc).__name__)
             return None
+        pixels = self._opacified(np.asarray(pixels, dtype=np.float32), target, epoch, i)
         self.tf.set_random_seed(int(np.random.SeedSequence([self.seed, epoch, i]).generate_state(1)[0]))
         out = self.tf(image=np.clip(pixels, 0, 1).astype(np.float32), mask=target.astype(np.uint8))
         # a picture with no lung has no way up: shown as drawn, out of the orientation loss
@@ -155,6 +187,8 @@ class LungMaskDataModule(L.LightningDataModule):
             devices, varied bodies; see :mod:`~cxr_miliary.phantom.conditions`), None: plain PA phantoms.
         seed: Augmentation seed.
         orientations: Turn some films and label how, for the orientation head.
+        opacify: The chance a real outlined film (any source but phantoms and negatives) is
+            drawn with air-space disease in its lungs in a training epoch (0: never).
     """
 
     def __init__(
@@ -169,6 +203,7 @@ class LungMaskDataModule(L.LightningDataModule):
         phantom_condition: str | None = None,
         seed: int = 0,
         orientations: bool = True,
+        opacify: float = 0.0,
     ) -> None:
         super().__init__()
         self.manifest = manifest
@@ -181,6 +216,9 @@ class LungMaskDataModule(L.LightningDataModule):
         self.phantom_condition = phantom_condition
         self.seed = seed
         self.orientations = orientations
+        if not 0.0 <= opacify <= 1.0:
+            raise ValueError(f"opacify is a chance between 0 and 1, not {opacify}")
+        self.opacify = opacify
         self.splits: dict[str, pd.DataFrame] = {}
 
     def prepare_data(self) -> None:
@@ -211,7 +249,7 @@ class LungMaskDataModule(L.LightningDataModule):
     def _loader(self, split: str, train: bool) -> DataLoader:
         if not self.splits:
             self.setup()
-        ds = LungMaskDataset(self.splits[split], self.image_size, train, self.seed, self.orientations)
+        ds = LungMaskDataset(self.splits[split], self.image_size, train, self.seed, self.orientations, self.opacify)
         return DataLoader(
             ds,
             batch_size=self.batch_size,

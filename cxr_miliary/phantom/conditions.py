@@ -38,6 +38,8 @@ stream of their own, so the anatomy's draws of a (seed, index) are unchanged.
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -134,7 +136,7 @@ def _air_by_side(anat: Anatomy) -> dict[int, np.ndarray]:
 
 
 #: The outlined lung's air at a typical chest depth: a disease as dense as soft tissue displaces this much.
-_FULL_AIR = LUNG_AIR * 0.85
+FULL_AIR = LUNG_AIR * 0.85
 
 
 def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
@@ -166,7 +168,7 @@ def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
         fill = smooth(region.astype(np.float32), max(1.0, 0.01 * h))  # soft where it meets aerated lung, not at the pleura
         dense = rng.uniform(0.28, 0.45) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2)
         air = air_of[side]
-        out += fill * np.clip(dense / _FULL_AIR, 0.0, 1.0) * air
+        out += fill * np.clip(dense / FULL_AIR, 0.0, 1.0) * air
         # air bronchograms: dark branching lines inside the opacity
         for _ in range(int(rng.integers(0, 5))):
             y0, x0 = top + (lo + hi) / 2 * (bottom - top), (left + right) / 2
@@ -175,7 +177,7 @@ def _consolidation(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
             pts = np.array([[x0, y0], [x0 + length * np.cos(angle), y0 + length * np.sin(angle)]], np.int32)
             canvas = np.zeros((h, w), np.uint8)
             cv2.polylines(canvas, [pts], False, 255, max(1, round(0.004 * h)), cv2.LINE_AA)
-            out -= canvas.astype(np.float32) / 255 * fill * (air > 0.05 * _FULL_AIR) * 0.12
+            out -= canvas.astype(np.float32) / 255 * fill * (air > 0.05 * FULL_AIR) * 0.12
     return np.maximum(out, 0.0)
 
 
@@ -204,7 +206,7 @@ def _effusion(anat: Anatomy, rng: np.random.Generator, large: bool = False) -> n
         lateral = left if side == 1 else right
         climb = (1 - np.abs(xx - lateral) / max(right - left, 1)).clip(0, 1) ** 2 * height * rng.uniform(0.08, 0.2)
         fluid = smooth((yy > level - climb).astype(np.float32), max(1.0, 0.006 * h))  # the meniscus: soft against aerated lung
-        thickness = rng.uniform(0.38, 0.5) / _FULL_AIR  # 1.06-1.4 times the air: the fluid layer is thicker than the lung it compresses
+        thickness = rng.uniform(0.38, 0.5) / FULL_AIR  # 1.06-1.4 times the air: the fluid layer is thicker than the lung it compresses
         out += fluid * air_of[side] * thickness
     return out
 
@@ -224,7 +226,7 @@ def _haze(anat: Anatomy, rng: np.random.Generator, strength: tuple[float, float]
         weight = ((yy - top) / max(bottom - top, 1)).clip(0, 1) ** 1.5
     patchy = (0.7 + 0.3 * _noise((h, w), 0.06, rng).clip(-2, 2) / 2).clip(0.3, 1.2)
     # a share of the air displaced (up to the pleura and behind the heart; no rim inside the edge)
-    return np.clip((0.3 + 0.7 * weight) * patchy * rng.uniform(*strength) / _FULL_AIR, 0.0, 1.0) * anat.air
+    return np.clip((0.3 + 0.7 * weight) * patchy * rng.uniform(*strength) / FULL_AIR, 0.0, 1.0) * anat.air
 
 
 def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
@@ -241,8 +243,8 @@ def _bilateral(anat: Anatomy, rng: np.random.Generator) -> np.ndarray:
     # displaced, so the disease reaches the pleura, and the lung behind the heart and
     # mediastinum and below the domes as well: left aerated, that lung would be darker than the
     # white lung beside it, which no film shows.
-    solid = np.clip(rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2) / _FULL_AIR, 0.0, 1.0)
-    haze = rng.uniform(0.08, 0.2) / _FULL_AIR
+    solid = np.clip(rng.uniform(0.25, 0.4) * (0.85 + 0.15 * _noise((h, w), 0.03, rng).clip(-2, 2) / 2) / FULL_AIR, 0.0, 1.0)
+    haze = rng.uniform(0.08, 0.2) / FULL_AIR
     out = (haze + dense * np.maximum(solid - haze, 0.0)) * anat.air
     for side in (1, 2):  # bronchi running out from each hilum through the opacity
         box = _box(side_map, side)
@@ -332,20 +334,37 @@ def _devices(anat: Anatomy, rng: np.random.Generator, many: bool) -> tuple[np.nd
     return att, drawn
 
 
+#: The conditions that displace the lungs' air (air-space disease and fluid), drawn by :func:`airspace`.
+AIRSPACE = ("consolidation", "effusion", "haze", "white-out", "bilateral-opacities")
+
+
+def airspace(condition: str, anat: Any, rng: np.random.Generator) -> np.ndarray:
+    """The air ``condition`` displaces (attenuation units, H x W), or zeros for a condition that displaces none.
+
+    ``anat`` needs only ``lung_side``, ``lung_mask``, ``hila`` and ``air`` (an
+    :class:`~cxr_miliary.phantom.anatomy.Anatomy`, or a real film's outlined lungs:
+    :mod:`cxr_miliary.phantom.airspace_insertion`). Divided by :data:`FULL_AIR` it is the
+    share of a typical chest's air displaced (1: as dense as soft tissue).
+    """
+    if condition == "consolidation":
+        return _consolidation(anat, rng)
+    if condition == "effusion":
+        return _effusion(anat, rng)
+    if condition == "haze":
+        return _haze(anat, rng)
+    if condition == "white-out":
+        return _effusion(anat, rng, large=True)
+    if condition == "bilateral-opacities":
+        return _bilateral(anat, rng)
+    return np.zeros(anat.lung_mask.shape, np.float32)
+
+
 def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, object]]:
     """``A`` with ``condition``'s opacities and devices added (the anatomy's own variations come from :func:`style_for`)."""
     extra: dict[str, object] = {"condition": condition}
     add = np.zeros_like(A, dtype=np.float32)
-    if condition == "consolidation":
-        add += _consolidation(anat, rng)
-    elif condition == "effusion":
-        add += _effusion(anat, rng)
-    elif condition == "haze":
-        add += _haze(anat, rng)
-    elif condition == "white-out":
-        add += _effusion(anat, rng, large=True)
-    elif condition == "bilateral-opacities":
-        add += _bilateral(anat, rng)
+    if condition in AIRSPACE:
+        add += airspace(condition, anat, rng)
     elif condition == "florid-miliary":
         lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
         add += lesion.attenuation

@@ -53,3 +53,27 @@ def test_condition_bench_frames_the_phantoms_as_real_films_when_asked():
     assert tight["framing"] == "tight" and loose["framing"] == "phantom"
     assert tight["region"]["normal"]["192"]["mm_per_px_512"] > loose["region"]["normal"]["192"]["mm_per_px_512"] + 0.03
     assert 0.5 < tight["iou"]["normal"]["192"]["mean"] <= 1.0 and tight["no_field"]["normal"]["192"] == 0
+
+
+def test_air_space_disease_drawn_into_an_outlined_film_is_measured_per_condition(tmp_path, capsys):
+    """``bench lungs --real FILM=MASK --opacities N``: every air-space condition N times on the film's own anatomy, its outline the truth."""
+    import json
+
+    from cxr_miliary.cli.main import main
+    from cxr_miliary.phantom import render_phantom
+    from cxr_miliary.phantom.airspace_insertion import OPACITIES
+
+    ph = render_phantom(44, 1, 384, pattern="normal")  # stands in for a real film with a published mask
+    Image.fromarray((ph.display * 65535).astype(np.uint16)).save(tmp_path / "film.png")
+    Image.fromarray(np.where(ph.lung_side == 1, 128, np.where(ph.lung_side == 2, 255, 0)).astype(np.uint8)).save(tmp_path / "mask.png")
+    out = tmp_path / "lungs.json"
+    spec = f"{tmp_path / 'film.png'}={tmp_path / 'mask.png'}"
+    assert main(["bench", "lungs", "--n", "1", "--size", "256", "--real", spec, "--opacities", "2", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())["real_opacified"]["film.png"]
+    assert set(res) == set(OPACITIES)
+    clear = json.loads(out.read_text())["real"]["film.png"]["learned"]["iou"]
+    for cond, row in res.items():
+        iou = row["learned"]["iou"]
+        assert 0.6 < iou["min"] <= iou["mean"] <= 1.0 and row["learned"]["worse_lung_iou"] <= iou["mean"] + 0.02, (cond, row)
+    assert res["white-out"]["learned"]["iou"]["mean"] < clear  # a white hemithorax is harder than the clear film
+    assert "air-space disease drawn into its lungs (2 each)" in capsys.readouterr().out

@@ -42,3 +42,33 @@ def test_pictures_with_no_lung_come_unturned_with_an_empty_target_and_no_orienta
     samples = [ds[k] for k in range(len(ds) * 2)]  # two epochs: a film would be turned about a third of the time
     assert all(s["orientation"] == NO_ORIENTATION and int(s["target"].sum()) == 0 for s in samples)
     assert all(float(s["image"].std()) > 0.05 for s in samples)  # a picture, not a blank
+
+
+def test_real_outlined_films_get_air_space_disease_drawn_in_when_asked_and_phantoms_never(tmp_path):
+    """``opacify``: a real film's lungs made white in training, its target unchanged; phantom rows keep their own conditions."""
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from cxr_miliary.data.lung_datamodule import LungMaskDataset
+
+    man = generate_phantoms(2, tmp_path / "ph", seed=13, size=256)
+    df = phantom_lung_manifest(man, tmp_path / "lungs.csv", ratios=(1.0, 0.0, 0.0))
+    real = df.copy()
+    real["source"] = "montgomery"  # the same films, read as a real set's
+    plain = LungMaskDataset(real, 128, train=True, seed=1, orientations=False)
+    drawn = LungMaskDataset(real, 128, train=True, seed=1, orientations=False, opacify=1.0)
+    phantom = LungMaskDataset(pd.DataFrame(df), 128, train=True, seed=1, orientations=False, opacify=1.0)
+    for k in range(len(real)):
+        a, b, c = plain[k], drawn[k], phantom[k]
+        lungs = a["target"] > 0
+        assert torch.equal(a["target"], b["target"])  # the outline stays the truth
+        assert float(b["image"][0][lungs].mean()) > float(a["image"][0][lungs].mean()) + 0.1  # whiter lungs (0.18-0.60 seen)
+        assert torch.equal(a["image"], c["image"])  # phantoms are never drawn on
+    assert torch.equal(
+        LungMaskDataset(real, 128, train=False, seed=1, orientations=False, opacify=1.0)[0]["image"],
+        LungMaskDataset(real, 128, train=False, seed=1, orientations=False)[0]["image"],
+    )  # validation as read
+    with pytest.raises(ValueError, match="chance"):
+        LungMaskDataModule(str(tmp_path / "lungs.csv"), opacify=1.5)
+    assert np.isfinite(float(b["image"].sum()))

@@ -104,14 +104,14 @@ def test_air_space_disease_displaces_the_lungs_air_and_leaves_no_rim_inside_the_
     stayed darker than the white lung beside it (a rim the lung model could follow).
     """
     from cxr_miliary.phantom.anatomy import render_anatomy
-    from cxr_miliary.phantom.conditions import _FULL_AIR, _consolidation, _effusion, _haze
+    from cxr_miliary.phantom.conditions import FULL_AIR, _consolidation, _effusion, _haze
 
     draw = {"consolidation": _consolidation, "effusion": _effusion, "white-out": lambda a, r: _effusion(a, r, large=True), "haze": _haze}[condition]
     whitened = 0  # anatomies with white lung to read the rim on (haze never whitens a lung: its bound is the first assert)
     for k in range(3):
         anat = render_anatomy(256, np.random.default_rng(40 + k), style=style_for(condition, rng_for_condition(37, k)))
         out = draw(anat, np.random.default_rng(50 + k))
-        assert np.all(out <= anat.air * (0.5 / _FULL_AIR) + 1e-6) and out.max() > 0.05  # no opacity where no lung is
+        assert np.all(out <= anat.air * (0.5 / FULL_AIR) + 1e-6) and out.max() > 0.05  # no opacity where no lung is
         left = np.maximum(anat.air - out, 0.0)  # the air the disease leaves (fluid's own layer aside)
         core = ndi.binary_erosion(anat.lung_mask, iterations=10) & (out > 0.9 * anat.air)  # white lung well inside
         edge = ndi.binary_dilation(core, iterations=12) & anat.lung_mask & ~ndi.binary_erosion(anat.lung_mask, iterations=3)  # its pleura
