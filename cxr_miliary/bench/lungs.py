@@ -190,8 +190,14 @@ def opacified_real(
     :func:`~cxr_miliary.phantom.airspace_insertion.opacify`: the phantoms' consolidation,
     effusion, haze, white-out and bilateral opacities on real anatomy. Per condition and
     method: the IoU summary and the mean IoU of the worse lung of each film (the white one,
-    mostly). Draws are keyed by (``seed``, condition, draw): the same on every run.
+    mostly); and the frontal-chest check on each film (``chest_check``: how many it accepts,
+    how many of those as whole films, the refusals by reason) - white lungs are where its
+    rules were least sure. Draws are keyed by (``seed``, condition, draw): the same on every run.
     """
+    from collections import Counter
+
+    from ..explain.lungs import find_lung_fields
+    from ..inference.chest_check import check_frontal_chest
     from ..phantom.airspace_insertion import OPACITIES, opacify, soft_tissue_fill
 
     fill = soft_tissue_fill(pixels, truth > 0)
@@ -199,6 +205,7 @@ def opacified_real(
     for c, cond in enumerate(OPACITIES):
         ious: dict[str, list[float]] = {m: [] for m in methods}
         worse: dict[str, list[float]] = {m: [] for m in methods}
+        check = {"accepted": 0, "whole": 0, "refused": Counter()}
         for k in range(n):
             film = opacify(pixels, truth, cond, np.random.default_rng([seed, c, k]), fill=fill).pixels
             for name, fn in methods.items():
@@ -207,10 +214,21 @@ def opacified_real(
                 sides = fields.sides_at(truth.shape)
                 if sides is not None:
                     worse[name].append(min(mask_iou(sides == s, truth == s) for s in (1, 2)))
+            verdict = check_frontal_chest(film, find_lung_fields)
+            check["accepted"] += verdict.frontal_chest
+            check["whole"] += verdict.frontal_chest and not verdict.partial
+            if not verdict.frontal_chest:
+                check["refused"][verdict.reasons[0].split(" (")[0] if verdict.reasons else "refused"] += 1
         out[cond] = {m: {"iou": _summary(ious[m]), **({"worse_lung_iou": float(np.mean(worse[m]))} if worse[m] else {})} for m in methods}
+        out[cond]["chest_check"] = {**check, "refused": dict(check["refused"])}
     for name in methods:
         cells = ", ".join(f"{cond} {out[cond][name]['iou']['mean']:.3f} (min {out[cond][name]['iou']['min']:.3f})" for cond in OPACITIES)
         log(f"    {name}, air-space disease drawn into its lungs ({n} each): {cells}")
+    cells = ", ".join(f"{cond} {out[cond]['chest_check']['accepted']}/{n} ({out[cond]['chest_check']['whole']} whole)" for cond in OPACITIES)
+    log(f"    frontal-chest check accepts: {cells}")
+    for cond in OPACITIES:
+        for reason, count in out[cond]["chest_check"]["refused"].items():
+            log(f"      {cond}: {count} refused, {reason}")
     return out
 
 

@@ -76,4 +76,9 @@ def test_air_space_disease_drawn_into_an_outlined_film_is_measured_per_condition
         iou = row["learned"]["iou"]
         assert 0.6 < iou["min"] <= iou["mean"] <= 1.0 and row["learned"]["worse_lung_iou"] <= iou["mean"] + 0.02, (cond, row)
     assert res["white-out"]["learned"]["iou"]["mean"] < clear  # a white hemithorax is harder than the clear film
-    assert "air-space disease drawn into its lungs (2 each)" in capsys.readouterr().out
+    for row in res.values():  # the frontal-chest check on every drawn film: counted, never lost
+        check = row["chest_check"]
+        assert 0 <= check["whole"] <= check["accepted"] and check["accepted"] + sum(check["refused"].values()) == 2
+    assert res["haze"]["chest_check"]["accepted"] == 2  # a hazy chest film is a chest film
+    printed = capsys.readouterr().out
+    assert "air-space disease drawn into its lungs (2 each)" in printed and "frontal-chest check accepts: consolidation" in printed
