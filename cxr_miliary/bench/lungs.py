@@ -188,7 +188,7 @@ def opacified_real(
     """IoU on a real film with each air-space condition drawn into its outlined lungs ``n`` times (the outline stays the truth).
 
     :func:`~cxr_miliary.phantom.airspace_insertion.opacify`: the phantoms' consolidation,
-    effusion, haze, white-out and bilateral opacities on real anatomy. Per condition and
+    effusion, haze, white-out, bilateral opacities, and lines and wires on real anatomy. Per condition and
     method: the IoU summary and the mean IoU of the worse lung of each film (the white one,
     mostly); and the frontal-chest check on each film (``chest_check``: how many it accepts,
     how many of those as whole films, the refusals by reason) - white lungs are where its
@@ -223,7 +223,7 @@ def opacified_real(
         out[cond]["chest_check"] = {**check, "refused": dict(check["refused"])}
     for name in methods:
         cells = ", ".join(f"{cond} {out[cond][name]['iou']['mean']:.3f} (min {out[cond][name]['iou']['min']:.3f})" for cond in OPACITIES)
-        log(f"    {name}, air-space disease drawn into its lungs ({n} each): {cells}")
+        log(f"    {name}, air-space disease and devices drawn in ({n} each): {cells}")
     cells = ", ".join(f"{cond} {out[cond]['chest_check']['accepted']}/{n} ({out[cond]['chest_check']['whole']} whole)" for cond in OPACITIES)
     log(f"    frontal-chest check accepts: {cells}")
     for cond in OPACITIES:

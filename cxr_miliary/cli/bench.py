@@ -102,8 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=non_negative_int,
         default=0,
         metavar="N",
-        help="lungs --real: also draw each air-space condition (consolidation, effusion, haze, white-out, bilateral opacities) N times "
-        "into each outlined real film, its outline the truth, and report IoU per condition (default: %(default)s, none)",
+        help="lungs --real: also draw each air-space condition (consolidation, effusion, haze, white-out, bilateral opacities) and "
+        "lines and wires N times into each outlined real film, its outline the truth, and report IoU and the frontal-chest check per condition "
+        "(default: %(default)s, none)",
     )
     p.add_argument("--sheet", default=None, metavar="PNG", help="lungs: write a contact sheet of the outlines")
     p.set_defaults(func=run)

@@ -188,7 +188,7 @@ class LungMaskDataModule(L.LightningDataModule):
         seed: Augmentation seed.
         orientations: Turn some films and label how, for the orientation head.
         opacify: The chance a real outlined film (any source but phantoms and negatives) is
-            drawn with air-space disease in its lungs in a training epoch (0: never).
+            drawn with air-space disease in its lungs, or lines and wires, in a training epoch (0: never).
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Air-space disease and fluid drawn into a real film whose lungs are outlined: white lungs on real anatomy.
+"""Air-space disease, fluid, lines and wires drawn into a real film whose lungs are outlined: white lungs on real anatomy.
 
 The lung model must find the anatomical lung where consolidation, fluid or haze hides it,
 and the films that test it (ARDS, white-out, large effusions, with outlines of the whole
@@ -6,8 +6,9 @@ lung) are rare. A real film with a lung outline (JSRT/SCR, Montgomery, Shenzhen,
 outline) has the anatomy that phantoms only approximate - the ribs, the domes, the heart,
 the processing - and clear lungs. This draws the phantoms' own air-space disease
 (:func:`cxr_miliary.phantom.conditions.airspace`: lobar consolidation, an effusion with a
-meniscus, a white hemithorax, haze, opacities through both lungs) into it; the outline stays
-the truth, as the anatomical lung the phantoms keep as theirs.
+meniscus, a white hemithorax, haze, opacities through both lungs) into it, or their lines
+and wires (:func:`cxr_miliary.phantom.conditions.devices`); the outline stays the truth, as
+the anatomical lung the phantoms keep as theirs.
 
 How it enters a processed film: a lung whose air is displaced looks like the soft tissue
 around it, so the film is pulled, by the share of the air displaced, towards what the
@@ -19,7 +20,8 @@ dome at their own grey level, so a white lung has no edge of its own where it me
 (vessels, ribs, noise) is kept at half strength where the air is gone: vessels vanish in
 water, ribs stay. The share is drawn on the outline widened by 1 % of the film's height,
 so a hand outline drawn a little inside the pleura leaves no dark rim that would show
-where the true edge is.
+where the true edge is. Lines and wires enter as the pattern's lesions do
+(:mod:`cxr_miliary.phantom.insertion`): through the local slope of the film's tone curve.
 
 Used by ``cxr-miliary bench lungs --real FILM=MASK --opacities N`` (IoU on real anatomy
 with white lungs) and by the lung model's data (``opacify``: real outlined films made
@@ -34,10 +36,13 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .conditions import AIRSPACE, FULL_AIR, airspace
+from .conditions import AIRSPACE, FULL_AIR, airspace, devices
+from .insertion import DISPLAY_PER_ATTENUATION
 
-#: The conditions that can be drawn into a real film (the phantoms' air-space conditions).
-OPACITIES = AIRSPACE
+#: The conditions that can be drawn into a real film: the phantoms' air-space conditions, and
+#: their lines and wires (``devices``: ECG leads, sternotomy wires, clips, a central line,
+#: tubes - radiopaque, over the lungs and the mediastinum; they displace no air).
+OPACITIES = (*AIRSPACE, "devices")
 #: How much of the film's fine structure stays where the lung's air is wholly displaced.
 DETAIL_KEPT = 0.5
 #: The scale of that fine structure (Gaussian sigma, a share of the film's height).
@@ -128,6 +133,8 @@ class Opacified:
 def opacify(pixels: np.ndarray, lung_side: np.ndarray, condition: str, rng: np.random.Generator, fill: np.ndarray | None = None) -> Opacified:
     """Draw ``condition`` (one of :data:`OPACITIES`) into a film (display values, [0, 1]) whose lungs ``lung_side`` outlines.
 
+    ``devices`` adds lines and wires (``share`` stays zero: they displace no air).
+
     ``fill`` (:func:`soft_tissue_fill` of this film) may be passed to draw several
     conditions into one film without painting it again.
 
@@ -140,6 +147,8 @@ def opacify(pixels: np.ndarray, lung_side: np.ndarray, condition: str, rng: np.r
     if px.shape != np.shape(lung_side):
         raise ValueError(f"outline {np.shape(lung_side)} and film {px.shape} differ in shape")
     lungs = film_lungs(lung_side)
+    if condition == "devices":
+        return _with_devices(px, lungs, rng)
     share = np.clip(airspace(condition, lungs, rng) / FULL_AIR, 0.0, MAX_SHARE).astype(np.float32)
     fill = soft_tissue_fill(px, lungs.lung_mask) if fill is None else fill
     detail = px - cv2.GaussianBlur(px, (0, 0), max(1.0, DETAIL_SIGMA * px.shape[0]))
@@ -154,3 +163,18 @@ def opacify(pixels: np.ndarray, lung_side: np.ndarray, condition: str, rng: np.r
         "white_share": round(float((share[inside] > 0.8).mean()), 4),
     }
     return Opacified(np.clip(out, 0.0, 1.0).astype(np.float32), share, params)
+
+
+def _with_devices(px: np.ndarray, lungs: FilmLungs, rng: np.random.Generator) -> Opacified:
+    """The phantoms' lines and wires added as :func:`~cxr_miliary.phantom.insertion.insert_pattern` adds lesions.
+
+    Through the local slope of the film's tone curve (``4 p (1 - p)`` of its smooth
+    brightness) at the phantoms' display change per unit of attenuation: metal saturates
+    white, a plastic tube is a faint stripe, dimmer over the bright mediastinum.
+    """
+    att, drawn = devices(lungs, rng, many=True)
+    local = cv2.GaussianBlur(px, (0, 0), max(1.0, 0.01 * px.shape[0]))
+    slope = np.clip(4.0 * local * (1.0 - local), 0.05, 1.0)
+    out = np.clip(px + DISPLAY_PER_ATTENUATION * slope * att, 0.0, 1.0).astype(np.float32)
+    params = {"condition": "devices", "devices": ",".join(drawn), "mean_share": 0.0, "white_share": 0.0}
+    return Opacified(out, np.zeros_like(px), params)

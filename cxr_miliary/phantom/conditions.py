@@ -274,8 +274,12 @@ def _curve(p0: tuple[float, float], p1: tuple[float, float], bend: float, n: int
     return a + (b - a) * t + normal * bend * np.sin(np.pi * t)
 
 
-def _devices(anat: Anatomy, rng: np.random.Generator, many: bool) -> tuple[np.ndarray, list[str]]:
-    """Leads, lines, tubes, wires and clips where they lie on a chest film (metal white, plastic tubes fainter)."""
+def devices(anat: Any, rng: np.random.Generator, many: bool) -> tuple[np.ndarray, list[str]]:
+    """Leads, lines, tubes, wires and clips where they lie on a chest film (metal white, plastic tubes fainter): (attenuation, names drawn).
+
+    ``anat`` needs only ``lung_mask`` and ``lung_side`` (an :class:`~cxr_miliary.phantom.anatomy.Anatomy`
+    or a real film's outlined lungs); ``many``: each kind more likely.
+    """
     h, w = anat.lung_mask.shape
     metal = np.zeros((h, w), np.uint8)
     tube = np.zeros((h, w), np.uint8)
@@ -368,11 +372,11 @@ def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: 
     elif condition == "florid-miliary":
         lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
         add += lesion.attenuation
-    devices: list[str] = []
+    drawn: list[str] = []
     if condition in ("devices", "ap-portable", "bilateral-opacities") or rng.random() < 0.1:
-        att, devices = _devices(anat, rng, many=condition != "normal")
+        att, drawn = devices(anat, rng, many=condition != "normal")
         add += att
     if condition == "ap-portable" and rng.random() < 0.6:
         add += _haze(anat, rng, strength=(0.05, 0.18))
-    extra["devices"] = ",".join(devices)
+    extra["devices"] = ",".join(drawn)
     return A + add, extra

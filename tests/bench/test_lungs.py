@@ -81,4 +81,4 @@ def test_air_space_disease_drawn_into_an_outlined_film_is_measured_per_condition
         assert 0 <= check["whole"] <= check["accepted"] and check["accepted"] + sum(check["refused"].values()) == 2
     assert res["haze"]["chest_check"]["accepted"] == 2  # a hazy chest film is a chest film
     printed = capsys.readouterr().out
-    assert "air-space disease drawn into its lungs (2 each)" in printed and "frontal-chest check accepts: consolidation" in printed
+    assert "air-space disease and devices drawn in (2 each)" in printed and "frontal-chest check accepts: consolidation" in printed
