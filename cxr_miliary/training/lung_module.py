@@ -174,6 +174,8 @@ class ExportLungBundle(L.Callback):
             "n_train": len(dm.splits.get("train", [])),
             "n_val": len(dm.splits.get("val", [])),
         }
+        if getattr(dm, "opacify", 0.0):  # real films drawn white while training: the card says so
+            data["opacify"] = float(dm.opacify)
         hp = pl_module.hparams
         path = save_lung_bundle(
             pl_module.model,

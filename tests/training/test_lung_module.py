@@ -48,9 +48,14 @@ def test_fit_exports_a_working_lung_bundle(tmp_path):
             "0",
             "--data.image_size",
             "128",
+            "--data.opacify",
+            "0.5",
         ]
     )
     (bundle,) = (tmp_path / "runs").rglob("lung_bundle")
+    import json
+
+    assert json.loads((bundle / "card.json").read_text())["training_data"]["opacify"] == 0.5  # the card says how it trained
     seg = LungSegmenter(bundle)
     fields = learned_lung_fields(render_phantom(5, 0, size=300).display, seg)
     assert fields.source == "learned" and fields.shape == (300, 300) and fields.sides is not None
