@@ -14,7 +14,7 @@ How it enters a processed film: a lung whose air is displaced looks like the sof
 around it, so the film is pulled, by the share of the air displaced, towards what the
 outlined lungs would look like filled with soft tissue: the film's own surroundings
 (chest wall, mediastinum, domes and the abdomen below them) painted in over the lungs
-(inpainting on a small copy, smoothed). That fill meets the chest wall, the heart and the
+(normalised convolution on a small copy, smoothed). That fill meets the chest wall, the heart and the
 dome at their own grey level, so a white lung has no edge of its own where it meets them
 (the silhouette sign), as on a real film. The film's fine structure inside the lung
 (vessels, ribs, noise) is kept at half strength where the air is gone: vessels vanish in
@@ -53,6 +53,8 @@ DETAIL_SIGMA = 0.006
 MAX_SHARE = 1.15
 #: The small copy the soft-tissue fill is painted on (the fill is smooth: a copy saves time at 3,000 px).
 FILL_SIDE = 256
+#: The fill's Gaussian scales (shares of the copy's height), finest first.
+FILL_SCALES = (0.03, 0.06, 0.12, 0.25)
 
 
 @dataclass
@@ -97,9 +99,14 @@ def film_lungs(lung_side: np.ndarray) -> FilmLungs:
 def soft_tissue_fill(pixels: np.ndarray, lungs: np.ndarray) -> np.ndarray:
     """What the film would look like with its lungs as dense as the soft tissue around them (H x W, smooth).
 
-    The lungs (widened by 2 % of the height) are painted in from their surroundings
-    (Telea inpainting) on a copy of at most :data:`FILL_SIDE` pixels, then smoothed and
-    brought back to the film's size; outside the lungs it is the film's own smooth brightness.
+    The lungs (widened by 2 % of the height) are filled from their surroundings by
+    normalised convolution on a copy of at most :data:`FILL_SIDE` pixels: each hole pixel
+    the Gaussian-weighted mean of the film outside the hole, at the finest of
+    :data:`FILL_SCALES` that reaches enough of it, so the fill is the wall's, the
+    mediastinum's or the abdomen's level near each and blends smoothly between them.
+    Outside the lungs it is the film's own smooth brightness. (Telea inpainting on a
+    128-px copy left blotches in the fill that made white lungs easier to outline: white-out
+    on the real CR 0.861 against 0.823 with a smooth fill.)
     """
     px = np.asarray(pixels, dtype=np.float32)
     h, w = px.shape
@@ -107,11 +114,22 @@ def soft_tissue_fill(pixels: np.ndarray, lungs: np.ndarray) -> np.ndarray:
     sw, sh = max(8, round(w * scale)), max(8, round(h * scale))
     small = cv2.resize(px, (sw, sh), interpolation=cv2.INTER_AREA)
     hole = cv2.resize(lungs.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_NEAREST)
-    hole = ndi.binary_dilation(hole > 0, iterations=max(1, round(0.02 * sh))).astype(np.uint8)
+    hole = ndi.binary_dilation(hole > 0, iterations=max(1, round(0.02 * sh)))
     base = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.005 * sh))
-    painted = cv2.inpaint(base, hole, max(3, round(0.1 * sh)), cv2.INPAINT_TELEA)
-    painted = cv2.GaussianBlur(painted, (0, 0), max(1.0, 0.02 * sh))
-    small_fill = np.where(hole > 0, painted, base)
+    known = (~hole).astype(np.float32)
+    painted = np.zeros_like(base)
+    todo = hole.copy()
+    for frac in FILL_SCALES:  # finest first: near the edge the nearest tissue decides
+        sigma = max(1.0, frac * sh)
+        weight = cv2.GaussianBlur(known, (0, 0), sigma)
+        value = cv2.GaussianBlur(base * known, (0, 0), sigma) / np.maximum(weight, 1e-12)
+        take = todo & (weight > 0.05)
+        painted[take] = value[take]
+        todo &= ~take
+    if todo.any():  # a hole larger than the largest scale reaches: the film's mean outside it
+        painted[todo] = float(base[~hole].mean()) if (~hole).any() else float(base.mean())
+    painted = cv2.GaussianBlur(np.where(hole, painted, base), (0, 0), max(1.0, 0.02 * sh))
+    small_fill = np.where(hole, painted, base)
     return cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
