@@ -111,17 +111,15 @@ class LungMaskDataset(Dataset):
             return pixels
         from ..phantom.airspace_insertion import OPACITIES, opacify
 
-        scale = min(1.0, 2 * self.size / max(pixels.shape))
+        h, w = pixels.shape
+        scale = min(1.0, 2 * self.size / max(h, w))
+        shape = (max(1, round(w * scale)), max(1, round(h * scale)))
+        film, outline = pixels, target.astype(np.uint8)
         if scale < 1.0:
-            shape = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
-            small = opacify(
-                cv2.resize(pixels, shape, interpolation=cv2.INTER_AREA),
-                cv2.resize(target.astype(np.uint8), shape, interpolation=cv2.INTER_NEAREST),
-                str(rng.choice(OPACITIES)),
-                rng,
-            ).pixels
-            return cv2.resize(small, (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_LINEAR)
-        return opacify(pixels, target, str(rng.choice(OPACITIES)), rng).pixels
+            film = cv2.resize(pixels, shape, interpolation=cv2.INTER_AREA)
+            outline = cv2.resize(outline, shape, interpolation=cv2.INTER_NEAREST)
+        drawn = opacify(film, outline, str(rng.choice(OPACITIES)), rng).pixels
+        return drawn if scale == 1.0 else cv2.resize(drawn, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def _orientation(self, epoch: int, i: int) -> tuple[int, bool]:
         if not self.orientations:

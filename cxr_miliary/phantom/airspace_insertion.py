@@ -30,14 +30,14 @@ white during training).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
 from .conditions import AIRSPACE, FULL_AIR, airspace, devices
-from .insertion import DISPLAY_PER_ATTENUATION
+from .insertion import DISPLAY_PER_ATTENUATION, tone_slope
 
 #: The conditions that can be drawn into a real film: the phantoms' air-space conditions, and
 #: their lines and wires (``devices``: ECG leads, sternotomy wires, clips, a central line,
@@ -70,8 +70,8 @@ class FilmLungs:
 
     lung_side: np.ndarray
     lung_mask: np.ndarray
-    hila: list[tuple[float, float]] = field(default_factory=list)
-    air: np.ndarray | None = None
+    hila: list[tuple[float, float]]
+    air: np.ndarray
 
 
 def film_lungs(lung_side: np.ndarray) -> FilmLungs:
@@ -191,8 +191,6 @@ def _with_devices(px: np.ndarray, lungs: FilmLungs, rng: np.random.Generator) ->
     white, a plastic tube is a faint stripe, dimmer over the bright mediastinum.
     """
     att, drawn = devices(lungs, rng, many=True)
-    local = cv2.GaussianBlur(px, (0, 0), max(1.0, 0.01 * px.shape[0]))
-    slope = np.clip(4.0 * local * (1.0 - local), 0.05, 1.0)
-    out = np.clip(px + DISPLAY_PER_ATTENUATION * slope * att, 0.0, 1.0).astype(np.float32)
+    out = np.clip(px + DISPLAY_PER_ATTENUATION * tone_slope(px, 0.01 * px.shape[0]) * att, 0.0, 1.0).astype(np.float32)
     params = {"condition": "devices", "devices": ",".join(drawn), "mean_share": 0.0, "white_share": 0.0}
     return Opacified(out, np.zeros_like(px), params)

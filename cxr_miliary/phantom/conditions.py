@@ -343,7 +343,7 @@ AIRSPACE = ("consolidation", "effusion", "haze", "white-out", "bilateral-opaciti
 
 
 def airspace(condition: str, anat: Any, rng: np.random.Generator) -> np.ndarray:
-    """The air ``condition`` displaces (attenuation units, H x W), or zeros for a condition that displaces none.
+    """The air ``condition`` (one of :data:`AIRSPACE`) displaces (attenuation units, H x W).
 
     ``anat`` needs only ``lung_side``, ``lung_mask``, ``hila`` and ``air`` (an
     :class:`~cxr_miliary.phantom.anatomy.Anatomy`, or a real film's outlined lungs:
@@ -360,7 +360,7 @@ def airspace(condition: str, anat: Any, rng: np.random.Generator) -> np.ndarray:
         return _effusion(anat, rng, large=True)
     if condition == "bilateral-opacities":
         return _bilateral(anat, rng)
-    return np.zeros(anat.lung_mask.shape, np.float32)
+    raise ValueError(f"{condition!r} displaces no air (the air-space conditions: {', '.join(AIRSPACE)})")
 
 
 def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, object]]:

@@ -115,10 +115,7 @@ def insert_pattern(
     if k > 1:
         att = cv2.resize(att, (w, h), interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0.25
-    # the local slope of the film's tone curve, from its smooth brightness
-    local = _smooth(px, 4.0 / spacing)
-    slope = np.clip(4.0 * local * (1.0 - local), 0.05, 1.0)
-    delta = DISPLAY_PER_ATTENUATION * slope * att * lungs
+    delta = DISPLAY_PER_ATTENUATION * tone_slope(px, 4.0 / spacing) * att * lungs
     out = np.clip(px + delta, 0.0, 1.0).astype(np.float32)
     lesion_mask = mask & lungs
     params = {
@@ -131,6 +128,16 @@ def insert_pattern(
         **dict(lesion.params),
     }
     return Inserted(out, lesion_mask, params)
+
+
+def tone_slope(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    """The local slope of a processed film's tone curve (``4 p (1 - p)`` of its brightness blurred over ``sigma`` pixels; 0.05-1).
+
+    Added attenuation changes a grey level by this much per unit of
+    :data:`DISPLAY_PER_ATTENUATION`: least over the bright mediastinum and domes.
+    """
+    local = _smooth(pixels, sigma)
+    return np.clip(4.0 * local * (1.0 - local), 0.05, 1.0)
 
 
 def _smooth(img: np.ndarray, sigma: float) -> np.ndarray:

@@ -148,3 +148,13 @@ def test_tight_framing_fills_the_film_with_the_lungs_as_real_films_do():
     assert np.array_equal(default.display, render_phantom(37, 0, 192, framing="phantom").display)
     with pytest.raises(ValueError, match="framing must be one of"):
         render_phantom(37, 0, 192, framing="snug")
+
+
+def test_airspace_draws_only_the_conditions_that_displace_air():
+    from cxr_miliary.phantom.anatomy import render_anatomy
+    from cxr_miliary.phantom.conditions import AIRSPACE, airspace
+
+    anat = render_anatomy(128, np.random.default_rng(3))
+    assert all(airspace(c, anat, np.random.default_rng(0)).max() > 0 for c in AIRSPACE)
+    with pytest.raises(ValueError, match="displaces no air"):
+        airspace("devices", anat, np.random.default_rng(0))
