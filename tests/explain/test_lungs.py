@@ -84,6 +84,30 @@ def test_fields_are_kept_out_of_the_midline_air_column_and_the_gas_below_the_dom
     assert (out[50:190, 45:105] == 1).all() and (out[50:190, 150:210] == 2).all()  # the lungs themselves are untouched
 
 
+def test_fields_are_filled_out_to_the_ribs_laterally_but_keep_the_heart_and_domes():
+    """A field that stops short of the chest wall (white lung against it) reaches the hull laterally; the concave medial side stays."""
+    from cxr_miliary.explain.lungs import lateral_margin
+
+    yy, xx = np.mgrid[:256, :256]
+    sides = np.zeros((256, 256), np.int8)
+    left = ((xx - 110) / 80.0) ** 2 + ((yy - 200) / 170.0) ** 2 <= 1  # the image-left lung: a half ellipse, convex laterally
+    sides[left & (xx <= 110) & (yy <= 200)] = 1
+    right = ((xx - 146) / 80.0) ** 2 + ((yy - 200) / 170.0) ** 2 <= 1
+    heart = ((xx - 130) / 45.0) ** 2 + ((yy - 200) / 60.0) ** 2 <= 1  # bulges into the image-right lung medially
+    sides[right & (xx >= 146) & (yy <= 200) & ~heart] = 2
+    whole = sides.copy()
+    bite = (xx < 60) & (yy > 90) & (yy < 150)  # consolidation against the lateral wall: the network stopped short
+    sides[bite & (sides == 1)] = 0
+    out = lateral_margin(sides)
+    filled = (out == 1) & (whole == 1) & bite
+    assert filled.sum() > 0.9 * ((whole == 1) & bite).sum()  # the bite is back, up to the hull's chord
+    assert not ((out == 1) & ~(whole == 1)).sum() > 0.02 * (whole == 1).sum()  # and little beyond the true margin
+    assert (out == 2).sum() < 1.01 * (sides == 2).sum()  # a field convex laterally is left as it was (but the hull's pixels)
+    assert not (out == 2)[heart].any()  # and the heart's bite stays out
+    assert not (out[201:] > 0).any()  # nothing below the domes
+    assert (out == 1).sum() > (sides == 1).sum() and (out[sides > 0] == sides[sides > 0]).all()
+
+
 def test_the_edge_map_moves_the_outline_within_one_working_pixel_and_never_against_the_rules():
     """The full mask follows the model's probability between working pixels, but a piece the rules removed stays removed."""
     from cxr_miliary.explain.lungs import edge_map
