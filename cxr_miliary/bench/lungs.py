@@ -81,7 +81,8 @@ def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
     return out.astype(np.int8)
 
 
-def _methods() -> dict[str, Callable[[np.ndarray], Any]]:
+def lung_methods() -> dict[str, Callable[[np.ndarray], Any]]:
+    """The lung-field methods measured side by side: ``classical``, and ``learned`` when a lung bundle is there."""
     from ..explain.lungs import classical_lung_fields, default_segmenter, learned_lung_fields
 
     out: dict[str, Callable[[np.ndarray], Any]] = {"classical": classical_lung_fields}
@@ -113,7 +114,7 @@ def lung_bench(
     from ..io import load_image
     from ..phantom import render_phantom
 
-    methods = _methods()
+    methods = lung_methods()
     res: dict[str, Any] = {"phantom": {}, "real": {}, "ms_2048": {}}
     ious: dict[str, list[float]] = {m: [] for m in methods}
     side_ious: dict[str, list[float]] = {m: [] for m in methods}
@@ -129,8 +130,9 @@ def lung_bench(
                 side_ious[name].append(s)
         if i < 3:
             examples.append((f"phantom {seed}/{i}", ph.display, truth))
-    log(f"lung fields against phantom truth: {n} phantoms, seed {seed} (not trained on), {size}²")
-    for name in methods:
+    if n:
+        log(f"lung fields against phantom truth: {n} phantoms, seed {seed} (not trained on), {size}²")
+    for name in methods if n else ():
         res["phantom"][name] = {"iou": _summary(ious[name])}
         line = f"  {name:9s} IoU mean {np.mean(ious[name]):.3f}  p5 {np.percentile(ious[name], 5):.3f}  min {np.min(ious[name]):.3f}"
         if side_ious[name]:

@@ -78,6 +78,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="lungs: a real film and its lung outline as a mask image (one level: both lungs; two: image-left, image-right), or a film with a built-in outline (repeatable)",
     )
     p.add_argument(
+        "--real-set",
+        action="append",
+        default=None,
+        metavar="MANIFEST",
+        help="lungs: every outlined film of a lung manifest (cxr-miliary manifest jsrt|montgomery|shenzhen): IoU per film and source, "
+        "films under 0.80, the frontal-chest check (repeatable; the phantoms only with --n)",
+    )
+    p.add_argument("--real-split", default=None, metavar="SPLIT", help="lungs --real-set: only the rows of this split (e.g. test)")
+    p.add_argument(
         "--conditions",
         action="store_true",
         help="lungs: also IoU per phantom condition (normal, consolidation, effusion, ...) and per size (--sizes)",
@@ -172,7 +181,18 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "lungs":
         from ..bench.lungs import lung_bench
 
-        res = lung_bench(args.n or 100, args.size or 1024, real=args.real, sheet=args.sheet, log=log, opacities=args.opacities)
+        n = args.n if args.n is not None else (0 if args.real_set else 100)  # a real set alone: no phantoms unless --n asks
+        res = lung_bench(n, args.size or 1024, real=args.real, sheet=args.sheet, log=log, opacities=args.opacities)
+        if args.real_set:
+            from ..bench.lung_sets import outlined_set_bench
+            from ..bench.lungs import UNSEEN_SEED, lung_methods
+
+            res["real_sets"] = [
+                outlined_set_bench(
+                    m, lung_methods(), split=args.real_split, opacities=args.opacities, seed=UNSEEN_SEED if args.seed is None else args.seed, log=log
+                )
+                for m in args.real_set
+            ]
         if args.conditions:
             from ..bench.lungs import UNSEEN_SEED, condition_bench
 
