@@ -231,7 +231,10 @@ def lateral_margin(sides: np.ndarray) -> np.ndarray:
         else:
             edge = np.where(rows, field.shape[1] - 1 - np.argmax(field[:, ::-1], axis=1), field.shape[1] - 1)
             lateral = cols > edge[:, None]
-        out[(hull > 0) & lateral & rows[:, None] & (out == 0)] = s
+        grown = field | ((hull > 0) & lateral & rows[:, None] & (out == 0))
+        labels, _ = ndi.label(grown)
+        # only what touches the field: a row of the hull beside, not against, the field adds no island
+        out[np.isin(labels, np.unique(labels[field])) & ~field] = s
     return out
 
 
