@@ -114,7 +114,7 @@ def outlined_set_bench(
         "by_source": {},
     }
     log(
-        f"lung fields on {len(read)} outlined real films of {out['manifest']}"
+        f"lung fields on {len(read)} outlined films of {out['manifest']}"
         + (f" ({split} split)" if split else "")
         + f", {out['errors']} not measured"
     )
