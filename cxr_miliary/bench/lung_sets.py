@@ -114,9 +114,7 @@ def outlined_set_bench(
         "by_source": {},
     }
     log(
-        f"lung fields on {len(read)} outlined films of {out['manifest']}"
-        + (f" ({split} split)" if split else "")
-        + f", {out['errors']} not measured"
+        f"lung fields on {len(read)} outlined films of {out['manifest']}" + (f" ({split} split)" if split else "") + f", {out['errors']} not measured"
     )
     for source in sorted({f["source"] for f in read}):
         these = [f for f in read if f["source"] == source]
