@@ -74,6 +74,9 @@ def outlined_set_bench(
     from .lungs import opacified_real
 
     df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
+    for column in ("mask", "mask_image_left", "mask_image_right", "source"):  # a hand-made manifest may carry one kind of mask
+        if column not in df.columns:
+            df[column] = ""
     if split:
         df = df[df["split"] == split]
     rows = [r for r in df.to_dict("records") if not is_negative(r)]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import strict_json
-from ._common import non_negative_int, positive_int
+from ._common import UsageError, non_negative_int, positive_int
 
 
 def _workers(text: str) -> tuple[int, ...]:
@@ -119,6 +120,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_lung_manifest(path: str, split: str | None) -> None:
+    """A lung manifest that exists and has the columns ``--real-set`` reads, or a UsageError naming what is wrong."""
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such lung manifest (cxr-miliary manifest jsrt|montgomery|shenzhen writes one)")
+    try:
+        columns = set(pd.read_csv(path, nrows=0).columns)
+    except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+        raise UsageError(f"{path}: not a CSV lung manifest ({type(exc).__name__})") from None
+    missing = ({"path"} | ({"split"} if split else set())) - columns
+    if not ("mask" in columns or {"mask_image_left", "mask_image_right"} <= columns):
+        missing.add("mask (or mask_image_left and mask_image_right)")
+    if missing:
+        raise UsageError(f"{path}: not a lung manifest: no {', '.join(sorted(missing))} column")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run and print."""
 
@@ -181,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     elif args.what == "lungs":
         from ..bench.lungs import lung_bench
 
+        for manifest in args.real_set or []:  # before the phantoms: a wrong path is said at once
+            _check_lung_manifest(manifest, args.real_split)
         n = args.n if args.n is not None else (0 if args.real_set else 100)  # a real set alone: no phantoms unless --n asks
         res = lung_bench(n, args.size or 1024, real=args.real, sheet=args.sheet, log=log, opacities=args.opacities)
         if args.real_set:

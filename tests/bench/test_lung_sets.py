@@ -65,3 +65,29 @@ def test_a_whole_outlined_set_is_measured_film_by_film_and_a_bad_row_is_one_erro
     assert set(s["opacified"]) == set(OPACITIES)  # white lungs drawn into the set's own anatomy, per condition
     for row in s["opacified"].values():
         assert row["drawn"] == 1 and 0.5 < row["worst"] <= row["mean"] <= 1.0 and 0 <= row["accepted"] <= 1
+
+
+def test_a_hand_made_manifest_with_one_mask_column_is_read_and_a_wrong_one_is_refused_by_name(tmp_path, capsys):
+    """path + mask (one combined mask, as Shenzhen's) is enough; a missing file or missing columns is a usage error naming the file."""
+    import json
+
+    import pandas as pd
+
+    from cxr_miliary.cli.main import main
+    from cxr_miliary.phantom import render_phantom
+
+    ph = render_phantom(46, 0, 320, pattern="normal")
+    Image.fromarray((ph.display * 65535).astype(np.uint16)).save(tmp_path / "s.png")
+    Image.fromarray(np.where(ph.lung_side > 0, 255, 0).astype(np.uint8)).save(tmp_path / "s_mask.png")
+    pd.DataFrame({"path": [tmp_path / "s.png"], "mask": [tmp_path / "s_mask.png"]}).to_csv(tmp_path / "mine.csv", index=False)
+    out = tmp_path / "o.json"
+    assert main(["bench", "lungs", "--real-set", str(tmp_path / "mine.csv"), "--json", str(out)]) == 0
+    (s,) = json.loads(out.read_text())["real_sets"]
+    assert s["errors"] == 0 and s["films"][0]["learned"]["iou"] > 0.85 and s["films"][0]["learned"]["side_iou"] > 0.8
+    capsys.readouterr()
+    assert main(["bench", "lungs", "--real-set", str(tmp_path / "nowhere.csv")]) == 2
+    assert "nowhere.csv: no such lung manifest" in capsys.readouterr().err
+    pd.DataFrame({"path": ["a.png"]}).to_csv(tmp_path / "nomask.csv", index=False)
+    assert main(["bench", "lungs", "--real-set", str(tmp_path / "nomask.csv"), "--real-split", "test"]) == 2
+    err = capsys.readouterr().err
+    assert "nomask.csv: not a lung manifest" in err and "mask" in err and "split" in err
