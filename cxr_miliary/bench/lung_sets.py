@@ -27,14 +27,12 @@ REAL_FILM_BAR = 0.80
 
 def _film(pixels: np.ndarray, truth: np.ndarray, methods: dict[str, Callable[[np.ndarray], Any]]) -> dict[str, Any]:
     """One film's IoU per method (both lungs, and the mean of the two lungs by side)."""
+    from .lungs import side_iou
+
     out: dict[str, Any] = {}
     for name, fn in methods.items():
         fields = fn(pixels)
-        sides = fields.sides_at(truth.shape)
-        out[name] = {
-            "iou": mask_iou(fields.full(), truth > 0),
-            "side_iou": None if sides is None else float(np.mean([mask_iou(sides == s, truth == s) for s in (1, 2)])),
-        }
+        out[name] = {"iou": mask_iou(fields.full(), truth > 0), "side_iou": side_iou(fields.sides_at(truth.shape), truth)}
     return out
 
 
@@ -82,6 +80,7 @@ def outlined_set_bench(
     rows = [r for r in df.to_dict("records") if not is_negative(r)]
     films: list[dict[str, Any]] = []
     drawn: dict[str, dict[str, list[float]]] = {}
+    drawn_with = "learned" if "learned" in methods else next(iter(methods))
     for row in rows:
         rec: dict[str, Any] = {"path": row["path"], "source": row.get("source") or "?"}
         try:
@@ -98,15 +97,12 @@ def outlined_set_bench(
         verdict = check_frontal_chest(pixels, find_lung_fields)
         rec["chest_check"] = "accepted" if verdict.frontal_chest else (verdict.reasons[0] if verdict.reasons else "refused")
         films.append(rec)
-        if opacities:
-            res = opacified_real(
-                pixels, truth, {m: fn for m, fn in methods.items() if m == "learned"} or methods, opacities, seed, log=lambda _: None
-            )
+        if opacities:  # the learned fields only, as bench lungs --real does
+            res = opacified_real(pixels, truth, {drawn_with: methods[drawn_with]}, opacities, seed, log=lambda _: None)
             for cond, r in res.items():
                 d = drawn.setdefault(cond, {"mean": [], "min": [], "accepted": []})
-                m = next(iter(v for k, v in r.items() if k != "chest_check"))
-                d["mean"].append(m["iou"]["mean"])
-                d["min"].append(m["iou"]["min"])
+                d["mean"].append(r[drawn_with]["iou"]["mean"])
+                d["min"].append(r[drawn_with]["iou"]["min"])
                 d["accepted"].append(r["chest_check"]["accepted"])
     read = [f for f in films if "error" not in f]
     out: dict[str, Any] = {
@@ -130,10 +126,9 @@ def outlined_set_bench(
                 f"{s['under_bar']} of {s['n']} under {REAL_FILM_BAR:.2f}"
             )
         log(f"  {source:12s} frontal-chest check: {checks.get('accepted', 0)} of {len(these)} accepted")
-    key = "learned" if "learned" in methods else next(iter(methods), None)
-    if key and read:
-        worst = sorted(read, key=lambda f: f[key]["iou"])[:5]
-        log("  worst films (" + key + "): " + ", ".join(f"{os.path.basename(f['path'])} {f[key]['iou']:.3f}" for f in worst))
+    if read:
+        worst = sorted(read, key=lambda f: f[drawn_with]["iou"])[:5]
+        log(f"  worst films ({drawn_with}): " + ", ".join(f"{os.path.basename(f['path'])} {f[drawn_with]['iou']:.3f}" for f in worst))
     if drawn:
         out["opacified"] = {
             c: {

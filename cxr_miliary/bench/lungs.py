@@ -22,7 +22,7 @@ from ..metrics import mask_iou
 UNSEEN_SEED = 7301  # the lung models train on seeds 2000-2300 (configs/lung_fields*.yaml); 7001 chose between them
 
 
-def _side_iou(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
+def side_iou(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
     """Mean IoU of the two lungs taken side by side (None when the method gives no sides)."""
     if sides is None:
         return None
@@ -125,7 +125,7 @@ def lung_bench(
         for name, fn in methods.items():
             fields = fn(ph.display)
             ious[name].append(mask_iou(fields.full(), truth > 0))
-            s = _side_iou(fields.sides_at(truth.shape), truth)
+            s = side_iou(fields.sides_at(truth.shape), truth)
             if s is not None:
                 side_ious[name].append(s)
         if i < 3:
@@ -153,7 +153,7 @@ def lung_bench(
             box = lung_box(fields)
             row[method] = {
                 "iou": mask_iou(fields.full(), truth > 0),
-                "side_iou": _side_iou(fields.sides_at(truth.shape), truth),
+                "side_iou": side_iou(fields.sides_at(truth.shape), truth),
                 "lung_box": None if box is None else list(box),
                 "box_keeps": kept_share(box, truth),
             }

@@ -223,18 +223,21 @@ def lateral_margin(sides: np.ndarray) -> np.ndarray:
         body = cv2.morphologyEx(field.astype(np.uint8), cv2.MORPH_OPEN, disc)
         if rows.sum() < 3 or not body.any():
             continue
+        w = field.shape[1]
+        ys = np.flatnonzero(body.any(axis=1))  # the hull of a region is the hull of each row's two ends
+        ends = np.concatenate([np.stack([np.argmax(body[ys], axis=1), ys], 1), np.stack([w - 1 - np.argmax(body[ys, ::-1], axis=1), ys], 1)])
         hull = np.zeros(field.shape, np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(cv2.findNonZero(body)), 1)
+        cv2.fillConvexPoly(hull, cv2.convexHull(ends.astype(np.int32)), 1)
         if s == 1:  # image-left lung: lateral is towards column 0
             edge = np.where(rows, np.argmax(field, axis=1), 0)
-            lateral = cols < edge[:, None]
+            lateral, beside = cols < edge[:, None], np.maximum(edge - 1, 0)
         else:
-            edge = np.where(rows, field.shape[1] - 1 - np.argmax(field[:, ::-1], axis=1), field.shape[1] - 1)
-            lateral = cols > edge[:, None]
-        grown = field | ((hull > 0) & lateral & rows[:, None] & (out == 0))
-        labels, _ = ndi.label(grown)
-        # only what touches the field: a row of the hull beside, not against, the field adds no island
-        out[np.isin(labels, np.unique(labels[field])) & ~field] = s
+            edge = np.where(rows, w - 1 - np.argmax(field[:, ::-1], axis=1), w - 1)
+            lateral, beside = cols > edge[:, None], np.minimum(edge + 1, w - 1)
+        # rows whose hull reaches the pixel beside the field's edge: the hull's row is one run,
+        # so what is added there touches the field (no island from a row of the hull beside it)
+        reach = rows & (beside != edge) & (hull[np.arange(len(edge)), beside] > 0)
+        out[(hull > 0) & lateral & reach[:, None] & (out == 0)] = s
     return out
 
 
