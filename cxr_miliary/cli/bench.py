@@ -197,26 +197,23 @@ def run(args: argparse.Namespace) -> int:
             log=log,
         )
     elif args.what == "lungs":
-        from ..bench.lungs import lung_bench
+        from ..bench.lungs import UNSEEN_SEED, lung_bench
 
+        seed = UNSEEN_SEED if args.seed is None else args.seed
         for manifest in args.real_set or []:  # before the phantoms: a wrong path is said at once
             _check_lung_manifest(manifest, args.real_split)
         n = args.n if args.n is not None else (0 if args.real_set else 100)  # a real set alone: no phantoms unless --n asks
-        res = lung_bench(n, args.size or 1024, real=args.real, sheet=args.sheet, log=log, opacities=args.opacities)
+        res = lung_bench(n, args.size or 1024, seed, real=args.real, sheet=args.sheet, log=log, opacities=args.opacities)
         if args.real_set:
             from ..bench.lung_sets import outlined_set_bench
-            from ..bench.lungs import UNSEEN_SEED, lung_methods
+            from ..bench.lungs import lung_methods
 
             res["real_sets"] = [
-                outlined_set_bench(
-                    m, lung_methods(), split=args.real_split, opacities=args.opacities, seed=UNSEEN_SEED if args.seed is None else args.seed, log=log
-                )
-                for m in args.real_set
+                outlined_set_bench(m, lung_methods(), split=args.real_split, opacities=args.opacities, seed=seed, log=log) for m in args.real_set
             ]
         if args.conditions:
-            from ..bench.lungs import UNSEEN_SEED, condition_bench
+            from ..bench.lungs import condition_bench
 
-            seed = UNSEEN_SEED if args.seed is None else args.seed
             sizes = tuple(int(v) for v in args.sizes.split(",") if v.strip())
             log(
                 f"lung fields per phantom condition and size: {args.conditions_n} phantoms each, seed {seed}, {args.conditions_pattern} lungs, "

@@ -63,7 +63,8 @@ def test_bench_lungs_measures_against_truth_and_hand_outlines(tmp_path, capsys):
     assert set(sides[sides > 0].ravel()) == {1, 2} and (sides == 1)[:, :220].sum() > 0.95 * (sides == 1).sum()
     assert outline_masks("unknown.dcm", (10, 10)) is None and "CR-MONO1-10-chest.dcm" in OUTLINES
     out = tmp_path / "lungs.json"
-    assert main(["bench", "lungs", "--n", "2", "--size", "384", "--json", str(out), "--sheet", str(tmp_path / "s.png")]) == 0
+    assert main(["bench", "lungs", "--n", "2", "--size", "384", "--seed", "4242", "--json", str(out), "--sheet", str(tmp_path / "s.png")]) == 0
+    assert "2 phantoms, seed 4242" in capsys.readouterr().out  # --seed reaches the phantoms (it used to be dropped)
     res = json.loads(out.read_text())
     learned = res["phantom"]["learned"]["iou"]["mean"]  # the shipped lung model
     assert learned > 0.9 and learned > res["phantom"]["classical"]["iou"]["mean"] - 0.05
