@@ -25,6 +25,10 @@ UNRELIABLE: dict[str, tuple[str, str]] = {
     "orientation": ("the film is not upright and was scored only because --force was given", "the film is not upright"),
     "polarity-suspect": ("the image's grey levels look inverted (polarity suspect); it was not flipped", "inverted grey levels?"),
     "partial-film": ("the lung fields run off the edge of the film (a part of a film, or lungs cut off)", "lungs cut off at the film's edge"),
+    "lungs-unsure": (
+        "the lung model is unsure of these lung fields (white lungs?); the fields, zones and map may miss part of the lungs",
+        "lung fields unsure",
+    ),
     "lung-region-fallback": (
         "the lung fields could not bound the lung region this model reads, so it read the whole film, which it was not trained on",
         "whole film read, not the lungs",

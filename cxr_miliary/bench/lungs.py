@@ -113,6 +113,7 @@ def lung_bench(
     """
     from ..io import load_image
     from ..phantom import render_phantom
+    from .real_outlines import find_film
 
     methods = lung_methods()
     res: dict[str, Any] = {"phantom": {}, "real": {}, "ms_2048": {}}
@@ -141,6 +142,8 @@ def lung_bench(
         log(line)
     for spec in real or []:
         path = spec.rpartition("=")[0] if "=" in spec and os.path.isfile(spec.rpartition("=")[2]) else spec
+        if not os.path.exists(path):  # a film named by its name alone: pydicom-data's, when installed
+            path = find_film(os.path.basename(path)) or path
         img = load_image(path, force=True).pixels
         name, truth = real_truth(spec, img.shape)
         if truth is None:
@@ -193,7 +196,7 @@ def opacified_real(
     effusion, haze, white-out, bilateral opacities, and lines and wires on real anatomy. Per condition and
     method: the IoU summary and the mean IoU of the worse lung of each film (the white one,
     mostly); and the frontal-chest check on each film (``chest_check``: how many it accepts,
-    how many of those as whole films, the refusals by reason) - white lungs are where its
+    how many of those as whole films, how many as ``lungs-unsure``, the refusals by reason) - white lungs are where its
     rules were least sure. Draws are keyed by (``seed``, condition, draw): the same on every run.
     """
     from collections import Counter
@@ -207,7 +210,7 @@ def opacified_real(
     for c, cond in enumerate(OPACITIES):
         ious: dict[str, list[float]] = {m: [] for m in methods}
         worse: dict[str, list[float]] = {m: [] for m in methods}
-        check = {"accepted": 0, "whole": 0, "refused": Counter()}
+        check = {"accepted": 0, "whole": 0, "unsure": 0, "refused": Counter()}
         for k in range(n):
             film = opacify(pixels, truth, cond, np.random.default_rng([seed, c, k]), fill=fill).pixels
             for name, fn in methods.items():
@@ -219,6 +222,7 @@ def opacified_real(
             verdict = check_frontal_chest(film, find_lung_fields)
             check["accepted"] += verdict.frontal_chest
             check["whole"] += verdict.frontal_chest and not verdict.partial
+            check["unsure"] += verdict.lungs_unsure
             if not verdict.frontal_chest:
                 check["refused"][verdict.reasons[0].split(" (")[0] if verdict.reasons else "refused"] += 1
         out[cond] = {m: {"iou": _summary(ious[m]), **({"worse_lung_iou": float(np.mean(worse[m]))} if worse[m] else {})} for m in methods}
@@ -226,7 +230,10 @@ def opacified_real(
     for name in methods:
         cells = ", ".join(f"{cond} {out[cond][name]['iou']['mean']:.3f} (min {out[cond][name]['iou']['min']:.3f})" for cond in OPACITIES)
         log(f"    {name}, air-space disease and devices drawn in ({n} each): {cells}")
-    cells = ", ".join(f"{cond} {out[cond]['chest_check']['accepted']}/{n} ({out[cond]['chest_check']['whole']} whole)" for cond in OPACITIES)
+    cells = ", ".join(
+        f"{cond} {out[cond]['chest_check']['accepted']}/{n} ({out[cond]['chest_check']['whole']} whole, {out[cond]['chest_check']['unsure']} lungs-unsure)"
+        for cond in OPACITIES
+    )
     log(f"    frontal-chest check accepts: {cells}")
     for cond in OPACITIES:
         for reason, count in out[cond]["chest_check"]["refused"].items():

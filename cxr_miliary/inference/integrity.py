@@ -59,6 +59,8 @@ class Integrity:
         synthetic_image: The image says it is a phantom (its file's provenance).
         forced: The chest check said no and ``--force`` scored it anyway.
         partial: The lung fields run off the film's top or bottom edge.
+        lungs_unsure: The lung model is unsure of the fields (white lungs, mostly): a chest
+            film the check let through on its orientation head's word.
         region_fallback: A lung-region bundle read the whole film (the fields gave no box).
     """
 
@@ -73,6 +75,7 @@ class Integrity:
     forced: bool = False
     partial: bool = False
     region_fallback: bool = False
+    lungs_unsure: bool = False
 
     @property
     def synthetic_model(self) -> bool:
@@ -86,6 +89,7 @@ class Integrity:
             self.frontal_chest
             and not self.polarity_suspect
             and not self.partial
+            and not self.lungs_unsure
             and not self.region_fallback
             and self.in_distribution is not False
             and not self.synthetic_model
@@ -157,6 +161,7 @@ def assess(
         reasons=list(verdict.reasons),
         polarity_suspect=verdict.polarity_suspect,
         partial=verdict.partial,
+        lungs_unsure=verdict.lungs_unsure,
         model_domain=model_domain,
         synthetic_image=synthetic_image,
         forced=forced and not verdict.frontal_chest,
@@ -198,6 +203,8 @@ def warnings_for(integrity: Integrity, training_data: str = "") -> list[str]:
         out.append(next(r for r in integrity.reasons if r.startswith("polarity-suspect")))
     if integrity.partial:
         out.append(next(r for r in integrity.reasons if r.startswith("partial-film")))
+    if integrity.lungs_unsure:
+        out.append(next(r for r in integrity.reasons if r.startswith("lungs-unsure")))
     if integrity.region_fallback:
         out.append(next(r for r in integrity.reasons if r.startswith("lung-region-fallback")))
     if integrity.in_distribution is False:

@@ -137,3 +137,16 @@ def test_predict_force_reaches_the_frontal_chest_check_and_marks_it(tiny_bundle,
     assert d["integrity"]["frontal_chest"] is False and d["reliable"] is False
     assert d["integrity"]["reasons"][0] == "not-chest: scored only because --force was given"
     assert any(w.startswith("accepted with --force despite: not-chest") for w in d["warnings"])
+
+
+def test_a_chest_film_whose_lungs_the_model_is_unsure_of_is_scored_but_not_reliable():
+    from cxr_miliary import verdicts
+    from cxr_miliary.inference.chest_check import ChestVerdict
+    from cxr_miliary.inference.integrity import assess, warnings_for
+
+    note = "lungs-unsure: the lung model is sure of only 82% of the lung fields (white lungs?); the fields, zones and map may miss part of the lungs"
+    sure = assess(ChestVerdict(True), None, None, synthetic_image=True)
+    unsure = assess(ChestVerdict(True, reasons=[note], lungs_unsure=True), None, None, synthetic_image=True)
+    assert sure.reliable and not unsure.reliable and unsure.frontal_chest
+    assert note in warnings_for(unsure) and "lungs-unsure" in unsure.codes
+    assert "unsure of these lung fields" in verdicts.unreliable_sentence(unsure.codes)
