@@ -312,15 +312,8 @@ MIN_RING_CONTRAST = -0.08
 MIN_DENSITY_GAP = 0.05
 
 
-def _with_edges(verdict: ChestVerdict) -> ChestVerdict:
+def _with_caveats(verdict: ChestVerdict) -> ChestVerdict:
     """Mark a chest film whose lung fields run off its top or bottom edge as partial, and one whose fields the lung model is unsure of."""
-    confidence = verdict.features.get("lung_confidence", 1.0)
-    if confidence < MIN_LUNG_CONFIDENCE:  # accepted in the grey zone (the orientation head sure it is upright)
-        verdict.lungs_unsure = True
-        verdict.reasons.append(
-            f"lungs-unsure: the lung model is sure of only {confidence:.0%} of the lung fields (white lungs?); "
-            "the fields, zones and map may miss part of the lungs"
-        )
     top, bottom = verdict.features.get("lung_top", 0.5), verdict.features.get("lung_bottom", 0.5)
     edges = [name for name, off in (("top", top < EDGE_MARGIN), ("bottom", bottom > 1 - EDGE_MARGIN)) if off]
     if edges:
@@ -332,6 +325,14 @@ def _with_edges(verdict: ChestVerdict) -> ChestVerdict:
     elif verdict.features.get("floor_contrast", 1.0) < MIN_FLOOR_CONTRAST:
         verdict.partial = True
         verdict.reasons.append("partial-film: no diaphragm or abdomen below the lung fields (a part of a film, or the lung bases cut off)")
+    # after partial-film: the reasons keep verdicts.UNRELIABLE's order everywhere they are shown
+    confidence = verdict.features.get("lung_confidence", 1.0)
+    if confidence < MIN_LUNG_CONFIDENCE:  # accepted in the grey zone (the orientation head sure it is upright)
+        verdict.lungs_unsure = True
+        verdict.reasons.append(
+            f"lungs-unsure: the lung model is sure of only {confidence:.0%} of the lung fields (white lungs?); "
+            "the fields, zones and map may miss part of the lungs"
+        )
     return verdict
 
 
@@ -376,11 +377,11 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
     if k:
         return _turned(pixels, lungs_of, reasons, feats, k if turn_back else 0)
     if not reasons:
-        return _with_edges(ChestVerdict(True, features=feats))
+        return _with_caveats(ChestVerdict(True, features=feats))
     inv_reasons, inv_feats, _ = assess(1.0 - small, 1.0 - pixels)
     if not inv_reasons:
         note = "polarity-suspect: the lungs look brighter than the mediastinum (inverted grey levels?); the image was not flipped"
-        return _with_edges(ChestVerdict(True, polarity_suspect=True, reasons=[note], features=inv_feats))
+        return _with_caveats(ChestVerdict(True, polarity_suspect=True, reasons=[note], features=inv_feats))
     return ChestVerdict(False, reasons=reasons, features=feats)
 
 
