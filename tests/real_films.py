@@ -25,3 +25,27 @@ def pydicom_data_film(name: str) -> Path:
     if not path:
         pytest.skip(f"{name} needs pydicom-data (pip install -e '.[dev]')")
     return Path(path)
+
+
+def v7_lung_masks(step: int = 1):
+    """(name, bool mask) of the real lung masks TorchXRayVision ships (V7 Labs' masks of COVID-19 films), every ``step``-th.
+
+    Masks drawn by people on 517 real films (many AP, many with both lungs white); the films
+    themselves are not shipped. Skips the test when this torchxrayvision carries none.
+    """
+    import io
+    import zipfile
+    from importlib import resources
+
+    import cv2
+    import numpy as np
+
+    path = resources.files("torchxrayvision") / "data" / "semantic_masks_v7labs_lungs.zip"
+    if not path.is_file():
+        pytest.skip("this torchxrayvision carries no V7 lung masks")
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as z:
+        names = [n for n in sorted(z.namelist()) if not n.endswith("/")]
+        for name in names[::step]:
+            m = cv2.imdecode(np.frombuffer(z.read(name), np.uint8), cv2.IMREAD_GRAYSCALE)
+            if m is not None and (m > 127).any():
+                yield name, m > 127
