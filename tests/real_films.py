@@ -1,4 +1,4 @@
-"""Real radiographs the tests measure on: the shared PA CR and pydicom-data's (a dev dependency).
+"""Real data the tests measure on, from installed packages: pydicom-data's films and TorchXRayVision's lung masks.
 
 pydicom-data (on PyPI) carries the NEMA compression test films: ``RG1_UNCR.dcm`` is a PA
 chest CR (1,841 x 1,955, 15-bit, MONOCHROME1) with multiple round masses, ``RG3_UNCR.dcm`` an AP
@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "real" / "CR-MONO1-10-chest.dcm"
 
 
 def pydicom_data_film(name: str) -> Path:

@@ -40,18 +40,17 @@ MIN_LUNG_CONFIDENCE = 0.85
 #: Fields under :data:`MIN_LUNG_CONFIDENCE` but sure on at least this share, on a film the
 #: orientation head calls upright with at least :data:`UNSURE_UPRIGHT`, are a chest film whose
 #: lungs the model is unsure of (``lungs-unsure``: scored, not reliable), not a refusal. Real
-#: films with white lungs fall there (air-space disease drawn into real outlined films:
-#: the lungs go grey where the model learned black), and refusing them as "not a chest film"
+#: films with white lungs fall there (air-space disease drawn into real outlined films: the
+#: lungs go grey where the model learned black), and refusing them as "not a chest film"
 #: refused the sick. The second cue is what separates them from the pictures that reach that
-#: share: the cat photograph (0.835) is 46 % upright, while drawn-in real films were 0.89 or
-#: more upright. Not for a film that passes only inverted (a real lung mask, white on black:
-#: 13 of 435 V7 Labs masks passed so, 2 without the grey zone). Chosen on the real CR with
-#: every condition drawn in (seeds 7301 and 9901, 20
-#: each; 7 of 242 refused, sure share 0.818-0.848, upright 0.894 or more) against the test
-#: suite's photographs, pydicom's images, noise, turned and lateral phantoms and abdomens,
-#: photographs of films and drawings of seeds 100-131 (331 images: the only ones refused for
-#: the sure share alone above 0.80 are the cat, 0.835 / 46 % upright; abdomens up to 0.764,
-#: upright to 1.0). Measured on docs/inputs-and-checks.md's held-out sets.
+#: share: the cat photograph (0.835) is 46 % upright, drawn-in real films 89 % or more. Not for
+#: a film that passes only inverted (a real lung mask, white on black: 13 of 435 V7 Labs masks
+#: passed so, 2 without the grey zone). Chosen on the real CR with every condition drawn in
+#: (seeds 7301 and 9901, 20 each; 7 of 242 refused, sure share 0.818-0.848, upright 0.894 or
+#: more) against the test suite's photographs, pydicom's images, noise, turned and lateral
+#: phantoms and abdomens, photographs of films and drawings of seeds 100-131 (331 images: the
+#: only one refused for the sure share alone above 0.80 is the cat, 0.835 / 46 % upright;
+#: abdomens up to 0.764, upright to 1.0). Measured on docs/inputs-and-checks.md's held-out sets.
 UNSURE_LUNG_CONFIDENCE = 0.80
 UNSURE_UPRIGHT = 0.85
 # IoU of one lung field with the other mirrored: phantoms p1 0.48, the real film 0.66; a CT slice

@@ -41,6 +41,9 @@ class Style:
         lordosis: An AP film's lordotic tilt (Y units): the clavicles projected up over or
             above the apices, the domes up by half as much.
         shift: A rotated patient (X units): heart, mediastinum and trachea off the midline.
+        low_volume: Low lung volumes (Y units): the costophrenic angles, the domes and the
+            heart this much higher (a supine film, a shallow breath, an obese or ventilated
+            patient): lungs short for their width, as on many real AP films.
         scapulae_over: The scapulae over the upper lateral lungs (arms not forward: AP films).
         wide: Wide collimation: neck, shoulders and upper abdomen in the frame.
         habitus: Soft-tissue thickness: under 1 a small patient, over 1 a large one.
@@ -57,6 +60,7 @@ class Style:
     dome_flat: float = 0.0
     lordosis: float = 0.0
     shift: float = 0.0
+    low_volume: float = 0.0
     scapulae_over: bool = False
     wide: bool = False
     habitus: float = 1.0
@@ -71,6 +75,7 @@ class Style:
             "dome_lift_right_image": self.dome_lift[1],
             "dome_flat": self.dome_flat,
             "lordosis": self.lordosis,
+            "low_volume": self.low_volume,
             "rotation_shift": self.shift,
             "scapulae_over": float(self.scapulae_over),
             "wide": float(self.wide),
@@ -176,7 +181,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
 
     # --- lungs (side s: -1 image left, +1 image right)
     apex = rng.uniform(0.09, 0.15)
-    base = rng.uniform(0.74, 0.84) + 0.06 * style.dome_flat - 0.5 * style.lordosis
+    base = rng.uniform(0.74, 0.84) + 0.06 * style.dome_flat - 0.5 * style.lordosis - style.low_volume
     lat_w = rng.uniform(0.66, 0.80)
     med = rng.uniform(0.10, 0.14)
     lungs = np.zeros_like(X)
@@ -210,7 +215,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
         p[f"dome_{'right' if s < 0 else 'left'}"] = float(dome_top)
 
     # --- heart and mediastinum carve the medial lung and add density
-    hx, hy = rng.uniform(0.10, 0.16) + style.shift, rng.uniform(0.60, 0.68) - 0.5 * style.lordosis
+    hx, hy = rng.uniform(0.10, 0.16) + style.shift, rng.uniform(0.60, 0.68) - 0.5 * style.lordosis - 0.5 * style.low_volume
     hw, hh = rng.uniform(0.24, 0.32), rng.uniform(0.13, 0.17)
     hw, hh = hw * style.heart_scale, hh * (1.0 + 0.5 * (style.heart_scale - 1.0))
     # the cardiac silhouette: an ellipse whose lower half sits on the diaphragm (no lower

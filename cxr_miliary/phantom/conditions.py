@@ -30,6 +30,12 @@ lung model had learned to follow.
 - ``cardiomegaly``: a heart 1.3-1.6 times the phantom's own width (heart failure, a
   pericardial effusion), narrowing the left lung: the two fields are no longer near mirror
   images of each other.
+- ``low-volume``: an AP portable film (as ``ap-portable``) with low lung volumes: the angles,
+  domes and heart 0.06-0.14 of the film higher, so the lungs are short for their width (a
+  supine patient, a shallow breath, obesity, ventilation); half of them with both lungs
+  opacified. Real lung masks of COVID-19 films (V7 Labs', shipped in TorchXRayVision; many
+  AP) have a lung box 0.815 as tall as wide (median; 0.74-0.90 between the quartiles), the
+  other phantoms 0.95-0.98 (their 5th percentile 0.86).
 
 Across every condition the body varies too (:func:`style_for`): small and large
 patients, flat or eventrated domes, gas right under the domes. The draws use a random
@@ -94,7 +100,7 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         shift=float(rng.uniform(-0.04, 0.04)) if u[4] < 0.2 else 0.0,
     )
     # most films with both lungs opacified are AP portable films of a patient in intensive care
-    if condition == "ap-portable" or (condition == "bilateral-opacities" and rng.random() < 0.7):
+    if condition in ("ap-portable", "low-volume") or (condition == "bilateral-opacities" and rng.random() < 0.7):
         high = float(rng.uniform(0.02, 0.07))  # supine: the abdomen pushes both domes up
         style.dome_lift = (style.dome_lift[0] + high, style.dome_lift[1] + high)
         style.dome_flat = 0.0
@@ -103,6 +109,8 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         style.scapulae_over = True
         style.wide = bool(rng.random() < 0.6)
         style.gas_close = bool(rng.random() < 0.6)
+    if condition == "low-volume":  # a draw of its own after the AP film's: the other conditions draw as before
+        style.low_volume = float(rng.uniform(0.06, 0.14))
     if condition == "cardiomegaly":  # an enlarged heart (heart failure, pericardial effusion): the left lung narrowed
         style.heart_scale = float(rng.uniform(1.3, 1.6))
     return style
@@ -372,11 +380,14 @@ def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: 
     elif condition == "florid-miliary":
         lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
         add += lesion.attenuation
+    elif condition == "low-volume" and rng.random() < 0.5:  # the patient in intensive care: both lungs white
+        add += airspace("bilateral-opacities", anat, rng)
+        extra["opacified"] = "bilateral-opacities"
     drawn: list[str] = []
-    if condition in ("devices", "ap-portable", "bilateral-opacities") or rng.random() < 0.1:
+    if condition in ("devices", "ap-portable", "bilateral-opacities", "low-volume") or rng.random() < 0.1:
         att, drawn = devices(anat, rng, many=condition != "normal")
         add += att
-    if condition == "ap-portable" and rng.random() < 0.6:
+    if condition in ("ap-portable", "low-volume") and rng.random() < 0.6:
         add += _haze(anat, rng, strength=(0.05, 0.18))
     extra["devices"] = ",".join(drawn)
     return A + add, extra

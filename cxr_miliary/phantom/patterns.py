@@ -18,6 +18,7 @@ CONDITIONS = (
     "ap-portable",
     "devices",
     "cardiomegaly",
+    "low-volume",
 )
 #: Draws from a mix of conditions.
 MIXES = ("lung-mix",)

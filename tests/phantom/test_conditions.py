@@ -35,7 +35,8 @@ def test_ap_films_change_the_anatomy_and_the_mix_is_a_distribution():
     ap = render_phantom(33, 1, 256, pattern="normal", condition="ap-portable")
     assert ap.record["lordosis"] > 0 and ap.lung_mask.any()
     drawn = {choose("lung-mix", rng_for_condition(7, i)) for i in range(200)}
-    assert drawn == set(LUNG_MIX) == set(CONDITIONS) - {"bilateral-opacities", "cardiomegaly"}  # the mix's seeds draw what they drew before
+    # the conditions added later are not in the mix: its seeds draw what they drew before
+    assert drawn == set(LUNG_MIX) == set(CONDITIONS) - {"bilateral-opacities", "cardiomegaly", "low-volume"}
     with pytest.raises(ValueError, match="condition must be one of"):
         choose("bilateral-nonsense", rng_for_condition(0, 0))
 
@@ -67,6 +68,24 @@ def test_cardiomegaly_widens_the_heart_and_narrows_the_left_lung_alone():
         left_lung = [(ph.lung_side == 2).sum() for ph in (big, plain)]
         right_lung = [(ph.lung_side == 1).sum() for ph in (big, plain)]
         assert left_lung[0] < 0.93 * left_lung[1] and right_lung[0] > 0.9 * right_lung[1], (left_lung, right_lung)
+
+
+def test_low_lung_volumes_shorten_the_lungs_of_the_same_ap_film():
+    """``low-volume``: the AP film of the same (seed, index), its angles, domes and heart higher - lungs short for their width, as on real AP films."""
+
+    def height_for_width(mask):
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        return (rows[-1] - rows[0] + 1) / (cols[-1] - cols[0] + 1)
+
+    opacified = 0
+    for i in range(6):
+        low = render_phantom(37, i, 256, pattern="normal", condition="low-volume")
+        ap = render_phantom(37, i, 256, pattern="normal", condition="ap-portable")
+        assert 0.06 <= low.record["low_volume"] <= 0.14 and ap.record["low_volume"] == 0.0
+        assert low.record["lordosis"] == ap.record["lordosis"] > 0  # the same AP film otherwise
+        assert height_for_width(low.lung_mask) < height_for_width(ap.lung_mask) - 0.04, i
+        opacified += low.record.get("opacified") == "bilateral-opacities"
+    assert 1 <= opacified <= 5  # half of them with both lungs white
 
 
 def test_without_a_condition_a_phantom_is_what_it_always_was():
