@@ -30,6 +30,13 @@ STACKS = {
     "lung_fields_heart": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml"],
     "lung_fields_refit": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml", "lung_fields_refit.yaml"],
     "lung_fields_tight": ["lung_fields.yaml", "lung_fields_conditions.yaml", "lung_fields_heart.yaml", "lung_fields_tight.yaml"],
+    "lung_fields_lowvol": [
+        "lung_fields.yaml",
+        "lung_fields_conditions.yaml",
+        "lung_fields_heart.yaml",
+        "lung_fields_tight.yaml",
+        "lung_fields_lowvol.yaml",
+    ],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -77,6 +84,9 @@ def test_config_parses(name):
         if name == "lung_fields_tight":  # stage 10: those films and films framed as real films are
             assert cfg["data"]["phantoms"] == 0 and cfg["data"]["manifest"].endswith("lung-tight/manifest.csv")
             assert cfg["trainer"]["default_root_dir"] == "runs/lungs_tight" and cfg["trainer"]["max_epochs"] == 3
+        if name == "lung_fields_lowvol":  # the experiment on low lung volumes (not shipped), from the shipped model
+            assert cfg["data"]["manifest"].endswith("lung-lowvol/manifest.csv") and cfg["model"]["init_from"] == "weights/lungs"
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_lowvol" and cfg["model"]["lr"] == 2e-4
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
