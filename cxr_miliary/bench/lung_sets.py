@@ -25,15 +25,13 @@ from ..metrics import mask_iou
 REAL_FILM_BAR = 0.80
 
 
-def _film(pixels: np.ndarray, truth: np.ndarray, methods: dict[str, Callable[[np.ndarray], Any]]) -> dict[str, Any]:
-    """One film's IoU per method (both lungs, and the mean of the two lungs by side)."""
+def _film(pixels: np.ndarray, truth: np.ndarray, methods: dict[str, Callable[[np.ndarray], Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One film's IoU per method (both lungs, and the mean of the two lungs by side), and the fields each method found."""
     from .lungs import side_iou
 
-    out: dict[str, Any] = {}
-    for name, fn in methods.items():
-        fields = fn(pixels)
-        out[name] = {"iou": mask_iou(fields.full(), truth > 0), "side_iou": side_iou(fields.sides_at(truth.shape), truth)}
-    return out
+    found = {name: fn(pixels) for name, fn in methods.items()}
+    ious = {n: {"iou": mask_iou(f.full(), truth > 0), "side_iou": side_iou(f.sides_at(truth.shape), truth)} for n, f in found.items()}
+    return ious, found
 
 
 def set_summary(films: list[dict[str, Any]], method: str) -> dict[str, Any]:
@@ -68,8 +66,7 @@ def outlined_set_bench(
 
     from ..data.lung_masks import is_negative, read_sample
     from ..explain.lungs import find_lung_fields
-    from ..inference.chest_check import check_frontal_chest
-    from .lungs import opacified_real
+    from .lungs import chest_verdict_with, opacified_real
 
     df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     for column in ("mask", "mask_image_left", "mask_image_right", "source"):  # a hand-made manifest may carry one kind of mask
@@ -93,8 +90,9 @@ def outlined_set_bench(
             log(f"  {os.path.basename(rec['path'])}: not measured ({rec['error']})")
             continue
         truth = target.astype(np.int8)
-        rec.update(_film(pixels, truth, methods))
-        verdict = check_frontal_chest(pixels, find_lung_fields)
+        ious, found = _film(pixels, truth, methods)
+        rec.update(ious)
+        verdict = chest_verdict_with(pixels, found["learned"] if "learned" in found else find_lung_fields(pixels))
         rec["chest_check"] = "accepted" if verdict.frontal_chest else (verdict.reasons[0] if verdict.reasons else "refused")
         films.append(rec)
         if opacities:  # the learned fields only, as bench lungs --real does

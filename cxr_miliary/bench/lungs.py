@@ -59,11 +59,28 @@ def mask_file(path: str, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def real_spec(spec: str) -> tuple[str, str]:
+    """``IMAGE`` or ``IMAGE=MASK`` as (image path, mask path or ""); an image named alone that is not a file is looked up in pydicom-data (:func:`.real_outlines.find_film`)."""
+    from .real_outlines import find_film
+
+    image, _, mask = spec.rpartition("=") if "=" in spec and os.path.isfile(spec.rpartition("=")[2]) else (spec, "", "")
+    if not os.path.exists(image):
+        image = find_film(os.path.basename(image)) or image
+    return image, mask
+
+
 def real_truth(spec: str, shape: tuple[int, int]) -> tuple[str, np.ndarray | None]:
     """``IMAGE`` (a film whose outline :mod:`.real_outlines` holds) or ``IMAGE=MASK`` (a mask image given with it): (name, side map or None)."""
-    image, _, mask = spec.rpartition("=") if "=" in spec and os.path.isfile(spec.rpartition("=")[2]) else (spec, "", "")
+    image, mask = real_spec(spec)
     name = os.path.basename(image)
     return name, (mask_file(mask, shape) if mask else outline_masks(name, shape))
+
+
+def chest_verdict_with(film: np.ndarray, fields: Any) -> Any:
+    """The frontal-chest check of ``film`` reusing its lung fields already found (found again only for the inverted film)."""
+    from ..inference.integrity import chest_verdict
+
+    return chest_verdict("a drawn film", film, fields, force=True)
 
 
 def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
@@ -113,7 +130,6 @@ def lung_bench(
     """
     from ..io import load_image
     from ..phantom import render_phantom
-    from .real_outlines import find_film
 
     methods = lung_methods()
     res: dict[str, Any] = {"phantom": {}, "real": {}, "ms_2048": {}}
@@ -141,9 +157,7 @@ def lung_bench(
             line += f"  per-lung IoU mean {np.mean(side_ious[name]):.3f}"
         log(line)
     for spec in real or []:
-        path = spec.rpartition("=")[0] if "=" in spec and os.path.isfile(spec.rpartition("=")[2]) else spec
-        if not os.path.exists(path):  # a film named by its name alone: pydicom-data's, when installed
-            path = find_film(os.path.basename(path)) or path
+        path, _ = real_spec(spec)
         img = load_image(path, force=True).pixels
         name, truth = real_truth(spec, img.shape)
         if truth is None:
@@ -202,7 +216,6 @@ def opacified_real(
     from collections import Counter
 
     from ..explain.lungs import find_lung_fields
-    from ..inference.chest_check import check_frontal_chest
     from ..phantom.airspace_insertion import OPACITIES, opacify, soft_tissue_fill
 
     fill = soft_tissue_fill(pixels, truth > 0)
@@ -213,13 +226,14 @@ def opacified_real(
         check = {"accepted": 0, "whole": 0, "unsure": 0, "refused": Counter()}
         for k in range(n):
             film = opacify(pixels, truth, cond, np.random.default_rng([seed, c, k]), fill=fill).pixels
-            for name, fn in methods.items():
-                fields = fn(film)
+            found = {name: fn(film) for name, fn in methods.items()}
+            for name, fields in found.items():
                 ious[name].append(mask_iou(fields.full(), truth > 0))
                 sides = fields.sides_at(truth.shape)
                 if sides is not None:
                     worse[name].append(min(mask_iou(sides == s, truth == s) for s in (1, 2)))
-            verdict = check_frontal_chest(film, find_lung_fields)
+            # the product's fields are the learned ones (the classical ones without a lung bundle): found once
+            verdict = chest_verdict_with(film, found["learned"] if "learned" in found else find_lung_fields(film))
             check["accepted"] += verdict.frontal_chest
             check["whole"] += verdict.frontal_chest and not verdict.partial
             check["unsure"] += verdict.lungs_unsure

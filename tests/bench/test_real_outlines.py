@@ -25,3 +25,6 @@ def test_the_second_real_film_is_found_by_name_in_any_encoding():
     assert find_film("RG1_UNCR.dcm") == str(path)
     assert find_film("RG1_J2KR.dcm").endswith("RG1_J2KR.dcm") and OUTLINES["RG1_J2KI.dcm"] is OUTLINES["RG1_UNCR.dcm"]
     assert find_film("not-outlined.dcm") is None
+    from cxr_miliary.bench.lungs import real_spec
+
+    assert real_spec("RG1_UNCR.dcm") == (str(path), "")  # bench lungs --real by name alone
