@@ -9,7 +9,9 @@ attenuation units where higher means denser (whiter on the display).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -54,6 +56,10 @@ class Style:
             drawn, so the other draws keep their order); 0 keeps the drawn framing. Real films
             are collimated tighter than the phantoms' default framing (see
             :data:`~cxr_miliary.phantom.patterns.FRAMINGS`).
+        real_shape: Lungs outlined on a real film instead of the drawn shape (an index into
+            :func:`~cxr_miliary.phantom.real_shapes.real_shapes` of ``real_split``, taken
+            modulo its length); -1 keeps the drawn shape.
+        real_split: The outlines ``real_shape`` picks from (``train`` or ``held-out``).
     """
 
     dome_lift: tuple[float, float] = (0.0, 0.0)
@@ -67,6 +73,8 @@ class Style:
     gas_close: bool = False
     heart_scale: float = 1.0
     framing_scale: float = 0.0
+    real_shape: int = -1
+    real_split: str = "train"
 
     def record(self) -> dict[str, float]:
         """The variations as phantom record fields (what differs from the normal PA phantom)."""
@@ -83,6 +91,8 @@ class Style:
             "gas_close": float(self.gas_close),
             "heart_scale": self.heart_scale,
         }
+        if self.real_shape >= 0:  # only where used: every other phantom's record stays as it was
+            out["real_shape"] = self.real_shape
         return {k: round(float(v), 4) for k, v in out.items()}
 
 
@@ -188,7 +198,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
     recess = np.zeros_like(X)
     side_map = np.zeros(X.shape, dtype=np.int8)
     hila: list[tuple[float, float]] = []
-    domes: dict[float, tuple[float, float, float, float]] = {}
+    domes: dict[float, Any] = {}  # per side: (top, middle, half width, base), or a real outline's lower edge
     for idx, s in enumerate((-1.0, 1.0)):
         u = X * s
         asym = rng.uniform(-0.02, 0.02)
@@ -214,8 +224,16 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
         hila.append((0.44 + rng.uniform(-0.03, 0.03), s * (med + 0.10 + rng.uniform(-0.02, 0.02)) + style.shift))
         p[f"dome_{'right' if s < 0 else 'left'}"] = float(dome_top)
 
+    rib_base = base
+    if style.real_shape >= 0:  # lungs outlined on a real film, in this chest's box; the draws above are kept
+        lungs, recess, side_map, domes, lift = _real_lungs(X, Y, soft, style, apex, lat_w, domes)
+        p.update(dome_right=lift["dome_right"], dome_left=lift["dome_left"])
+        rib_base = max(base, lift["angles"])  # the rib cage keeps its size; short lungs end above its last ribs
+
     # --- heart and mediastinum carve the medial lung and add density
     hx, hy = rng.uniform(0.10, 0.16) + style.shift, rng.uniform(0.60, 0.68) - 0.5 * style.lordosis - 0.5 * style.low_volume
+    if style.real_shape >= 0:  # the heart sits on the domes
+        hy += lift["shift"]
     hw, hh = rng.uniform(0.24, 0.32), rng.uniform(0.13, 0.17)
     hw, hh = hw * style.heart_scale, hh * (1.0 + 0.5 * (style.heart_scale - 1.0))
     # the cardiac silhouette: an ellipse whose lower half sits on the diaphragm (no lower
@@ -251,7 +269,7 @@ def _render(size: int, rng: np.random.Generator, female: bool | None, style: Sty
     # towards the hila (the right one steeper and shorter); lung fields must stay out of it
     A = A - _airway(X, Y, rng, soft, hila, shift=style.shift)
 
-    A = A + _ribs(X, Y, rng, soft, lat_w, apex, base) * body
+    A = A + _ribs(X, Y, rng, soft, lat_w, apex, rib_base) * body
     A = A + _clavicles(X, Y, rng, soft, lift=style.lordosis)
     if female if female is not None else rng.random() < 0.5:
         A = A + _breasts(X, Y, rng, soft, lat_w)
@@ -355,14 +373,14 @@ def _airway(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float,
     return depth * air
 
 
-def _abdominal_gas(
-    X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, domes: dict[float, tuple[float, float, float, float]], close: bool = False
-) -> np.ndarray:
+def _abdominal_gas(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, soft: float, domes: dict[float, Any], close: bool = False) -> np.ndarray:
     """Attenuation removed by gastric and colonic gas under the hemidiaphragms (varied: none to a lot; ``close``: right under the domes)."""
     gap = 0.25 if close else 1.0  # the dome's own soft tissue, a few mm, is all that parts gas from lung
     out = np.zeros_like(X)
 
     def dome_y(side: float, x: float) -> float:
+        if callable(domes[side]):  # a real outline's lower edge
+            return float(domes[side](x))
         top, mid, half, base = domes[side]
         u = x * side
         return top + (base + 0.04 - top) * min(((u - mid * 0.95) / half) ** 2, 1.6)
@@ -393,3 +411,48 @@ def _abdominal_gas(
             x += 1.6 * r * np.cos(heading)
             y = max(y + 0.8 * r * np.sin(heading) * 0.5, dome_y(side, x) + r * (0.6 if not close else 0.45))
     return out
+
+
+def _real_lungs(X: np.ndarray, Y: np.ndarray, soft: float, style: Style, apex: float, lat_w: float, drawn: dict[float, Any]) -> tuple:
+    """Lungs outlined on a real film (:mod:`.real_shapes`) over this chest: from its apex, across its width, as tall as the real pair is for its width.
+
+    Returns the soft lung map, the posterior recesses below the lower edges, the side map,
+    each side's lower edge (Y for an X, for the gas under the domes), and where the real
+    domes sit: their tops, the angles' mean and how much higher or lower than the drawn domes.
+    """
+    from .real_shapes import GRID, real_shapes
+
+    shapes = real_shapes(style.real_split)
+    shape = shapes[style.real_shape % len(shapes)]
+    # X spans 2 units across the film and Y 1 unit down it: a box lat_w * size pixels wide
+    # is ratio * lat_w * size tall
+    height = shape.ratio * lat_w
+    left = -lat_w + style.shift
+    gu = ((X - left) / (2.0 * lat_w) * GRID - 0.5).astype(np.float32)
+    gv = ((Y - apex) / height * GRID - 0.5).astype(np.float32)
+    lungs = np.zeros_like(X)
+    recess = np.zeros_like(X)
+    side_map = np.zeros(X.shape, dtype=np.int8)
+    domes: dict[float, Any] = {}
+    tops, angles = {}, []
+    for idx, s in enumerate((-1.0, 1.0)):
+        grid = shape.sides[idx]
+        lung = _sig(cv2.remap(grid, gu, gv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0) - 0.5, 0.08)
+        lungs = np.maximum(lungs, lung)
+        side_map[lung > 0.5] = idx + 1
+        cols = np.flatnonzero((grid > 0.5).any(axis=0))
+        low = np.array([np.flatnonzero(grid[:, c] > 0.5)[-1] for c in cols], dtype=np.float64)
+        xs = left + (cols + 0.5) / GRID * 2.0 * lat_w
+        ys = apex + (low + 0.5) / GRID * height
+        domes[s] = functools.partial(np.interp, xp=xs, fp=ys)  # clamped beyond the lung: the angle's height
+        edge = np.interp(X, xs, ys).astype(np.float32)
+        inside = _sig(X - xs[0] - 0.03, soft) * _sig(xs[-1] - 0.03 - X, soft)  # not under the lateral wall
+        below = _sig(Y - edge, soft) * np.exp(-np.clip(Y - edge, 0, None) / 0.05)
+        recess = np.maximum(recess, inside * below)
+        middle = (xs > xs[0] + 0.25 * (xs[-1] - xs[0])) & (xs < xs[-1] - 0.25 * (xs[-1] - xs[0]))
+        tops[s] = float(ys[middle].min()) if middle.any() else float(ys.min())
+        angles.append(float(ys.max()))
+    drawn_tops = [v[0] for v in drawn.values() if not callable(v)]
+    shift = float(np.mean(list(tops.values())) - np.mean(drawn_tops)) if drawn_tops else 0.0
+    lift = {"dome_right": tops[-1.0], "dome_left": tops[1.0], "angles": float(np.mean(angles)), "shift": shift}
+    return lungs, recess, side_map, domes, lift

@@ -36,6 +36,12 @@ lung model had learned to follow.
   opacified. Real lung masks of COVID-19 films (V7 Labs', shipped in TorchXRayVision; many
   AP) have a lung box 0.815 as tall as wide (median; 0.74-0.90 between the quartiles), the
   other phantoms 0.95-0.98 (their 5th percentile 0.86).
+- ``real-lungs``: lungs outlined on real films (:mod:`.real_shapes`: V7 Labs' masks, 338 of
+  435 pairs; the other 97 held out for measuring), scaled to the phantom's chest: real apices,
+  domes, angles and heights, the heart and mediastinum carving them as on every phantom; AP
+  portable films three times in five, devices on all, half with both lungs opacified (as
+  ``low-volume``). Needs TorchXRayVision (``pip install 'cxr-miliary[txv]'``).
+- ``real-lungs-held-out``: the same with the 97 held-out outlines: for measuring only.
 
 Across every condition the body varies too (:func:`style_for`): small and large
 patients, flat or eventrated domes, gas right under the domes. The draws use a random
@@ -67,6 +73,9 @@ LUNG_MIX = {
     "ap-portable": 0.15,
     "devices": 0.12,
 }
+#: The conditions whose lungs are outlines of real films, and the outlines each draws from
+#: (:mod:`.real_shapes`): training films draw ``real-lungs``, measurements ``real-lungs-held-out``.
+REAL_LUNGS = {"real-lungs": "train", "real-lungs-held-out": "held-out"}
 #: Metal (wires, clips, electrodes) against the anatomy's units (bone is ~0.1): white on any film.
 METAL = 0.9
 
@@ -100,7 +109,11 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         shift=float(rng.uniform(-0.04, 0.04)) if u[4] < 0.2 else 0.0,
     )
     # most films with both lungs opacified are AP portable films of a patient in intensive care
-    if condition in ("ap-portable", "low-volume") or (condition == "bilateral-opacities" and rng.random() < 0.7):
+    if (
+        condition in ("ap-portable", "low-volume")
+        or (condition == "bilateral-opacities" and rng.random() < 0.7)
+        or (condition in REAL_LUNGS and rng.random() < 0.6)  # the outlines' films: many AP portable films
+    ):
         high = float(rng.uniform(0.02, 0.07))  # supine: the abdomen pushes both domes up
         style.dome_lift = (style.dome_lift[0] + high, style.dome_lift[1] + high)
         style.dome_flat = 0.0
@@ -111,6 +124,9 @@ def style_for(condition: str, rng: np.random.Generator) -> Style:
         style.gas_close = bool(rng.random() < 0.6)
     if condition == "low-volume":  # a draw of its own after the AP film's: the other conditions draw as before
         style.low_volume = float(rng.uniform(0.06, 0.14))
+    if condition in REAL_LUNGS:  # the outline drawn last too
+        style.real_shape = int(rng.integers(1 << 30))
+        style.real_split = REAL_LUNGS[condition]
     if condition == "cardiomegaly":  # an enlarged heart (heart failure, pericardial effusion): the left lung narrowed
         style.heart_scale = float(rng.uniform(1.3, 1.6))
     return style
@@ -380,14 +396,14 @@ def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: 
     elif condition == "florid-miliary":
         lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
         add += lesion.attenuation
-    elif condition == "low-volume" and rng.random() < 0.5:  # the patient in intensive care: both lungs white
+    elif condition in ("low-volume", *REAL_LUNGS) and rng.random() < 0.5:  # the patient in intensive care: both lungs white
         add += airspace("bilateral-opacities", anat, rng)
         extra["opacified"] = "bilateral-opacities"
     drawn: list[str] = []
-    if condition in ("devices", "ap-portable", "bilateral-opacities", "low-volume") or rng.random() < 0.1:
+    if condition in ("devices", "ap-portable", "bilateral-opacities", "low-volume", *REAL_LUNGS) or rng.random() < 0.1:
         att, drawn = devices(anat, rng, many=condition != "normal")
         add += att
-    if condition in ("ap-portable", "low-volume") and rng.random() < 0.6:
+    if condition in ("ap-portable", "low-volume", *REAL_LUNGS) and rng.random() < 0.6:
         add += _haze(anat, rng, strength=(0.05, 0.18))
     extra["devices"] = ",".join(drawn)
     return A + add, extra

@@ -19,6 +19,8 @@ CONDITIONS = (
     "devices",
     "cardiomegaly",
     "low-volume",
+    "real-lungs",
+    "real-lungs-held-out",
 )
 #: Draws from a mix of conditions.
 MIXES = ("lung-mix",)

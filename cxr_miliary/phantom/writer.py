@@ -161,6 +161,11 @@ def generate_phantoms(
 
         if condition not in CONDITIONS + MIXES:
             raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS + MIXES)}")
+        from .conditions import REAL_LUNGS
+        from .real_shapes import archive_path
+
+        if condition in REAL_LUNGS and archive_path() is None:  # one clear error, not one per film in the workers
+            raise ValueError(f"the {condition} condition needs TorchXRayVision's lung masks (pip install 'cxr-miliary[txv]')")
     if framing not in FRAMINGS:
         raise ValueError(f"unknown framing {framing!r}; choose from {', '.join(FRAMINGS)}")
     jobs = [
@@ -169,7 +174,9 @@ def generate_phantoms(
     ]
     rows = run_jobs(_job, jobs, workers=workers, desc="phantoms", progress=progress)
     manifest = out / "manifest.csv"
-    columns = list(MANIFEST_COLUMNS) + [k for k in rows[0] if k not in MANIFEST_COLUMNS] if rows else list(MANIFEST_COLUMNS)
+    # every row's fields, in the order first seen: a field only some films have (``opacified``
+    # on the half of the low-volume films with both lungs white) may be missing from the first
+    columns = list(dict.fromkeys([*MANIFEST_COLUMNS, *(k for row in rows for k in row)]))
     with open(manifest, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()

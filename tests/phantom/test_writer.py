@@ -61,3 +61,9 @@ def test_bad_arguments(tmp_path):
         generate_phantoms(1, tmp_path, formats=("gif",))
     with pytest.raises(ValueError):
         generate_phantoms(1, tmp_path, patterns=("banana",))
+
+
+def test_a_field_only_later_films_have_gets_a_column(tmp_path):
+    """``opacified`` is on the low-volume films with both lungs white only: seed 1's first film has none, its second has."""
+    rows = _rows(generate_phantoms(2, tmp_path, seed=1, size=128, formats=("png",), condition="low-volume"))
+    assert [r["opacified"] for r in rows] == ["", "bilateral-opacities"]
