@@ -39,8 +39,9 @@ lung model had learned to follow.
 - ``real-lungs``: lungs outlined on real films (:mod:`.real_shapes`: V7 Labs' masks, 338 of
   435 pairs; the other 97 held out for measuring), scaled to the phantom's chest: real apices,
   domes, angles and heights, the heart and mediastinum carving them as on every phantom; AP
-  portable films three times in five, devices on all, half with both lungs opacified (as
-  ``low-volume``). Needs TorchXRayVision (``pip install 'cxr-miliary[txv]'``).
+  portable films three times in five, devices on all; half with both lungs opacified, 15 % with
+  an effusion, 10 % a white-out, 10 % a consolidation, the rest clear
+  (:data:`REAL_LUNGS_OPACITIES`). Needs TorchXRayVision (``pip install 'cxr-miliary[txv]'``).
 - ``real-lungs-held-out``: the same with the 97 held-out outlines: for measuring only.
 
 Across every condition the body varies too (:func:`style_for`): small and large
@@ -76,6 +77,9 @@ LUNG_MIX = {
 #: The conditions whose lungs are outlines of real films, and the outlines each draws from
 #: (:mod:`.real_shapes`): training films draw ``real-lungs``, measurements ``real-lungs-held-out``.
 REAL_LUNGS = {"real-lungs": "train", "real-lungs-held-out": "held-out"}
+#: What fills the lungs of the real-lungs conditions: each air-space condition up to its
+#: cumulative share (the rest clear).
+REAL_LUNGS_OPACITIES = (("bilateral-opacities", 0.5), ("effusion", 0.65), ("white-out", 0.75), ("consolidation", 0.85))
 #: Metal (wires, clips, electrodes) against the anatomy's units (bone is ~0.1): white on any film.
 METAL = 0.9
 
@@ -396,9 +400,18 @@ def apply(condition: str, A: np.ndarray, anat: Anatomy, spacing_mm: float, rng: 
     elif condition == "florid-miliary":
         lesion = nodules(anat.lung_mask, spacing_mm, "florid", rng, density_scale=1.5)
         add += lesion.attenuation
-    elif condition in ("low-volume", *REAL_LUNGS) and rng.random() < 0.5:  # the patient in intensive care: both lungs white
+    elif condition == "low-volume" and rng.random() < 0.5:  # the patient in intensive care: both lungs white
         add += airspace("bilateral-opacities", anat, rng)
         extra["opacified"] = "bilateral-opacities"
+    elif condition in REAL_LUNGS:
+        # half with both lungs white; of the rest most with fluid or consolidation in the real
+        # outline: a lung model trained on real outlines with clear lungs alone learned to stop
+        # at the top of an effusion (the real RG1 drawn with one: 0.825 -> 0.780)
+        u = rng.random()
+        opacity = next((name for name, upto in REAL_LUNGS_OPACITIES if u < upto), None)
+        if opacity is not None:
+            add += airspace(opacity, anat, rng)
+            extra["opacified"] = opacity
     drawn: list[str] = []
     if condition in ("devices", "ap-portable", "bilateral-opacities", "low-volume", *REAL_LUNGS) or rng.random() < 0.1:
         att, drawn = devices(anat, rng, many=condition != "normal")

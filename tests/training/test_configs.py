@@ -37,6 +37,13 @@ STACKS = {
         "lung_fields_tight.yaml",
         "lung_fields_lowvol.yaml",
     ],
+    "lung_fields_real": [
+        "lung_fields.yaml",
+        "lung_fields_conditions.yaml",
+        "lung_fields_heart.yaml",
+        "lung_fields_tight.yaml",
+        "lung_fields_real.yaml",
+    ],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -87,6 +94,11 @@ def test_config_parses(name):
         if name == "lung_fields_lowvol":  # the experiment on low lung volumes (not shipped), from the shipped model
             assert cfg["data"]["manifest"].endswith("lung-lowvol/manifest.csv") and cfg["model"]["init_from"] == "weights/lungs"
             assert cfg["trainer"]["default_root_dir"] == "runs/lungs_lowvol" and cfg["model"]["lr"] == 2e-4
+        if name == "lung_fields_real":  # the experiment on real outlines (not shipped), from the shipped tenth; its card says so
+            assert cfg["data"]["manifest"].endswith("lung-real/manifest.csv") and cfg["model"]["init_from"] == "weights/lungs"
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_real" and cfg["trainer"]["max_epochs"] == 5
+            export = next(c for c in cfg["trainer"]["callbacks"] if c["class_path"].endswith("ExportLungBundle"))
+            assert "real-lungs" in export["init_args"]["description"]
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
