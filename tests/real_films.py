@@ -31,19 +31,8 @@ def v7_lung_masks(step: int = 1):
     Masks drawn by people on 517 real films (many AP, many with both lungs white); the films
     themselves are not shipped. Skips the test when this torchxrayvision carries none.
     """
-    import zipfile
+    from cxr_miliary.phantom.real_shapes import archive_path, read_masks
 
-    import cv2
-    import numpy as np
-
-    from cxr_miliary.phantom.real_shapes import archive_path
-
-    path = archive_path()  # the archive the real-lungs phantoms read
-    if path is None:
+    if archive_path() is None:
         pytest.skip("this torchxrayvision carries no V7 lung masks")
-    with zipfile.ZipFile(path) as z:
-        names = [n for n in sorted(z.namelist()) if not n.endswith("/")]
-        for name in names[::step]:
-            m = cv2.imdecode(np.frombuffer(z.read(name), np.uint8), cv2.IMREAD_GRAYSCALE)
-            if m is not None and (m > 127).any():
-                yield name, m > 127
+    yield from read_masks(step)

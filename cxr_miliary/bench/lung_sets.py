@@ -65,7 +65,6 @@ def outlined_set_bench(
     import pandas as pd
 
     from ..data.lung_masks import is_negative, read_sample
-    from ..explain.lungs import find_lung_fields
     from .lungs import chest_verdict_with, opacified_real
 
     df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
@@ -92,7 +91,7 @@ def outlined_set_bench(
         truth = target.astype(np.int8)
         ious, found = _film(pixels, truth, methods)
         rec.update(ious)
-        verdict = chest_verdict_with(pixels, found["learned"] if "learned" in found else find_lung_fields(pixels))
+        verdict = chest_verdict_with(pixels, found)
         rec["chest_check"] = "accepted" if verdict.frontal_chest else (verdict.reasons[0] if verdict.reasons else "refused")
         films.append(rec)
         if opacities:  # the learned fields only, as bench lungs --real does

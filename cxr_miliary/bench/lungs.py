@@ -76,11 +76,16 @@ def real_truth(spec: str, shape: tuple[int, int]) -> tuple[str, np.ndarray | Non
     return name, (mask_file(mask, shape) if mask else outline_masks(name, shape))
 
 
-def chest_verdict_with(film: np.ndarray, fields: Any) -> Any:
-    """The frontal-chest check of ``film`` reusing its lung fields already found (found again only for the inverted film)."""
+def chest_verdict_with(film: np.ndarray, found: dict[str, Any]) -> Any:
+    """The frontal-chest check of ``film`` on the fields the product would use, reusing them when ``found`` (per method) has them.
+
+    The product's fields are the learned ones (the classical ones without a lung bundle); they
+    are found again only for the inverted film.
+    """
+    from ..explain.lungs import find_lung_fields
     from ..inference.integrity import chest_verdict
 
-    return chest_verdict("a drawn film", film, fields, force=True)
+    return chest_verdict("a drawn film", film, found["learned"] if "learned" in found else find_lung_fields(film), force=True)
 
 
 def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
@@ -215,7 +220,6 @@ def opacified_real(
     """
     from collections import Counter
 
-    from ..explain.lungs import find_lung_fields
     from ..phantom.airspace_insertion import OPACITIES, opacify, soft_tissue_fill
 
     fill = soft_tissue_fill(pixels, truth > 0)
@@ -232,8 +236,7 @@ def opacified_real(
                 sides = fields.sides_at(truth.shape)
                 if sides is not None:
                     worse[name].append(min(mask_iou(sides == s, truth == s) for s in (1, 2)))
-            # the product's fields are the learned ones (the classical ones without a lung bundle): found once
-            verdict = chest_verdict_with(film, found["learned"] if "learned" in found else find_lung_fields(film))
+            verdict = chest_verdict_with(film, found)
             check["accepted"] += verdict.frontal_chest
             check["whole"] += verdict.frontal_chest and not verdict.partial
             check["unsure"] += verdict.lungs_unsure

@@ -39,7 +39,14 @@ def test_the_split_is_stable_and_holds_out_one_in_five():
     names = [f"film_{i}.png" for i in range(2000)]
     held = [n for n in names if split_of(n) == "held-out"]
     assert 0.17 < len(held) / len(names) < 0.23
-    assert [split_of(n) for n in names] == [split_of(n) for n in names]
+    # pinned: a change to the rule would move outlines the lung model trained on into the measuring set
+    folder = "semantic_masks_v7labs_lungs/"
+    assert [split_of(folder + n) for n in ("1880e301.jpg", "436a6348.jpg", "16745_2_2.PNG", "f6d980a0.jpg")] == [
+        "held-out",
+        "held-out",
+        "train",
+        "train",
+    ]
 
 
 needs_masks = pytest.mark.skipif(archive_path() is None, reason="this environment's TorchXRayVision carries no V7 lung masks")
@@ -48,7 +55,7 @@ needs_masks = pytest.mark.skipif(archive_path() is None, reason="this environmen
 @needs_masks
 def test_the_real_outlines_are_short_for_their_width():
     held = real_shapes("held-out")
-    assert 80 <= len(held) <= 110 and not {s.name for s in held} & {s.name for s in real_shapes("train")}
+    assert (len(held), len(real_shapes("train"))) == (97, 338) and not {s.name for s in held} & {s.name for s in real_shapes("train")}
     ratios = np.array([s.ratio for s in held])
     assert 0.72 < np.median(ratios) < 0.90  # the parametric phantom's lung box: 0.95-0.98
 
