@@ -152,12 +152,20 @@ def export_dir(trainer: L.Trainer, out_dir: str | None, name: str) -> str:
     return out_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, name)
 
 
-def restore_best(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-    """Load the best checkpoint's weights into the module (the bundle is the best epoch, not the last)."""
+def restore_best(trainer: L.Trainer, pl_module: L.LightningModule) -> int | None:
+    """Load the best checkpoint's weights into the module (the bundle is the best epoch, not the last).
+
+    Returns:
+        The epoch those weights are from, or None when there is no best checkpoint (the
+        module keeps its last weights).
+    """
     ckpt = getattr(trainer.checkpoint_callback, "best_model_path", "") if trainer.checkpoint_callback else ""
-    if ckpt and os.path.isfile(ckpt):
-        pl_module.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"])  # weights only: never unpickle
-        log.info("bundle from best checkpoint %s", ckpt)
+    if not (ckpt and os.path.isfile(ckpt)):
+        return None
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)  # weights only: never unpickle
+    pl_module.load_state_dict(state["state_dict"])
+    log.info("bundle from best checkpoint %s", ckpt)
+    return int(state["epoch"]) if "epoch" in state else None
 
 
 def _init_record(hp: Any) -> dict[str, Any]:

@@ -145,6 +145,10 @@ class LungFieldsModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+def _val_metrics(trainer: L.Trainer) -> dict[str, float]:
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+
+
 class ExportLungBundle(L.Callback):
     """After ``fit``: the best checkpoint's weights as a lung bundle (safetensors, ONNX, card).
 
@@ -156,6 +160,12 @@ class ExportLungBundle(L.Callback):
     def __init__(self, out_dir: str | None = None, description: str = "") -> None:
         self.out_dir = out_dir
         self.description = description
+        self._by_epoch: dict[int, dict[str, float]] = {}
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Keep each epoch's validation metrics: the card gets those of the epoch its weights are from."""
+        if not trainer.sanity_checking:
+            self._by_epoch[trainer.current_epoch] = _val_metrics(trainer)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         """Export on the main process."""
@@ -164,10 +174,17 @@ class ExportLungBundle(L.Callback):
         out = export_dir(trainer, self.out_dir, "lung_bundle")
         if not trainer.is_global_zero:
             return
-        restore_best(trainer, pl_module)
+        best_epoch = restore_best(trainer, pl_module)
         dm = trainer.datamodule
 
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        # the best epoch's figures, not the last epoch's (the card once showed the last epoch's
+        # IoU beside the best epoch's weights); a run resumed past its best epoch knows only the
+        # monitored score of it
+        metrics = self._by_epoch.get(best_epoch) if best_epoch is not None else _val_metrics(trainer)
+        if metrics is None:
+            cb = trainer.checkpoint_callback
+            score = getattr(cb, "best_model_score", None)
+            metrics = {str(cb.monitor): float(score)} if score is not None and getattr(cb, "monitor", None) else {}
         data = {
             "manifest": os.path.basename(str(dm.manifest)),
             "description": self.description or str(dm.manifest),

@@ -27,7 +27,7 @@ def test_fit_exports_a_working_lung_bundle(tmp_path):
             "--trainer.precision",
             "32-true",
             "--trainer.max_epochs",
-            "1",
+            "2",
             "--trainer.limit_train_batches",
             "2",
             "--trainer.limit_val_batches",
@@ -55,7 +55,17 @@ def test_fit_exports_a_working_lung_bundle(tmp_path):
     (bundle,) = (tmp_path / "runs").rglob("lung_bundle")
     import json
 
-    assert json.loads((bundle / "card.json").read_text())["training_data"]["opacify"] == 0.5  # the card says how it trained
+    card = json.loads((bundle / "card.json").read_text())
+    assert card["training_data"]["opacify"] == 0.5  # the card says how it trained
+    # the card's figures are the best epoch's, whose weights the bundle holds - not the last epoch's
+    import pandas as pd
+
+    (log,) = (tmp_path / "runs").rglob("metrics.csv")
+    per_epoch = pd.read_csv(log).dropna(subset=["val/iou"]).set_index("epoch")
+    assert len(per_epoch) == 2
+    best = per_epoch["val/iou"].idxmax()
+    assert card["metrics"]["val/iou"] == pytest.approx(per_epoch.loc[best, "val/iou"])
+    assert card["metrics"]["val/loss"] == pytest.approx(per_epoch.loc[best, "val/loss"])
     seg = LungSegmenter(bundle)
     fields = learned_lung_fields(render_phantom(5, 0, size=300).display, seg)
     assert fields.source == "learned" and fields.shape == (300, 300) and fields.sides is not None
@@ -80,3 +90,36 @@ def test_negatives_count_for_the_segmentation_and_not_for_the_orientation():
     assert torch.isclose(loss, same)  # nothing from the orientation head
     turned = {"image": image, "target": target, "orientation": torch.tensor([1, 1])}
     assert float(module._losses(turned)[0].detach()) == 0.0  # turned films: no segmentation loss, and the orientation weight is 0 here
+
+
+def test_the_card_gets_the_best_epochs_figures_not_the_last(monkeypatch, tmp_path):
+    """The bundle holds the best epoch's weights; its card once showed the last epoch's validation figures beside them."""
+    from types import SimpleNamespace
+
+    import torch
+
+    import cxr_miliary.training.bundle_export as bundle_export
+    import cxr_miliary.training.lung_module as lung_module
+
+    export = lung_module.ExportLungBundle(out_dir=str(tmp_path))
+    dm = SimpleNamespace(manifest="m.csv", splits={"train": [0, 1], "val": [0]}, image_size=256, opacify=0.0)
+    trainer = SimpleNamespace(sanity_checking=True, current_epoch=0, is_global_zero=True, datamodule=dm)
+    trainer.checkpoint_callback = SimpleNamespace(monitor="val/iou", best_model_score=torch.tensor(0.9))
+    trainer.callback_metrics = {"val/iou": torch.tensor(0.1)}
+    export.on_validation_end(trainer, None)  # the sanity check before training is no epoch
+    trainer.sanity_checking = False
+    for epoch, iou in enumerate([0.80, 0.90, 0.85]):
+        trainer.current_epoch = epoch
+        trainer.callback_metrics = {"val/iou": torch.tensor(iou), "val/loss": torch.tensor(1 - iou), "train/loss": torch.tensor(0.3)}
+        export.on_validation_end(trainer, None)
+    written = {}
+    monkeypatch.setattr(lung_module, "save_lung_bundle", lambda model, out, **kw: written.update(kw) or out)
+    module = SimpleNamespace(model=None, hparams=SimpleNamespace(encoder="x", decoder_channels=(8,)))
+
+    monkeypatch.setattr(bundle_export, "restore_best", lambda t, m: 1)  # the second epoch was the best
+    export.on_fit_end(trainer, module)
+    assert written["metrics"] == {"val/iou": pytest.approx(0.90), "val/loss": pytest.approx(0.10)}
+
+    monkeypatch.setattr(bundle_export, "restore_best", lambda t, m: 7)  # resumed past its best epoch: only the monitored score is known
+    export.on_fit_end(trainer, module)
+    assert written["metrics"] == {"val/iou": pytest.approx(0.9)}
