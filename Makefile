@@ -72,10 +72,10 @@ default-model: $(STAMP)
 
 # The lung-field model in weights/lungs: a small U-Net on 2,400 phantoms (generated on first
 # use) with heavy augmentation - 3 min on one H200, a few hours on 2 CPU cores.
-# The lung model on real films' conditions, in ten fine-tunes (configs/lung_fields_conditions*.yaml,
+# The lung model on real films' conditions, in eleven fine-tunes (configs/lung_fields_conditions*.yaml,
 # configs/lung_fields_negatives.yaml, configs/lung_fields_bilateral.yaml, configs/lung_fields_air.yaml,
 # configs/lung_fields_pleura.yaml, configs/lung_fields_heart.yaml, configs/lung_fields_refit.yaml,
-# configs/lung_fields_tight.yaml):
+# configs/lung_fields_tight.yaml, configs/lung_fields_real.yaml and lung_fields_real3.yaml):
 # 2,400 lung-mix phantoms at 512 px (made by the data module), then those plus 1,200 at
 # 1,024 px and 184 at detector sizes (the shipped model's 184: the run that rendered them was cut
 # short), then all of those plus white-out and AP portable films at 1,024 px and effusions and
@@ -87,7 +87,8 @@ default-model: $(STAMP)
 # that and enlarged hearts, then the same films longer at a higher learning rate, then all of
 # that and films framed as real films are (the lung box 75-87 % of the film). Stages 1-5 saw the
 # conditions' older renderings (blurred masks of the outline): run from scratch, they now train
-# on the new ones.
+# on the new ones. Stage 11 adds films whose lungs are outlines drawn on real films, and low lung
+# volumes, in three runs with a replay of stage 10's films.
 LUNGMIX = .cache/lung-conditions-mix
 # Stage 3 (configs/lung_fields_conditions_hard.yaml): the conditions stage 2 was weakest on.
 LUNGHARD = .cache/lung-conditions-hard
@@ -110,11 +111,23 @@ LUNGAIR = .cache/lung-air
 LUNGPLEURA = .cache/lung-pleura
 # Stage 10 (configs/lung_fields_tight.yaml): those and 1,500 films framed as real films are.
 LUNGTIGHT = .cache/lung-tight
+# Stage 11 (configs/lung_fields_real.yaml, then lung_fields_real3.yaml; December 2026): three runs on
+# films whose lungs are outlines drawn on real films (`--condition real-lungs`: V7 Labs' masks in
+# TorchXRayVision, the dev extra), films with low lung volumes, and a replay of stage 10's films.
+# The first run's 1,800 real-outline films were rendered before the condition had its fluid mix
+# (commit cf7cd8b); rendered now they have it.
+LUNGLOW = .cache/lung-lowvol
+LUNGREAL = .cache/lung-real
 # $(call lung_set,dir,n,seed,size,condition[,more phantom options]): a phantom set (made once) and its lung manifest dir.csv.
 lung_set = test -e $(1)/manifest.csv || $(BIN)/cxr-miliary phantom --n $(2) --seed $(3) --size $(4) --condition $(5) $(6) --workers 2 --out $(1); \
 	$(BIN)/cxr-miliary manifest phantom-lungs --phantoms $(1)/manifest.csv --seed $(3) --out $(1).csv
 # $(call concat_csv,out,in ...): one CSV of several with the same columns.
 concat_csv = $(BIN)/python -c "import sys, pandas as pd; pd.concat(pd.read_csv(f) for f in sys.argv[2:]).to_csv(sys.argv[1], index=False)" $(1) $(2)
+# $(call replay_csv,out,random_state,in ...): 2,000 train and 300 val rows drawn from stage 10's
+# manifest, then the train and val rows of the sets given (their test rows are never trained on).
+replay_csv = $(BIN)/python -c "import sys, pandas as pd; m = pd.read_csv('$(LUNGTIGHT)/manifest.csv'); r = int(sys.argv[2]); \
+	new = pd.concat(pd.read_csv(f) for f in sys.argv[3:]); new = new[new.split != 'test']; \
+	pd.concat([m[m.split == 'train'].sample(2000, random_state=r), m[m.split == 'val'].sample(300, random_state=r), new]).to_csv(sys.argv[1], index=False)" $(1) $(2) $(3)
 lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml
 	$(call lung_set,$(LUNGMIX)/s1024,1200,2200,1024,lung-mix)
@@ -203,7 +216,36 @@ lung-model: $(STAMP)
 	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
 	  --config configs/lung_fields_heart.yaml --config configs/lung_fields_tight.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_refit/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
-	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_tight/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(call lung_set,$(LUNGLOW)/lv512,400,6700,512,low-volume,--framing tight)
+	$(call lung_set,$(LUNGLOW)/lv1024,200,6800,1024,low-volume)
+	$(call lung_set,$(LUNGLOW)/lv512b,500,6900,512,low-volume,--framing tight)
+	$(call lung_set,$(LUNGLOW)/lv1024b,300,6950,1024,low-volume)
+	$(call lung_set,$(LUNGREAL)/r512t,1000,10100,512,real-lungs,--framing tight)
+	$(call lung_set,$(LUNGREAL)/r1024,400,10200,1024,real-lungs)
+	$(call lung_set,$(LUNGREAL)/r512,400,10300,512,real-lungs)
+	$(call replay_csv,$(LUNGREAL)/manifest.csv,2,$(LUNGLOW)/lv512.csv $(LUNGLOW)/lv1024.csv $(LUNGLOW)/lv512b.csv $(LUNGLOW)/lv1024b.csv \
+	  $(LUNGREAL)/r512t.csv $(LUNGREAL)/r1024.csv $(LUNGREAL)/r512.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_heart.yaml --config configs/lung_fields_tight.yaml --config configs/lung_fields_real.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_tight/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	$(call lung_set,$(LUNGREAL)/s512t,1000,10400,512,real-lungs,--framing tight)
+	$(call lung_set,$(LUNGREAL)/s1024,300,10500,1024,real-lungs)
+	$(call replay_csv,$(LUNGREAL)/manifest2.csv,3,$(LUNGLOW)/lv512.csv $(LUNGLOW)/lv1024.csv $(LUNGLOW)/lv512b.csv $(LUNGLOW)/lv1024b.csv \
+	  $(LUNGREAL)/r512t.csv $(LUNGREAL)/r1024.csv $(LUNGREAL)/r512.csv $(LUNGREAL)/s512t.csv $(LUNGREAL)/s1024.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_heart.yaml --config configs/lung_fields_tight.yaml --config configs/lung_fields_real.yaml \
+	  --data.manifest $(LUNGREAL)/manifest2.csv --trainer.max_epochs 3 --trainer.default_root_dir runs/lungs_real2 \
+	  --model.init_from "$$(ls -d runs/lungs_real/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	$(call lung_set,$(LUNGREAL)/t512t,1000,10600,512,real-lungs,--framing tight)
+	$(call lung_set,$(LUNGREAL)/t1024,300,10700,1024,real-lungs)
+	$(call replay_csv,$(LUNGREAL)/manifest3.csv,4,$(LUNGLOW)/lv512.csv $(LUNGLOW)/lv1024.csv $(LUNGLOW)/lv512b.csv $(LUNGLOW)/lv1024b.csv \
+	  $(LUNGREAL)/r512t.csv $(LUNGREAL)/r1024.csv $(LUNGREAL)/r512.csv $(LUNGREAL)/s512t.csv $(LUNGREAL)/s1024.csv \
+	  $(LUNGREAL)/t512t.csv $(LUNGREAL)/t1024.csv)
+	$(BIN)/python train.py lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_conditions.yaml \
+	  --config configs/lung_fields_heart.yaml --config configs/lung_fields_tight.yaml --config configs/lung_fields_real.yaml \
+	  --config configs/lung_fields_real3.yaml \
+	  --model.init_from "$$(ls -d runs/lungs_real2/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
+	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_real3/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one

@@ -44,6 +44,14 @@ STACKS = {
         "lung_fields_tight.yaml",
         "lung_fields_real.yaml",
     ],
+    "lung_fields_real3": [
+        "lung_fields.yaml",
+        "lung_fields_conditions.yaml",
+        "lung_fields_heart.yaml",
+        "lung_fields_tight.yaml",
+        "lung_fields_real.yaml",
+        "lung_fields_real3.yaml",
+    ],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -99,6 +107,11 @@ def test_config_parses(name):
             assert cfg["trainer"]["default_root_dir"] == "runs/lungs_real" and cfg["trainer"]["max_epochs"] == 5
             export = next(c for c in cfg["trainer"]["callbacks"] if c["class_path"].endswith("ExportLungBundle"))
             assert "real-lungs" in export["init_args"]["description"]
+        if name == "lung_fields_real3":  # stage 11, shipped: the third run on real outlines, from the second's bundle
+            assert cfg["data"]["manifest"].endswith("lung-real/manifest3.csv") and cfg["model"]["init_from"].startswith("runs/lungs_real2/")
+            assert cfg["trainer"]["default_root_dir"] == "runs/lungs_real3" and cfg["model"]["lr"] == 1e-4 and cfg["trainer"]["max_epochs"] == 4
+            export = next(c for c in cfg["trainer"]["callbacks"] if c["class_path"].endswith("ExportLungBundle"))
+            assert export["init_args"]["description"].endswith("seeds 10600, 10700) and a fresh replay of 2,000")
         return
     assert cfg["model"]["backbone"] and cfg["data"]["manifest"]
     assert cfg["data"]["region"] == ("lungs" if name == "default_model_region" else "film")  # the pilot alone reads the lung region
