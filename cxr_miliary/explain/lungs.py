@@ -58,6 +58,8 @@ class LungFields:
             right side of one half by ``small`` (see :func:`edge_map`), or None. The full mask
             follows it between working pixels instead of halfway: on films larger than the
             working copy the outline falls where the model puts it, not on a staircase.
+        unsure_bar: The grey-zone bar the lung model's card sets for the frontal-chest check
+            (``chest_check.unsure_lung_confidence``), or None (the check's default).
     """
 
     small: np.ndarray
@@ -67,6 +69,7 @@ class LungFields:
     confidence: float | None = None
     orientation: dict[str, float] | None = None
     edge: np.ndarray | None = None
+    unsure_bar: float | None = None
 
     def full(self) -> np.ndarray:
         """The mask at the image's resolution."""
@@ -297,7 +300,9 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
         clean[:], confidence = 0, 0.0
     # after the sure share, which is the network's own say on what it drew
     clean = lateral_margin(clean)
-    return LungFields(clean > 0, (h, w), "learned", clean, confidence, orientation, edge_map(probs[1] + probs[2], clean > 0))
+    card = getattr(seg, "card", None)  # test doubles carry no card
+    bar = getattr(card, "unsure_lung_confidence", None)
+    return LungFields(clean > 0, (h, w), "learned", clean, confidence, orientation, edge_map(probs[1] + probs[2], clean > 0), bar)
 
 
 def classical_lung_fields(pixels: np.ndarray) -> LungFields:

@@ -58,7 +58,9 @@ MIN_LUNG_CONFIDENCE = 0.85
 #: or more, upright 0.989 or more) against the 331 images above and the abdomens, photographs and
 #: drawings of seeds 200-231: 0.77, the same margin under the lowest chest film as 0.80 had; one
 #: drawn abdomen of 64 (0.796) passes as ``lungs-unsure``, as one of 32 did with the tenth on
-#: seeds 300-331. Measured on docs/inputs-and-checks.md's held-out sets.
+#: seeds 300-331. Measured on docs/inputs-and-checks.md's held-out sets. A lung bundle's card
+#: carries the bar chosen for its model (``chest_check.unsure_lung_confidence``; the shipped
+#: eleventh's says 0.77); this is the default for a bundle whose card does not.
 UNSURE_LUNG_CONFIDENCE = 0.77
 UNSURE_UPRIGHT = 0.85
 # IoU of one lung field with the other mirrored: phantoms p1 0.48, the real film 0.66; a CT slice
@@ -376,7 +378,9 @@ def check_frontal_chest(pixels: np.ndarray, lungs_of: Callable[[np.ndarray], Any
             # a segmentation network draws lung shapes into anything; on lungs it is sure
             feats["lung_confidence"] = confidence
             upright = (getattr(fields, "orientation", None) or {}).get("upright", 0.0)
-            unsure_but_upright = grey_zone and confidence >= UNSURE_LUNG_CONFIDENCE and upright >= UNSURE_UPRIGHT
+            bar = getattr(fields, "unsure_bar", None)  # the lung model's own, from its card
+            bar = UNSURE_LUNG_CONFIDENCE if bar is None else bar
+            unsure_but_upright = grey_zone and confidence >= bar and upright >= UNSURE_UPRIGHT
             if confidence < MIN_LUNG_CONFIDENCE and not unsure_but_upright:
                 reasons.append("lung-fields: the lung model is unsure these are lungs")
 

@@ -47,6 +47,12 @@ class LungCard:
         task: Always ``"lung-fields"``.
         training_data: What it was trained on.
         metrics: Validation figures.
+        chest_check: ``{"unsure_lung_confidence", "chosen_on"}``: the frontal-chest check's
+            grey-zone bar for this model (the lowest sure share an upright film may have and
+            still pass as ``lungs-unsure``) and the films it was chosen on. The bar is a
+            property of the model, not of the check: each lung model is sure of white lungs
+            to its own degree. None: the check's default (:data:`~cxr_miliary.inference.
+            chest_check.UNSURE_LUNG_CONFIDENCE`).
         extra: Keys this version does not know.
     """
 
@@ -62,6 +68,7 @@ class LungCard:
     task: str = TASK
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    chest_check: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -108,7 +115,18 @@ class LungCard:
         for key in ("training_data", "metrics"):
             if not isinstance(getattr(card, key), dict):
                 raise bad(f"'{key}' must be an object")
+        check = card.chest_check
+        if check is not None:
+            bar = check.get("unsure_lung_confidence") if isinstance(check, dict) else None
+            # under 0.5 the fields are dropped anyway (explain.lungs.MIN_FIELD_CONFIDENCE)
+            if not isinstance(bar, (int, float)) or isinstance(bar, bool) or not 0.5 <= bar <= 1.0:
+                raise bad("'chest_check' must hold 'unsure_lung_confidence', a number from 0.5 to 1")
         return card
+
+    @property
+    def unsure_lung_confidence(self) -> float | None:
+        """The frontal-chest check's grey-zone bar chosen for this model, or None (the check's default)."""
+        return None if self.chest_check is None else float(self.chest_check["unsure_lung_confidence"])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (unknown keys kept)."""

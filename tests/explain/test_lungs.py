@@ -31,6 +31,7 @@ def test_the_shipped_lung_model_is_the_default_and_matches_phantom_truth_by_side
         ph = render_phantom(31, index, 512)
         fields = find_lung_fields(ph.display)
         assert fields.source == "learned" and fields.confidence >= 0.85
+        assert fields.unsure_bar == 0.77  # the chest check's grey-zone bar, from the bundle's card
         ious.append(mask_iou(fields.full(), ph.lung_mask))
         sides = fields.sides_at(ph.lung_mask.shape)
         per_side.append(min(mask_iou(sides == k, ph.lung_side == k) for k in (1, 2)))

@@ -276,6 +276,21 @@ def test_lungs_the_model_is_unsure_of_on_an_upright_film_are_a_chest_film_marked
         assert "lung-fields: the lung model is unsure these are lungs" in v.reasons
 
 
+@pytest.mark.parametrize(("bar", "accepted"), [(None, False), (0.70, True), (0.75, False)])
+def test_the_grey_zone_bar_is_the_lung_models_own(bar, accepted):
+    """Fields carrying their lung model's bar (``unsure_bar``, from its card) are judged by it; without one, by the default 0.77."""
+    import dataclasses
+
+    film = render_phantom(8080, 0, size=384).display
+
+    def unsure(px):
+        f = lung_fields(px)
+        return dataclasses.replace(f, confidence=0.72, orientation={"upright": 0.97, **dict.fromkeys(ORIENTATIONS[1:], 0.01)}, unsure_bar=bar)
+
+    v = check_frontal_chest(film, unsure)
+    assert v.frontal_chest is accepted and v.lungs_unsure is accepted, v.reasons
+
+
 def test_a_second_real_chest_film_is_a_whole_chest_film_and_a_real_tibia_is_not():
     """pydicom-data's PA chest CR with masses, and its AP tibia CR read past its tags (``EXTREMITY``)."""
     from real_films import pydicom_data_film

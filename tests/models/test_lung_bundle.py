@@ -22,6 +22,22 @@ def test_malformed_cards_are_refused(lung_bundle, tmp_path):
             read_lung_card(tmp_path)
 
 
+def test_the_card_carries_the_chest_checks_bar_for_its_model(lung_bundle, tmp_path):
+    """``chest_check.unsure_lung_confidence`` is read as a number from 0.5 to 1; anything else is refused; absent, None."""
+    from cxr_miliary.models.lung_bundle import LungCard, load_lung_card
+
+    card = read_lung_card(lung_bundle)
+    assert LungCard.from_dict(card).unsure_lung_confidence is None
+    assert LungCard.from_dict({**card, "chest_check": {"unsure_lung_confidence": 0.72}}).unsure_lung_confidence == 0.72
+    for bad in ({"unsure_lung_confidence": 0.3}, {"unsure_lung_confidence": True}, {"unsure_lung_confidence": "0.8"}, {}, [0.8]):
+        with pytest.raises(BundleError, match="chest_check"):
+            LungCard.from_dict({**card, "chest_check": bad})
+    # the shipped eleventh lung model says its own bar, the one chosen for it
+    from cxr_miliary.models.locate import find_default_bundle
+
+    assert load_lung_card(find_default_bundle("lungs")).unsure_lung_confidence == 0.77
+
+
 CRAFTED = [
     "not-json",
     "huge-card",
