@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .bundle import BundleError, bundle_file
@@ -89,6 +90,20 @@ class LungSegmenter:
         p = _softmax(orient[0].astype(np.float64), axis=0)
         return probs, {name: round(float(v), 4) for name, v in zip(self.orientations, p, strict=True)}
 
+    def predict_views(self, square: np.ndarray, zooms: tuple[float, ...]) -> np.ndarray:
+        """Class probabilities (3, S, S) of a square image averaged over views of it zoomed out about its centre, run in one batch.
+
+        Each view is the square shrunk by a factor in ``zooms`` (0 < z <= 1) into a black
+        frame, as the letterbox pads; its probabilities are mapped back onto the square's
+        pixels (a zoomed-out view sees every pixel) before the views are averaged.
+        """
+        if not zooms or not all(0.0 < z <= 1.0 for z in zooms):
+            raise ValueError("zooms must be factors in (0, 1]")
+        norm = self.card.normalise
+        seg, _ = self.run(np.concatenate([normalise(zoom_out(square, z), norm["mean"], norm["std"]) for z in zooms]))
+        probs = _softmax(seg.astype(np.float64), axis=1).astype(np.float32)
+        return np.mean([np.stack([zoom_back(c, z) for c in p]) for p, z in zip(probs, zooms, strict=True)], axis=0)
+
     def probabilities(self, square: np.ndarray) -> np.ndarray:
         """(3, S, S) class probabilities (background, image-left lung, image-right lung) of a square S x S display-value image."""
         return self.predict(square)[0]
@@ -96,6 +111,26 @@ class LungSegmenter:
     def sides(self, square: np.ndarray) -> np.ndarray:
         """int8 (S, S) class map (0, 1 image-left lung, 2 image-right lung) of a square S x S display-value image."""
         return np.argmax(self.probabilities(square), axis=0).astype(np.int8)
+
+
+def _zoom(a: np.ndarray, scale: float) -> np.ndarray:
+    """``a`` (S x S) scaled by ``scale`` about its centre, black outside (out[q] = a[c + (q - c) / scale])."""
+    n = a.shape[-1]
+    c = (n - 1) / 2
+    m = np.array([[1 / scale, 0, c - c / scale], [0, 1 / scale, c - c / scale]], np.float32)
+    return cv2.warpAffine(
+        np.asarray(a, np.float32), m, (n, n), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+
+
+def zoom_out(square: np.ndarray, z: float) -> np.ndarray:
+    """A view of the square shrunk by ``z`` (<= 1) about its centre into a black frame."""
+    return square if z == 1.0 else _zoom(square, z)
+
+
+def zoom_back(view: np.ndarray, z: float) -> np.ndarray:
+    """A map over :func:`zoom_out`'s view taken back onto the square's pixels."""
+    return view if z == 1.0 else _zoom(view, 1 / z)
 
 
 def _softmax(z: np.ndarray, axis: int) -> np.ndarray:

@@ -87,6 +87,38 @@ def test_a_second_real_film_with_masses_against_a_hand_outline():
     assert min(mask_iou(sides == s, truth == s) for s in (1, 2)) >= 0.78
 
 
+def test_views_with_more_frame_keep_white_lungs_off_the_abdomen_and_leave_the_sure_share_alone(monkeypatch):
+    """RG1 with both lungs drawn white (seed 13001, a draw ZOOMED_VIEWS was chosen on): the square alone runs the fields
+    down into the abdomen (0.68); averaged with two zoomed-out views they stop near the domes. The sure share, which
+    the frontal-chest check reads, is the square's own either way. A phantom framed loosely gets no zoomed views."""
+    from real_films import pydicom_data_film
+
+    import cxr_miliary.explain.lungs as lungs
+    from cxr_miliary.bench.lungs import outline_masks
+    from cxr_miliary.io import load_image
+    from cxr_miliary.phantom.airspace_insertion import OPACITIES, opacify, soft_tissue_fill
+
+    path = pydicom_data_film("RG1_UNCR.dcm")
+    pixels = load_image(path).pixels
+    truth = outline_masks(path.name, pixels.shape)
+    rng = np.random.default_rng([13001, OPACITIES.index("bilateral-opacities"), 0])
+    film = opacify(pixels, truth, "bilateral-opacities", rng, fill=soft_tissue_fill(pixels, truth > 0)).pixels
+    views = find_lung_fields(film)
+    monkeypatch.setattr(lungs, "ZOOMED_VIEWS", ())
+    alone = find_lung_fields(film)
+    iou_views, iou_alone = mask_iou(views.full(), truth > 0), mask_iou(alone.full(), truth > 0)
+    assert iou_alone < 0.72 and iou_views > iou_alone + 0.06, (iou_alone, iou_views)
+    assert views.confidence == alone.confidence and views.orientation == alone.orientation
+    loose = render_phantom(31, 3, 512).display  # its fields span 0.72 of the film
+    assert lungs.lung_extent(alone.small) >= lungs.ZOOM_FROM > lungs.lung_extent(find_lung_fields(loose).small)
+    calls = []
+    seg = lungs.default_segmenter()
+    monkeypatch.setattr(lungs, "ZOOMED_VIEWS", (0.9, 0.8))
+    monkeypatch.setattr(seg, "predict_views", lambda *a: calls.append(a) or np.zeros((3, seg.size, seg.size), np.float32))
+    find_lung_fields(loose)
+    assert not calls
+
+
 def test_fields_are_kept_out_of_the_midline_air_column_and_the_gas_below_the_domes():
     from cxr_miliary.explain.lungs import anatomical_limits
 
