@@ -184,6 +184,12 @@ ZOOMED_VIEWS: tuple[float, ...] = (0.9, 0.8)
 #: (57-76 %) lost 0.001-0.009 with them (seed 15901 at 1,024 px, where the rule was found;
 #: chosen on seeds 13001 and 13002 from 0.70-0.80: 0.74).
 ZOOM_FROM = 0.74
+#: Nor for fields that come within this share of the film's height of its top or bottom edge:
+#: the film cuts them (a part of a film; the frontal-chest check's ``EDGE_MARGIN``, the same
+#: 1.5 %, calls it partial), and the zoomed views, which see a black frame there, pull the
+#: fields off the edge. Halves of films stretched to full size (seed 16001 at 768 px): 3 of 80
+#: passed as whole films with the views, 1 without them and with this rule.
+FILM_EDGE = 0.015
 
 
 def anatomical_limits(sides: np.ndarray) -> np.ndarray:
@@ -313,7 +319,8 @@ def lung_extent(sides: np.ndarray) -> float:
 def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     """Lung fields from a lung model: letterbox to its input, segment, crop back, keep the main region per side.
 
-    A chest that fills the frame (:data:`ZOOM_FROM`) is segmented again on zoomed-out views
+    A chest that fills the frame (:data:`ZOOM_FROM`), its fields not cut by the film's top or
+    bottom edge (:data:`FILM_EDGE`), is segmented again on zoomed-out views
     (:data:`ZOOMED_VIEWS`) and the probabilities averaged. The sure share (``confidence``),
     which the frontal-chest check reads, stays the square's own, on the fields it alone
     gives: every bar on it was chosen so.
@@ -331,7 +338,9 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     probs = whole[crop]
     clean = _clean_sides(probs, work)
     confidence = float((probs.max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
-    if ZOOMED_VIEWS and lung_extent(clean) >= ZOOM_FROM:
+    rows = np.flatnonzero(clean.any(axis=1))
+    cut = rows.size > 0 and (rows[0] < FILM_EDGE * nh or rows[-1] + 1 > (1 - FILM_EDGE) * nh)
+    if ZOOMED_VIEWS and not cut and lung_extent(clean) >= ZOOM_FROM:
         n = len(ZOOMED_VIEWS)
         probs = ((whole + n * seg.predict_views(square, ZOOMED_VIEWS)) / (n + 1))[crop]
         clean = _clean_sides(probs, work)
