@@ -186,7 +186,7 @@ def lung_bench(
                 img, truth, {"learned": methods["learned"]} if "learned" in methods else methods, opacities, seed, log
             )
     # a chest framed as phantoms are and one framed tight, as real films are: the lung model
-    # looks again at a chest that fills the frame (explain.lungs.ZOOMED_VIEWS)
+    # looks again at each, enlarged or zoomed out (explain.lungs.ENLARGED_VIEWS, ZOOMED_VIEWS)
     films = {"": render_phantom(seed, 0, 2048).display, " framed tight": render_phantom(seed, 0, 2048, framing="tight").display}
     for name, fn in methods.items():
         for framing, big in films.items():

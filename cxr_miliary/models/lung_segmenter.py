@@ -90,19 +90,29 @@ class LungSegmenter:
         p = _softmax(orient[0].astype(np.float64), axis=0)
         return probs, {name: round(float(v), 4) for name, v in zip(self.orientations, p, strict=True)}
 
-    def predict_views(self, square: np.ndarray, zooms: tuple[float, ...]) -> np.ndarray:
-        """Class probabilities (3, S, S) of a square image averaged over views of it zoomed out about its centre, run in one batch.
+    def predict_views(self, square: np.ndarray, zooms: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities of a square image on views of it zoomed about its centre (one batch), mapped back onto its pixels.
 
-        Each view is the square shrunk by a factor in ``zooms`` (0 < z <= 1) into a black
-        frame, as the letterbox pads; its probabilities are mapped back onto the square's
-        pixels (a zoomed-out view sees every pixel) before the views are averaged.
+        A view zoomed out (``z`` < 1) is the square shrunk into a black frame, as the
+        letterbox pads, and sees every pixel; one zoomed in (``z`` > 1) is its middle
+        enlarged, and sees the pixels within ``1/z`` of the centre only.
+
+        Returns:
+            ``(total, seen)``: the (3, S, S) sum of the views' probabilities on each pixel,
+            and the (S, S) number of views that see it.
         """
-        if not zooms or not all(0.0 < z <= 1.0 for z in zooms):
-            raise ValueError("zooms must be factors in (0, 1]")
+        if not zooms or not all(0.25 <= z <= 4.0 for z in zooms):
+            raise ValueError("zooms must be factors from 0.25 to 4")
         norm = self.card.normalise
-        seg, _ = self.run(np.concatenate([normalise(zoom_out(square, z), norm["mean"], norm["std"]) for z in zooms]))
+        seg, _ = self.run(np.concatenate([normalise(zoom_view(square, z), norm["mean"], norm["std"]) for z in zooms]))
         probs = _softmax(seg.astype(np.float64), axis=1).astype(np.float32)
-        return np.mean([np.stack([zoom_back(c, z) for c in p]) for p, z in zip(probs, zooms, strict=True)], axis=0)
+        n = square.shape[-1]
+        total, seen = np.zeros((probs.shape[1], n, n), np.float32), np.zeros((n, n), np.float32)
+        for p, z in zip(probs, zooms, strict=True):
+            sees = np.ones((n, n), bool) if z <= 1.0 else zoom_back(np.ones((n, n), np.float32), z) > 0.999
+            total += np.stack([zoom_back(c, z) for c in p]) * sees
+            seen += sees
+        return total, seen
 
     def probabilities(self, square: np.ndarray) -> np.ndarray:
         """(3, S, S) class probabilities (background, image-left lung, image-right lung) of a square S x S display-value image."""
@@ -123,13 +133,13 @@ def _zoom(a: np.ndarray, scale: float) -> np.ndarray:
     )
 
 
-def zoom_out(square: np.ndarray, z: float) -> np.ndarray:
-    """A view of the square shrunk by ``z`` (<= 1) about its centre into a black frame."""
+def zoom_view(square: np.ndarray, z: float) -> np.ndarray:
+    """A view of the square scaled by ``z`` about its centre: shrunk into a black frame (``z`` < 1) or its middle enlarged."""
     return square if z == 1.0 else _zoom(square, z)
 
 
 def zoom_back(view: np.ndarray, z: float) -> np.ndarray:
-    """A map over :func:`zoom_out`'s view taken back onto the square's pixels."""
+    """A map over :func:`zoom_view`'s view taken back onto the square's pixels (black where the view does not reach)."""
     return view if z == 1.0 else _zoom(view, 1 / z)
 
 

@@ -90,7 +90,7 @@ def test_a_second_real_film_with_masses_against_a_hand_outline():
 def test_views_with_more_frame_keep_white_lungs_off_the_abdomen_and_leave_the_sure_share_alone(monkeypatch):
     """RG1 with both lungs drawn white (seed 13001, a draw ZOOMED_VIEWS was chosen on): the square alone runs the fields
     down into the abdomen (0.68); averaged with two zoomed-out views they stop near the domes. The sure share, which
-    the frontal-chest check reads, is the square's own either way. A phantom framed loosely gets no zoomed views."""
+    the frontal-chest check reads, is the square's own either way. A phantom framed loosely gets enlarged views instead."""
     from real_films import pydicom_data_film
 
     import cxr_miliary.explain.lungs as lungs
@@ -109,20 +109,23 @@ def test_views_with_more_frame_keep_white_lungs_off_the_abdomen_and_leave_the_su
     iou_views, iou_alone = mask_iou(views.full(), truth > 0), mask_iou(alone.full(), truth > 0)
     assert iou_alone < 0.72 and iou_views > iou_alone + 0.06, (iou_alone, iou_views)
     assert views.confidence == alone.confidence and views.orientation == alone.orientation
+    # which views a film gets: zoomed out for a chest filling the frame, enlarged for one framed loosely, none when cut
+    monkeypatch.setattr(lungs, "ZOOMED_VIEWS", (0.9, 0.8))
     loose = render_phantom(31, 3, 512).display  # its fields span 0.72 of the film
     assert lungs.lung_extent(alone.small) >= lungs.ZOOM_FROM > lungs.lung_extent(find_lung_fields(loose).small)
     calls = []
     seg = lungs.default_segmenter()
-    monkeypatch.setattr(lungs, "ZOOMED_VIEWS", (0.9, 0.8))
-    monkeypatch.setattr(seg, "predict_views", lambda *a: calls.append(a) or np.zeros((3, seg.size, seg.size), np.float32))
+    real_views = seg.predict_views
+    monkeypatch.setattr(seg, "predict_views", lambda square, zooms: calls.append(zooms) or real_views(square, zooms))
+    find_lung_fields(film)
     find_lung_fields(loose)
-    assert not calls
+    assert calls == [(0.9, 0.8), lungs.ENLARGED_VIEWS] and min(lungs.ENLARGED_VIEWS) > 1
     # the lower half of a film stretched to full size fills the frame (0.80) but the film cuts its fields at the top:
     # the zoomed views would pull them off that edge, and the chest check would take the half for a whole film
     from hostile_images import halves
 
     half = halves(render_phantom(16001, 6, size=768).display)[1]
-    assert lungs.lung_extent(find_lung_fields(half).small) >= lungs.ZOOM_FROM and not calls
+    assert lungs.lung_extent(find_lung_fields(half).small) >= lungs.ZOOM_FROM and len(calls) == 2
 
 
 def test_fields_are_kept_out_of_the_midline_air_column_and_the_gas_below_the_domes():
