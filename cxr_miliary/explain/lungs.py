@@ -184,11 +184,12 @@ ZOOMED_VIEWS: tuple[float, ...] = (0.9, 0.8)
 #: framed as they always were (57-76 %) lost 0.001-0.009 with them (seed 15901 at 1,024 px,
 #: where the rule was found; chosen on seeds 13001 and 13002 from 0.70-0.80: 0.74).
 ZOOM_FROM = 0.74
-#: No views for fields that come within this share of the film's height of its top or bottom edge:
-#: the film cuts them (a part of a film; the frontal-chest check's ``EDGE_MARGIN``, the same
-#: 1.5 %, calls it partial), and the zoomed views, which see a black frame there, pull the
-#: fields off the edge. Halves of films stretched to full size (seed 16001 at 768 px): 3 of 80
-#: passed as whole films with the views, 1 without them and with this rule.
+#: Fields that come within this share of the film's height of its top or bottom edge are cut
+#: by the film (phantoms of every framing keep 9 % or more, 40 of seed 9300): the frontal-chest
+#: check calls the film partial (its ``EDGE_MARGIN`` is this), and they get no views - the
+#: zoomed views, which see a black frame there, pull the fields off the edge. Halves of films
+#: stretched to full size (seed 16001 at 768 px): 3 of 80 passed as whole films with the
+#: views, 1 without them and with this rule.
 FILM_EDGE = 0.015
 #: Views for a chest framed loosely (its fields under :data:`ZOOM_FROM`): the square's middle
 #: enlarged by these factors (each sees the pixels within 1/z of the centre; the others get the
@@ -325,6 +326,15 @@ def lung_extent(sides: np.ndarray) -> float:
     return max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) / max(sides.shape)
 
 
+def views_for(sides: np.ndarray) -> tuple[float, ...]:
+    """The extra views for fields the square alone gives (a map over the film): none without fields or when the film cuts them."""
+    rows = np.flatnonzero(sides.any(axis=1))
+    h = sides.shape[0]
+    if not rows.size or rows[0] < FILM_EDGE * h or rows[-1] + 1 > (1 - FILM_EDGE) * h:
+        return ()
+    return ZOOMED_VIEWS if lung_extent(sides) >= ZOOM_FROM else ENLARGED_VIEWS
+
+
 def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     """Lung fields from a lung model: letterbox to its input, segment, crop back, keep the main region per side.
 
@@ -348,11 +358,8 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
     probs = whole[crop]
     clean = _clean_sides(probs, work)
     confidence = float((probs.max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
-    rows = np.flatnonzero(clean.any(axis=1))
-    cut = rows.size > 0 and (rows[0] < FILM_EDGE * nh or rows[-1] + 1 > (1 - FILM_EDGE) * nh)
-    extent = lung_extent(clean)
-    views = ZOOMED_VIEWS if extent >= ZOOM_FROM else ENLARGED_VIEWS if extent > 0 else ()
-    if views and not cut:
+    views = views_for(clean)
+    if views:
         total, seen = seg.predict_views(square, views)
         probs = ((whole + total) / (1 + seen))[crop]
         clean = _clean_sides(probs, work)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..explain.lungs import FILM_EDGE
 from ..metrics import mask_iou
 from ..models.lung_model import ORIENTATIONS
 
@@ -299,9 +300,10 @@ def _orientation(probabilities: dict[str, float] | None) -> tuple[list[str], int
     return [f"orientation: the film looks {how} (lung model {probabilities[best]:.0%} sure); turn it upright"], ORIENTATIONS.index(best)
 
 
-#: How close (share of the film's height) a lung field may come to its top or bottom edge.
-#: Phantoms of every framing keep 9 % or more (40 of seed 9300).
-EDGE_MARGIN = 0.015
+#: How close (share of the film's height) a lung field may come to its top or bottom edge
+#: before the film is taken as cut (``partial-film``): the lung fields' own bar, which also
+#: keeps the extra views off such films (:data:`cxr_miliary.explain.lungs.FILM_EDGE`).
+EDGE_MARGIN = FILM_EDGE
 #: How much brighter than the lung the band under each field must be (the domes, the
 #: abdomen). Chosen on 20 phantoms of seed 9400: whole films 0.112 or more, their upper
 #: halves stretched to full size 0.046 or less; measured elsewhere (docs/inputs-and-checks.md).
