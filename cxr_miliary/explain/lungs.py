@@ -202,6 +202,28 @@ FILM_EDGE = 0.015
 ENLARGED_VIEWS: tuple[float, ...] = (1.1, 1.2)
 
 
+def largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of a bool mask (the first of equals; all False when it has none)."""
+    labels, n = ndi.label(mask)
+    if n < 2:
+        return labels > 0
+    return labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """A bool mask with its holes filled: what ``scipy.ndimage.binary_fill_holes`` gives, by one flood fill.
+
+    The background is flooded from outside the mask, 4-connected as scipy's default; what it
+    does not reach is a hole. scipy's iterated dilation took a quarter of the lung fields'
+    time outside the network.
+    """
+    h, w = mask.shape
+    outside = np.zeros((h + 2, w + 2), np.uint8)
+    outside[1:-1, 1:-1] = mask
+    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+    return outside[1:-1, 1:-1] != 2
+
+
 def anatomical_limits(sides: np.ndarray) -> np.ndarray:
     """Lung fields kept to where lungs are on a frontal film: out of the midline air column and off the gas below the domes.
 
@@ -228,11 +250,7 @@ def anatomical_limits(sides: np.ndarray) -> np.ndarray:
         third = c[: max(1, c.size // 3)] if s == 1 else c[-max(1, c.size // 3) :]  # the lateral third
         angle = max(int(np.flatnonzero(field[:, k])[-1]) for k in third if field[:, k].any())
         field[angle + int(np.ceil(BELOW_ANGLE * h)) + 1 :] = False
-        labels, n = ndi.label(field)
-        if n > 1:
-            sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
-            field = labels == int(np.argmax(sizes)) + 1
-        out[(out == s) & ~field] = 0
+        out[(out == s) & ~largest_region(field)] = 0
     return out
 
 
@@ -276,6 +294,10 @@ def lateral_margin(sides: np.ndarray) -> np.ndarray:
     return out
 
 
+#: scipy.ndimage's default structuring element in 2-D (4-connected), for OpenCV.
+CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
 def edge_map(lung_probability: np.ndarray, fields: np.ndarray) -> np.ndarray:
     """uint8 lung probability that agrees with ``fields`` on every working pixel.
 
@@ -286,7 +308,7 @@ def edge_map(lung_probability: np.ndarray, fields: np.ndarray) -> np.ndarray:
     phantoms of seed 7001: IoU +0.001 to +0.003 in every condition and size.
     """
     q = np.rint(np.clip(lung_probability, 0.0, 1.0) * 255.0).astype(np.uint8)
-    ring = ndi.binary_dilation(fields) & ~fields
+    ring = cv2.dilate(fields.astype(np.uint8), CROSS).astype(bool) & ~fields
     out = np.zeros_like(q)
     out[fields] = np.maximum(q[fields], 128)
     out[ring] = np.minimum(q[ring], 127)
@@ -298,11 +320,7 @@ def _clean_sides(probs: np.ndarray, work: np.ndarray) -> np.ndarray:
     sides = np.argmax(probs, axis=0).astype(np.int8)
     clean = np.zeros_like(sides)
     for side in (1, 2):  # one lung per side: the largest region, holes filled
-        labels, n = ndi.label(sides == side)
-        if n:
-            sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
-            keep = ndi.binary_fill_holes(labels == int(np.argmax(sizes)) + 1)
-            clean[keep & (clean == 0)] = side
+        clean[fill_holes(largest_region(sides == side)) & (clean == 0)] = side
     clean = anatomical_limits(clean)
     # A segmentation network draws lungs on anything, an inverted film too. Lungs hold air,
     # never much brighter than the tissue around them (a ring, not the whole image: air

@@ -84,7 +84,7 @@ class LungSegmenter:
         """Class probabilities (3, S, S) of a square S x S display-value image, and its orientation probabilities (or None)."""
         norm = self.card.normalise
         seg, orient = self.run(normalise(square, norm["mean"], norm["std"]))
-        probs = _softmax(seg[0].astype(np.float64), axis=0).astype(np.float32)
+        probs = _softmax(seg[0].astype(np.float32), axis=0)
         if orient is None or self.orientations is None:
             return probs, None
         p = _softmax(orient[0].astype(np.float64), axis=0)
@@ -105,7 +105,7 @@ class LungSegmenter:
             raise ValueError("zooms must be factors from 0.25 to 4")
         norm = self.card.normalise
         seg, _ = self.run(np.concatenate([normalise(zoom_view(square, z), norm["mean"], norm["std"]) for z in zooms]))
-        probs = _softmax(seg.astype(np.float64), axis=1).astype(np.float32)
+        probs = _softmax(seg.astype(np.float32), axis=1)
         n = square.shape[-1]
         total, seen = np.zeros((probs.shape[1], n, n), np.float32), np.zeros((n, n), np.float32)
         for p, z in zip(probs, zooms, strict=True):

@@ -128,6 +128,28 @@ def test_views_with_more_frame_keep_white_lungs_off_the_abdomen_and_leave_the_su
     assert lungs.lung_extent(find_lung_fields(half).small) >= lungs.ZOOM_FROM and len(calls) == 2
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_fast_region_steps_give_what_scipy_gives(seed):
+    """fill_holes and largest_region replace scipy's calls on the lung fields' path: the same masks, holes at the frame included."""
+    from scipy import ndimage as ndi
+
+    from cxr_miliary.explain.lungs import fill_holes, largest_region
+
+    rng = np.random.default_rng(seed)
+    for density in (0.3, 0.5, 0.62):
+        mask = ndi.binary_opening(rng.random((96, 80)) < density)  # blobs, holes, diagonal touches and pieces on the frame
+        assert np.array_equal(fill_holes(mask), ndi.binary_fill_holes(mask))
+        labels, n = ndi.label(mask)
+        sizes = ndi.sum(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+        assert np.array_equal(largest_region(mask), labels == int(np.argmax(sizes)) + 1 if n else np.zeros_like(mask))
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7], ring[3:6, 3:6] = True, False
+    assert fill_holes(ring)[4, 4] and fill_holes(ring).sum() == 25  # a hole is filled
+    ring[4, 2] = False  # a gap 4-connected to the outside: no longer a hole
+    assert not fill_holes(ring)[4, 4]
+    assert not largest_region(np.zeros((5, 5), bool)).any()
+
+
 def test_fields_are_kept_out_of_the_midline_air_column_and_the_gas_below_the_domes():
     from cxr_miliary.explain.lungs import anatomical_limits
 
