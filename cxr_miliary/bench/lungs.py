@@ -29,6 +29,29 @@ def side_iou(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
     return float(np.mean([mask_iou(sides == s, truth == s) for s in (1, 2)]))
 
 
+def base_gap(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
+    """How far the found field's lowest point lies below the true lung's, as a share of the true lungs' height: the lung further off.
+
+    Negative: the field stops short of the base (a hidden dome drawn too high: white lung
+    bases' usual error); positive: it runs on below it. Side by side when both the fields
+    (``sides``, a side map at the truth's shape) and the truth carry sides, else the fields
+    and the lungs as one. None when either has no lung.
+    """
+    t_rows = np.flatnonzero((truth > 0).any(axis=1))
+    if sides is None or not t_rows.size or not (sides > 0).any():
+        return None
+    height = t_rows[-1] - t_rows[0] + 1
+    paired = all((truth == s).any() for s in (1, 2))
+    pairs = [(sides == s, truth == s) for s in (1, 2)] if paired else [(sides > 0, truth > 0)]
+    gaps = []
+    for found, true in pairs:
+        f_rows, r_rows = np.flatnonzero(found.any(axis=1)), np.flatnonzero(true.any(axis=1))
+        if not f_rows.size:
+            return -1.0  # a lung with no field at all: the worst it can be
+        gaps.append((f_rows[-1] - r_rows[-1]) / height)
+    return float(max(gaps, key=abs))
+
+
 def mask_file(path: str, shape: tuple[int, int]) -> np.ndarray:
     """A lung mask image as an int8 side map at ``shape`` (1 image-left, 2 image-right lung).
 
@@ -284,6 +307,10 @@ def condition_bench(
     have no box, and the median millimetres per pixel of a 512-px input of the box on a
     43-cm film. The same (seed, index) is the same patient in every condition and at every
     size, so the rows differ by the condition alone.
+
+    ``base``: where the fields' lowest point lies against the true base (:func:`base_gap`,
+    share of the lungs' height; mean, most short, most over), per condition and size: white
+    bases' usual error is a hidden dome drawn too high, which IoU alone dilutes.
     """
     from ..explain.lungs import find_lung_fields
     from ..explain.region import mm_per_input_pixel
@@ -302,6 +329,7 @@ def condition_bench(
         "iou": {},
         "region": {},
         "no_field": {},
+        "base": {},
         "patterns": {},
     }
     # real outlines: the bench measures on those the training films never draw
@@ -310,9 +338,9 @@ def condition_bench(
         todo.remove("real-lungs-held-out")
         log("  real-lungs-held-out: not measured (no TorchXRayVision lung masks here: pip install 'cxr-miliary[txv]')")
     for cond in todo:
-        out["iou"][cond], out["region"][cond], out["no_field"][cond] = {}, {}, {}
+        out["iou"][cond], out["region"][cond], out["no_field"][cond], out["base"][cond] = {}, {}, {}, {}
         for size in sizes:
-            ious, kept, mm, no_box, no_field = [], [], [], 0, 0
+            ious, kept, mm, gaps, no_box, no_field = [], [], [], [], 0, 0
             for i in range(n):
                 ph = render_phantom(seed, i, size, pattern="normal" if pattern == "normal" else None, condition=cond, framing=framing)
                 fields = find_lung_fields(ph.display)
@@ -320,6 +348,11 @@ def condition_bench(
                 drawn = str(ph.record.get("pattern"))
                 out["patterns"][drawn] = out["patterns"].get(drawn, 0) + 1
                 ious.append(mask_iou(fields.full(), ph.lung_mask))
+                # side by side where the fields carry sides (the learned model), else as one
+                truth = ph.lung_side if ph.lung_side is not None and fields.sides is not None else ph.lung_mask.astype(np.int8)
+                gap = base_gap(fields.sides_at(truth.shape) if fields.sides is not None else fields.full().astype(np.int8), truth)
+                if gap is not None:
+                    gaps.append(gap)
                 box = lung_box(fields)
                 no_box += box is None
                 kept.append(kept_share(box, ph.lung_mask))
@@ -327,6 +360,8 @@ def condition_bench(
             out["iou"][cond][str(size)] = _summary(ious)
             out["region"][cond][str(size)] = {"kept": _summary(kept), "no_box": no_box, "mm_per_px_512": float(np.median(mm))}
             out["no_field"][cond][str(size)] = no_field
+            g = np.asarray(gaps, dtype=float)
+            out["base"][cond][str(size)] = {"mean": float(g.mean()), "min": float(g.min()), "max": float(g.max())} if g.size else None
         cells = "  ".join(
             f"{s}px {out['iou'][cond][str(s)]['mean']:.3f} (p5 {out['iou'][cond][str(s)]['p5']:.3f}, {out['no_field'][cond][str(s)]} no field)"
             for s in sizes
@@ -337,6 +372,12 @@ def condition_bench(
             for s, r in ((s, out["region"][cond][str(s)]) for s in sizes)
         )
         log(f"  {'':15s} lung box: {boxes}")
+        bases = "  ".join(
+            f"{s}px mean {b['mean']:+.3f} (short {b['min']:+.3f}, over {b['max']:+.3f})"
+            for s, b in ((s, out["base"][cond][str(s)]) for s in sizes)
+            if b
+        )
+        log(f"  {'':15s} lowest point against the true base (share of the lungs' height): {bases}")
     return out
 
 

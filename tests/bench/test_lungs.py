@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cxr_miliary.bench.lungs import _summary, condition_bench, mask_file, real_truth
+from cxr_miliary.bench.lungs import _summary, base_gap, condition_bench, mask_file, real_truth
 
 
 def test_a_combined_mask_is_split_into_lungs_by_side_and_two_levels_are_sides(tmp_path):
@@ -32,6 +32,23 @@ def test_condition_bench_measures_each_condition():
     assert 0.9 <= region["kept"]["min"] <= 1.0 and region["no_box"] == 0 and 0.4 < region["mm_per_px_512"] < 430 / 512
     assert out["no_field"] == {"normal": {"192": 0}, "effusion": {"192": 0}} and out["pattern"] == "normal"
     assert _summary([0.8, 1.0])["below_0.9"] == 0.5
+    base = out["base"]["normal"]["192"]
+    assert -0.2 < base["min"] <= base["mean"] <= base["max"] < 0.2  # clear lungs: the base found within a fifth of the height
+
+
+def test_the_base_gap_is_the_lung_further_off_in_share_of_the_lungs_height():
+    truth = np.zeros((120, 100), np.int8)
+    truth[10:91, 10:45] = 1  # image-left lung: rows 10-90
+    truth[10:111, 55:90] = 2  # image-right lung: rows 10-110, so the lungs are 101 rows tall
+    found = truth.copy()
+    found[71:] = np.where(found[71:] == 1, 0, found[71:])  # the image-left field stops 20 rows short
+    found[111:116, 55:90] = 2  # the image-right one runs on 5 rows below its base
+    assert base_gap(found, truth) == pytest.approx(-20 / 101)
+    assert base_gap(truth, truth) == 0.0
+    assert base_gap(np.where(found == 1, 0, found), truth) == -1.0  # a lung with no field at all
+    joint = (truth > 0).astype(np.int8)  # no sides (the classical estimate): the lungs as one
+    assert base_gap((found > 0).astype(np.int8), joint) == pytest.approx(5 / 101)
+    assert base_gap(None, truth) is None and base_gap(found, np.zeros_like(truth)) is None
 
 
 def test_condition_bench_draws_the_phantom_commands_patterns_when_asked():
