@@ -36,18 +36,23 @@ def test_condition_bench_measures_each_condition():
     assert -0.2 < base["min"] <= base["mean"] <= base["max"] < 0.2  # clear lungs: the base found within a fifth of the height
 
 
-def test_the_base_gap_is_the_lung_further_off_in_share_of_the_lungs_height():
+def test_the_base_gap_is_the_lower_edge_of_the_lung_further_off_in_share_of_the_lungs_height():
     truth = np.zeros((120, 100), np.int8)
     truth[10:91, 10:45] = 1  # image-left lung: rows 10-90
     truth[10:111, 55:90] = 2  # image-right lung: rows 10-110, so the lungs are 101 rows tall
+    truth[111:113, 88:90] = 2  # and a thin costophrenic tip two rows lower at its lateral edge
     found = truth.copy()
     found[71:] = np.where(found[71:] == 1, 0, found[71:])  # the image-left field stops 20 rows short
-    found[111:116, 55:90] = 2  # the image-right one runs on 5 rows below its base
-    assert base_gap(found, truth) == pytest.approx(-20 / 101)
+    found[111:116, 55:85] = 2  # the image-right one runs on 5 rows below its base,
+    found[111:113, 88:90] = 0  # without the tip
+    assert base_gap(found, truth) == pytest.approx(-20 / 103)
     assert base_gap(truth, truth) == 0.0
+    right = found.copy()
+    right[truth == 1] = 1  # the image-left field right: the other lung is the one further off
+    assert base_gap(right, truth) == pytest.approx((30 * 5 + 3 * 0 + 2 * -2) / 35 / 103)
     assert base_gap(np.where(found == 1, 0, found), truth) == -1.0  # a lung with no field at all
     joint = (truth > 0).astype(np.int8)  # no sides (the classical estimate): the lungs as one
-    assert base_gap((found > 0).astype(np.int8), joint) == pytest.approx(5 / 101)
+    assert base_gap((right > 0).astype(np.int8), joint) == pytest.approx((35 * 0 + 30 * 5 + 3 * 0 + 2 * -2) / 70 / 103)
     assert base_gap(None, truth) is None and base_gap(found, np.zeros_like(truth)) is None
 
 
