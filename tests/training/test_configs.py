@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,13 +64,44 @@ def test_every_config_is_covered():
     assert {p.stem for p in (ROOT / "configs").glob("*.yaml")} == set(STACKS)
 
 
-@pytest.mark.parametrize("name", sorted(STACKS))
-def test_config_parses(name):
-    args = [a for f in STACKS[name] for a in ("--config", str(ROOT / "configs" / f))]
-    task = ["lungs"] if name.startswith("lung_fields") else []
-    out = subprocess.run([sys.executable, str(ROOT / "train.py"), *task, "fit", *args, "--print_config"], capture_output=True, text=True, timeout=180)
+# Every stack through LightningCLI's --print_config in one process: a process per config spent
+# ~10 s importing torch and Lightning each time (27 configs: over two minutes of the suite).
+# train.py's own dispatch is run as a command below (test_the_lung_region_is_one_option_away,
+# test_train_py_lungs_dispatches_to_the_lung_cli).
+_PARSE_ALL = """
+import contextlib, io, json, sys
+from cxr_miliary.training.cli import lungs_main, main
+out = {}
+for name, argv in json.loads(sys.argv[1]).items():
+    buf, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
+        try:
+            (lungs_main if name.startswith("lung_fields") else main)(["fit", *argv, "--print_config"])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except Exception as exc:
+            code, _ = 1, err.write(repr(exc))
+    out[name] = {"rc": code, "stdout": buf.getvalue(), "stderr": err.getvalue()}
+with open(sys.argv[2], "w") as f:
+    json.dump(out, f)
+"""
+
+
+@pytest.fixture(scope="module")
+def printed_configs(tmp_path_factory):
+    """{stack name: {rc, stdout, stderr}} of ``fit --print_config`` for every stack, parsed in one process."""
+    argv = {name: [a for f in files for a in ("--config", str(ROOT / "configs" / f))] for name, files in STACKS.items()}
+    path = tmp_path_factory.mktemp("configs") / "printed.json"
+    out = subprocess.run([sys.executable, "-c", _PARSE_ALL, json.dumps(argv), str(path)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    cfg = yaml.safe_load(out.stdout)
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("name", sorted(STACKS))
+def test_config_parses(name, printed_configs):
+    out = printed_configs[name]
+    assert out["rc"] == 0, out["stderr"][-3000:]
+    cfg = yaml.safe_load(out["stdout"])
     if name.startswith("lung_fields"):
         assert cfg["model"]["encoder"].startswith("tu-") and cfg["data"]["image_size"] == 256
         assert "cxr_miliary.training.ExportLungBundle" in [c["class_path"] for c in cfg["trainer"]["callbacks"]]
@@ -134,3 +166,13 @@ def test_the_lung_region_is_one_option_away():
     assert out.returncode == 0, out.stderr[-3000:]
     data = yaml.safe_load(out.stdout)["data"]
     assert data["region"] == "lungs" and data["region_margin"] == 0.08
+
+
+def test_train_py_lungs_dispatches_to_the_lung_cli():
+    args = ["--config", str(ROOT / "configs" / "lung_fields.yaml")]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "lungs", "fit", *args, "--print_config"], capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    cfg = yaml.safe_load(out.stdout)
+    assert cfg["model"]["encoder"].startswith("tu-") and cfg["data"]["image_size"] == 256
