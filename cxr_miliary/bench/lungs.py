@@ -35,7 +35,7 @@ def base_gap(sides: np.ndarray | None, truth: np.ndarray) -> float | None:
     The lower edge is each column's lowest lung pixel, compared over the columns both the
     field and the true lung cover and averaged: the dome's height, not the thin tip of a
     costophrenic angle. Negative: the field stops short of the base (a hidden dome drawn too
-    high: white lung bases' usual error); positive: it runs on below it. Side by side when
+    high, as on real films drawn white); positive: it runs on below it. Side by side when
     both the fields (``sides``, a side map at the truth's shape) and the truth carry sides,
     else the fields and the lungs as one. None when either has no lung; -1 for a true lung
     with no field.
@@ -315,8 +315,8 @@ def condition_bench(
     size, so the rows differ by the condition alone.
 
     ``base``: where the fields' lower edge lies against the true base (:func:`base_gap`,
-    share of the lungs' height; mean, most short, most over), per condition and size: white
-    bases' usual error is a hidden dome drawn too high, which IoU alone dilutes.
+    share of the lungs' height; mean, most short, most over), per condition and size: a dome
+    hidden by white lung and drawn too high costs IoU little, so it has its own figure.
     """
     from ..explain.lungs import find_lung_fields
     from ..explain.region import mm_per_input_pixel
