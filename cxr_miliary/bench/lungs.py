@@ -354,9 +354,10 @@ def condition_bench(
                 drawn = str(ph.record.get("pattern"))
                 out["patterns"][drawn] = out["patterns"].get(drawn, 0) + 1
                 ious.append(mask_iou(fields.full(), ph.lung_mask))
-                # side by side where the fields carry sides (the learned model), else as one
-                truth = ph.lung_side if ph.lung_side is not None and fields.sides is not None else ph.lung_mask.astype(np.int8)
-                gap = base_gap(fields.sides_at(truth.shape) if fields.sides is not None else fields.full().astype(np.int8), truth)
+                # side by side where fields and truth both carry sides (the learned model), else as one
+                sided = fields.sides is not None and ph.lung_side is not None
+                truth = ph.lung_side if sided else ph.lung_mask.astype(np.int8)
+                gap = base_gap(fields.sides_at(truth.shape) if sided else fields.full().astype(np.int8), truth)
                 if gap is not None:
                     gaps.append(gap)
                 box = lung_box(fields)

@@ -82,9 +82,8 @@ class LungSegmenter:
 
     def predict(self, square: np.ndarray) -> tuple[np.ndarray, dict[str, float] | None]:
         """Class probabilities (3, S, S) of a square S x S display-value image, and its orientation probabilities (or None)."""
-        norm = self.card.normalise
-        seg, orient = self.run(normalise(square, norm["mean"], norm["std"]))
-        probs = _softmax(seg[0].astype(np.float32), axis=0)
+        probs, orient = self._class_probabilities([square])
+        probs = probs[0]
         if orient is None or self.orientations is None:
             return probs, None
         p = _softmax(orient[0].astype(np.float64), axis=0)
@@ -103,9 +102,7 @@ class LungSegmenter:
         """
         if not zooms or not all(0.25 <= z <= 4.0 for z in zooms):
             raise ValueError("zooms must be factors from 0.25 to 4")
-        norm = self.card.normalise
-        seg, _ = self.run(np.concatenate([normalise(zoom_view(square, z), norm["mean"], norm["std"]) for z in zooms]))
-        probs = _softmax(seg.astype(np.float32), axis=1)
+        probs, _ = self._class_probabilities([zoom_view(square, z) for z in zooms])
         n = square.shape[-1]
         total, seen = np.zeros((probs.shape[1], n, n), np.float32), np.zeros((n, n), np.float32)
         for p, z in zip(probs, zooms, strict=True):
@@ -113,6 +110,12 @@ class LungSegmenter:
             total += np.stack([zoom_back(c, z) for c in p]) * sees
             seen += sees
         return total, seen
+
+    def _class_probabilities(self, squares: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, 3, S, S) class probabilities of N squares in one batch, and the orientation logits (or None)."""
+        norm = self.card.normalise
+        seg, orient = self.run(np.concatenate([normalise(q, norm["mean"], norm["std"]) for q in squares]))
+        return _softmax(seg.astype(np.float32), axis=1), orient
 
     def probabilities(self, square: np.ndarray) -> np.ndarray:
         """(3, S, S) class probabilities (background, image-left lung, image-right lung) of a square S x S display-value image."""

@@ -77,10 +77,11 @@ for name, argv in json.loads(sys.argv[1]).items():
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
         try:
             (lungs_main if name.startswith("lung_fields") else main)(["fit", *argv, "--print_config"])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
+        except SystemExit as exc:  # --print_config exits 0; a bad option exits 2
+            code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
         except Exception as exc:
-            code, _ = 1, err.write(repr(exc))
+            code = 1
+            err.write(repr(exc))
     out[name] = {"rc": code, "stdout": buf.getvalue(), "stderr": err.getvalue()}
 with open(sys.argv[2], "w") as f:
     json.dump(out, f)
