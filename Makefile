@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean test-tools default-model lung-model rehearsal screenshots region-pilot
+.PHONY: install test lint demo clean test-tools default-model lung-model lung-refiner rehearsal screenshots region-pilot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -246,7 +246,19 @@ lung-model: $(STAMP)
 	  --config configs/lung_fields_real3.yaml \
 	  --model.init_from "$$(ls -d runs/lungs_real2/lightning_logs/version_* | sort -V | tail -1)/lung_bundle"
 	rm -rf weights/lungs && cp -r "$$(ls -d runs/lungs_real3/lightning_logs/version_* | sort -V | tail -1)/lung_bundle" weights/lungs
+	$(MAKE) lung-refiner
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
+
+# The lung bundle's shape refiner (December 2026, round 15): the network's read-out of 4,000
+# phantoms of the conditions mix (two seeds, made once), then 16 epochs of Lightning on two CPU
+# cores (about 25 minutes), written into weights/lungs (refiner.safetensors, refiner.onnx, card).
+LUNGREFINE = .cache/lung-refiner
+lung-refiner: $(STAMP)
+	mkdir -p $(LUNGREFINE)
+	test -e $(LUNGREFINE)/d18111.npz || $(BIN)/cxr-miliary train-refiner data --seed 18111 --n 2000 --lungs weights/lungs --out $(LUNGREFINE)/d18111.npz
+	test -e $(LUNGREFINE)/d18112.npz || $(BIN)/cxr-miliary train-refiner data --seed 18112 --n 2000 --lungs weights/lungs --out $(LUNGREFINE)/d18112.npz
+	$(BIN)/cxr-miliary train-refiner fit --data $(LUNGREFINE)/d18111.npz $(LUNGREFINE)/d18112.npz --lungs weights/lungs --epochs 16 \
+	  --description "the eleventh lung network's read-out of 4,000 phantoms (cxr-miliary train-refiner data, seeds 18111 and 18112)"
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one
 # manifest, read without a cache, 3 epochs from the shipped default and 4 more from that, then

@@ -129,3 +129,22 @@ PADCHEST_HEADER = (
     "Columns_DICOM,XRayTubeCurrent_DICOM,Exposure_DICOM,ExposureInuAs_DICOM,ExposureTime,RelativeXRayExposure_DICOM,ReportID,"
     "Report,MethodLabel,Labels,Localizations,LabelsLocalizationsBySentence,labelCUIS,LocalizationsCUIS"
 )
+
+
+@pytest.fixture(scope="session")
+def lung_bundle(tmp_path_factory):
+    """A small lung bundle (a fresh network, its ONNX export) the model and training tests share."""
+    from cxr_miliary.models.lung_bundle import save_lung_bundle
+    from cxr_miliary.models.lung_model import create_lung_model
+
+    torch.manual_seed(0)
+    model = create_lung_model()
+    return save_lung_bundle(
+        model,
+        tmp_path_factory.mktemp("lungs") / "b",
+        input_size=128,
+        encoder="tu-mobilenetv3_small_100",
+        decoder_channels=(64, 32, 24, 16, 8),
+        training_data={"description": "test"},
+        metrics={},
+    )

@@ -133,13 +133,19 @@ def outline_masks(name: str, shape: tuple[int, int]) -> np.ndarray | None:
 
 
 def lung_methods() -> dict[str, Callable[[np.ndarray], Any]]:
-    """The lung-field methods measured side by side: ``classical``, and ``learned`` when a lung bundle is there."""
+    """The lung-field methods measured side by side: ``classical``, ``learned`` and ``unrefined``.
+
+    ``learned`` when a lung bundle is there; ``unrefined`` (its network without the shape
+    refiner) when the bundle has a refiner.
+    """
     from ..explain.lungs import classical_lung_fields, default_segmenter, learned_lung_fields
 
     out: dict[str, Callable[[np.ndarray], Any]] = {"classical": classical_lung_fields}
     seg = default_segmenter()
     if seg is not None:
         out["learned"] = lambda px: learned_lung_fields(px, seg)
+        if getattr(seg, "has_refiner", False):
+            out["unrefined"] = lambda px: learned_lung_fields(px, seg, refine=False)
     return out
 
 
@@ -212,7 +218,7 @@ def lung_bench(
         log(f"  {name} (outline given): " + ", ".join(f"{k} IoU {v['iou']:.3f}, lung box keeps {v['box_keeps']:.1%}" for k, v in row.items()))
         if opacities:
             res.setdefault("real_opacified", {})[name] = opacified_real(
-                img, truth, {"learned": methods["learned"]} if "learned" in methods else methods, opacities, seed, log
+                img, truth, {k: v for k, v in methods.items() if k != "classical"} if "learned" in methods else methods, opacities, seed, log
             )
     # a chest framed as phantoms are and one framed tight, as real films are: the lung model
     # looks again at each, enlarged or zoomed out (explain.lungs.ENLARGED_VIEWS, ZOOMED_VIEWS)

@@ -40,6 +40,7 @@ COMMANDS = (
     "prepare",
     "train",
     "train-lungs",
+    "train-refiner",
     "cv",
     "export-bundle",
     "export",

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
+from .lung_rules import anatomical_limits, edge_map, fill_holes, largest_region, lateral_margin, no_lower
+
 WORK = 256
 
 
@@ -150,24 +152,6 @@ MAX_ABOVE_RING = 0.06
 #: as rendered since December 2026, with the sixth lung model: down to 0.77 (seed 7001; the
 #: eighth: 0.81; the tenth: 0.82, the other conditions 0.89), no field dropped on seeds 7001 or 7601.
 MIN_FIELD_CONFIDENCE = 0.5
-#: The midline air column (trachea, main bronchi) is no lung: nothing of a field within this
-#: share of the width of the midline between the two fields, above the fields' upper third.
-#: Lung apices lie 5-7.5 % of a film's width from the midline (2-3 cm of 40 cm), the
-#: trachea's wall 2.5 %.
-MIDLINE_HALF_WIDTH = 0.035
-#: Nothing of a field lies lower than its lateral costophrenic angle by more than this share
-#: of the height: below the domes is gas in the stomach and the colon, not lung.
-BELOW_ANGLE = 0.02
-
-
-#: Protrusions of a field thinner than twice this share of the working copy's side (a leak
-#: into the axilla, round a gas bubble below the angle) do not widen the hull that
-#: :func:`lateral_margin` fills to. Chosen on phantoms of seed 7001 (512 px, as framed and
-#: framed tight, and 1,024 px) and the real CR with air-space disease drawn in (seed 8101):
-#: the hull of the whole field (0) cost up to 0.0026 IoU on tight-framed phantoms and 0.02
-#: on single films; 0.025 (6 working pixels) keeps every condition within -0.0012 and the
-#: real CR's gain (+0.005 to +0.012); wider openings gave back the real CR's gain.
-LATERAL_OPENING = 0.025
 #: Views of a film the lung model also sees when the chest fills the frame: the letterboxed
 #: square shrunk about its centre by these factors into a black frame; their probabilities
 #: and the square's own are averaged. Real films are collimated tight to the chest; the lung
@@ -202,119 +186,6 @@ FILM_EDGE = 0.015
 ENLARGED_VIEWS: tuple[float, ...] = (1.1, 1.2)
 
 
-def largest_region(mask: np.ndarray) -> np.ndarray:
-    """The largest 4-connected region of a bool mask (the first of equals; all False when it has none)."""
-    labels, n = ndi.label(mask)
-    if n < 2:
-        return labels > 0
-    return labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
-
-
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """A bool mask with its holes filled: what ``scipy.ndimage.binary_fill_holes`` gives, by one flood fill.
-
-    The background is flooded from outside the mask, 4-connected as scipy's default; what it
-    does not reach is a hole. scipy's iterated dilation took a quarter of the lung fields'
-    time outside the network.
-    """
-    h, w = mask.shape
-    outside = np.zeros((h + 2, w + 2), np.uint8)
-    outside[1:-1, 1:-1] = mask
-    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
-    return outside[1:-1, 1:-1] != 2
-
-
-def anatomical_limits(sides: np.ndarray) -> np.ndarray:
-    """Lung fields kept to where lungs are on a frontal film: out of the midline air column and off the gas below the domes.
-
-    A segmentation network sees dark air as lung wherever it is; these are the two places
-    where dark air touches a lung field on a PA film. Each removal keeps the largest piece
-    of the field.
-    """
-    out = sides.copy()
-    h, w = out.shape
-    rows = np.flatnonzero((out > 0).any(axis=1))
-    hilum = int(rows[0] + 0.45 * (rows[-1] - rows[0])) if rows.size else 0
-    cols = {s: np.flatnonzero(out[hilum] == s) for s in (1, 2)}
-    if rows.size and all(c.size for c in cols.values()):
-        mid = (cols[1][-1] + cols[2][0]) / 2  # between the fields' medial edges at the level of the hila
-        upper = rows[0] + (rows[-1] - rows[0]) / 3
-        xs = np.arange(w)[None, :]
-        ys = np.arange(h)[:, None]
-        out[(np.abs(xs - mid) < MIDLINE_HALF_WIDTH * w) & (ys < upper)] = 0
-    for s in (1, 2):
-        field = out == s
-        c = np.flatnonzero(field.any(axis=0))
-        if c.size < 3:
-            continue
-        third = c[: max(1, c.size // 3)] if s == 1 else c[-max(1, c.size // 3) :]  # the lateral third
-        angle = max(int(np.flatnonzero(field[:, k])[-1]) for k in third if field[:, k].any())
-        field[angle + int(np.ceil(BELOW_ANGLE * h)) + 1 :] = False
-        out[(out == s) & ~largest_region(field)] = 0
-    return out
-
-
-def lateral_margin(sides: np.ndarray) -> np.ndarray:
-    """Each field filled out to the convex hull on its lateral side: the lateral lung margin follows the ribs.
-
-    The lung's lateral margin is the inner margin of the rib cage, convex from apex to
-    costophrenic angle; a dense consolidation or fluid against the chest wall hides it, and
-    a network trained on phantoms then draws the field around the aerated lung only (a real
-    CR with air-space disease drawn in: the field stopped short of the wall where the lung
-    was white). Only pixels lateral to a field's own row-wise lateral edge are added, inside
-    the convex hull of the field less its thin protrusions (:data:`LATERAL_OPENING`): the
-    medial margin (heart, mediastinum), which is concave, and the domes stay as the network
-    drew them. The field stays one region, no lower than before.
-    """
-    out = sides.copy()
-    cols = np.arange(out.shape[1])[None, :]
-    r = max(1, round(LATERAL_OPENING * max(out.shape)))
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    for s in (1, 2):
-        field = out == s
-        rows = field.any(axis=1)
-        body = cv2.morphologyEx(field.astype(np.uint8), cv2.MORPH_OPEN, disc)
-        if rows.sum() < 3 or not body.any():
-            continue
-        w = field.shape[1]
-        ys = np.flatnonzero(body.any(axis=1))  # the hull of a region is the hull of each row's two ends
-        ends = np.concatenate([np.stack([np.argmax(body[ys], axis=1), ys], 1), np.stack([w - 1 - np.argmax(body[ys, ::-1], axis=1), ys], 1)])
-        hull = np.zeros(field.shape, np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(ends.astype(np.int32)), 1)
-        if s == 1:  # image-left lung: lateral is towards column 0
-            edge = np.where(rows, np.argmax(field, axis=1), 0)
-            lateral, beside = cols < edge[:, None], np.maximum(edge - 1, 0)
-        else:
-            edge = np.where(rows, w - 1 - np.argmax(field[:, ::-1], axis=1), w - 1)
-            lateral, beside = cols > edge[:, None], np.minimum(edge + 1, w - 1)
-        # rows whose hull reaches the pixel beside the field's edge: the hull's row is one run,
-        # so what is added there touches the field (no island from a row of the hull beside it)
-        reach = rows & (beside != edge) & (hull[np.arange(len(edge)), beside] > 0)
-        out[(hull > 0) & lateral & reach[:, None] & (out == 0)] = s
-    return out
-
-
-#: scipy.ndimage's default structuring element in 2-D (4-connected), for OpenCV.
-CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-
-
-def edge_map(lung_probability: np.ndarray, fields: np.ndarray) -> np.ndarray:
-    """uint8 lung probability that agrees with ``fields`` on every working pixel.
-
-    Inside the fields at least 128, on the ring just outside them at most 127 (what the
-    anatomical limits or the one-region rule removed counts as outside), 0 further out: so
-    the outline that :meth:`LungFields.full` draws between working pixels never adds or
-    drops a piece the rules decided, it only moves within one working pixel. Chosen on
-    phantoms of seed 7001: IoU +0.001 to +0.003 in every condition and size.
-    """
-    q = np.rint(np.clip(lung_probability, 0.0, 1.0) * 255.0).astype(np.uint8)
-    ring = cv2.dilate(fields.astype(np.uint8), CROSS).astype(bool) & ~fields
-    out = np.zeros_like(q)
-    out[fields] = np.maximum(q[fields], 128)
-    out[ring] = np.minimum(q[ring], 127)
-    return out
-
-
 def _clean_sides(probs: np.ndarray, work: np.ndarray) -> np.ndarray:
     """The side map of class probabilities over the working copy ``work``, kept to one lung per side and the anatomy (see :func:`learned_lung_fields`)."""
     sides = np.argmax(probs, axis=0).astype(np.int8)
@@ -344,50 +215,124 @@ def lung_extent(sides: np.ndarray) -> float:
     return max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) / max(sides.shape)
 
 
-def views_for(sides: np.ndarray) -> tuple[float, ...]:
-    """The extra views for fields the square alone gives (a map over the film): none without fields or when the film cuts them."""
+def whole_chest(sides: np.ndarray) -> bool:
+    """Whether fields (a map over the film) were found and the film's top and bottom edges leave them whole (:data:`FILM_EDGE`)."""
     rows = np.flatnonzero(sides.any(axis=1))
     h = sides.shape[0]
-    if not rows.size or rows[0] < FILM_EDGE * h or rows[-1] + 1 > (1 - FILM_EDGE) * h:
+    return bool(rows.size) and rows[0] >= FILM_EDGE * h and rows[-1] + 1 <= (1 - FILM_EDGE) * h
+
+
+def views_for(sides: np.ndarray) -> tuple[float, ...]:
+    """The extra views for fields the square alone gives (a map over the film): none without fields or when the film cuts them."""
+    if not whole_chest(sides):
         return ()
     return ZOOMED_VIEWS if lung_extent(sides) >= ZOOM_FROM else ENLARGED_VIEWS
 
 
-def learned_lung_fields(pixels: np.ndarray, seg: Any) -> LungFields:
-    """Lung fields from a lung model: letterbox to its input, segment, crop back, keep the main region per side.
+#: The refined probabilities count this much against the network's own (their average is what
+#: the fields are drawn from). The refiner learned lungs from phantoms: on real films drawn
+#: white it drew the fields a little worse than the network alone, on clear real films and on
+#: phantoms better. Chosen on seeds 13001 and 13002 (above) from 0.3, 0.5, 0.7 and 1: the
+#: largest weight at which no air-space condition drawn into the CR or RG1 lost more than 0.001
+#: on average against the network alone (at 1: RG1 white-out -0.006, both lungs white -0.005);
+#: every phantom condition within 0.003 of the best weight.
+REFINER_WEIGHT = 0.5
 
-    The chest is segmented again on views that bring it nearer the size the model learned,
-    and the probabilities averaged: zoomed out if it fills the frame (:data:`ZOOM_FROM`,
-    :data:`ZOOMED_VIEWS`), enlarged if it does not (:data:`ENLARGED_VIEWS`); not when the
-    film's top or bottom edge cuts its fields (:data:`FILM_EDGE`). The sure share (``confidence``),
-    which the frontal-chest check reads, stays the square's own, on the fields it alone
-    gives: every bar on it was chosen so.
+
+@dataclass
+class NetworkRead:
+    """What the lung network says about one film, before the fields are cleaned.
+
+    Attributes:
+        square: The film letterboxed into the network's S x S input (display values).
+        box: ``(top, left, rows, columns)`` of the film inside ``square``.
+        whole: (3, S, S) class probabilities of the square alone.
+        orientation: The orientation head's probabilities, or None.
+        probs: (3, S, S) the probabilities the fields are drawn from: ``whole`` averaged with
+            the extra views (:func:`views_for`), then averaged with the refiner's correction of
+            that (:data:`REFINER_WEIGHT`) when the bundle has a refiner.
+        refined: Whether the bundle's shape refiner made ``probs``.
+        unrefined: (3, S, S) the probabilities before the refiner (``probs`` when not refined).
     """
+
+    square: np.ndarray
+    box: tuple[int, int, int, int]
+    whole: np.ndarray
+    orientation: dict[str, float] | None
+    probs: np.ndarray
+    refined: bool = False
+    unrefined: np.ndarray | None = None
+
+    def crop(self, a: np.ndarray) -> np.ndarray:
+        """The film's part of a map over the square (leading axes kept)."""
+        top, left, nh, nw = self.box
+        return a[..., top : top + nh, left : left + nw]
+
+
+def letterbox(pixels: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The image shrunk (area-averaged) into a black S x S square, centred, and its ``(top, left, rows, columns)`` there."""
     h, w = pixels.shape
-    size = seg.size
     f = size / max(h, w)
     nh, nw = max(1, round(h * f)), max(1, round(w * f))
     top, left = (size - nh) // 2, (size - nw) // 2
     square = np.zeros((size, size), dtype=np.float32)
     square[top : top + nh, left : left + nw] = cv2.resize(np.asarray(pixels, dtype=np.float32), (nw, nh), interpolation=cv2.INTER_AREA)
+    return square, (top, left, nh, nw)
+
+
+def read_network(pixels: np.ndarray, seg: Any, refine: bool = True) -> NetworkRead:
+    """The lung network's probabilities for a film: the letterboxed square, its extra views, the shape refiner.
+
+    The chest is segmented again on views that bring it nearer the size the model learned,
+    and the probabilities averaged: zoomed out if it fills the frame (:data:`ZOOM_FROM`,
+    :data:`ZOOMED_VIEWS`), enlarged if it does not (:data:`ENLARGED_VIEWS`); not when the
+    film's top or bottom edge cuts its fields (:data:`FILM_EDGE`). A bundle with a shape
+    refiner (:mod:`cxr_miliary.models.lung_refiner`) then corrects that average, on whole
+    chests only (the same rule); the refiner is trained on exactly this read-out of
+    phantoms (``refine=False`` gives it).
+    """
+    square, box = letterbox(pixels, seg.size)
     whole, orientation = seg.predict(square)
-    crop = (slice(None), slice(top, top + nh), slice(left, left + nw))
-    work = square[crop[1:]]
-    probs = whole[crop]
-    clean = _clean_sides(probs, work)
-    confidence = float((probs.max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
-    views = views_for(clean)
+    read = NetworkRead(square, box, whole, orientation, whole)
+    own = _clean_sides(read.crop(whole), read.crop(square))
+    views = views_for(own)
     if views:
         total, seen = seg.predict_views(square, views)
-        probs = ((whole + total) / (1 + seen))[crop]
+        read.probs = (whole + total) / (1 + seen)
+    # the refiner learned whole chests: on a film that cuts the fields it pulled them off the
+    # edge, as the views did, and the frontal-chest check then took halves of films for whole
+    # ones (seed 18300: 15 of 20 halves caught against 19 without it)
+    if refine and getattr(seg, "has_refiner", False) and whole_chest(own):  # test doubles and older bundles have none
+        read.unrefined = read.probs
+        read.probs = REFINER_WEIGHT * seg.refine(read.probs, square) + (1 - REFINER_WEIGHT) * read.probs
+        read.refined = True
+    return read
+
+
+def learned_lung_fields(pixels: np.ndarray, seg: Any, refine: bool = True) -> LungFields:
+    """Lung fields from a lung model: letterbox to its input, segment, crop back, keep the main region per side.
+
+    The probabilities are :func:`read_network`'s (``refine=False``: without the bundle's
+    shape refiner, as ``bench lungs`` shows beside it). The sure share (``confidence``),
+    which the frontal-chest check reads, stays the square's own, on the fields it alone
+    gives: every bar on it was chosen so.
+    """
+    read = read_network(pixels, seg, refine)
+    work = read.crop(read.square)
+    clean = _clean_sides(read.crop(read.whole), work)
+    confidence = float((read.crop(read.whole).max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
+    probs = read.crop(read.probs)
+    if read.probs is not read.whole:
         clean = _clean_sides(probs, work)
+    if read.refined and read.unrefined is not None:
+        clean = no_lower(clean, _clean_sides(read.crop(read.unrefined), work))
     if confidence < MIN_FIELD_CONFIDENCE:  # the model itself says these are not lungs
         clean[:], confidence = 0, 0.0
     # after the sure share, which is the network's own say on what it drew
     clean = lateral_margin(clean)
     card = getattr(seg, "card", None)  # test doubles carry no card
     bar = getattr(card, "unsure_lung_confidence", None)
-    return LungFields(clean > 0, (h, w), "learned", clean, confidence, orientation, edge_map(probs[1] + probs[2], clean > 0), bar)
+    return LungFields(clean > 0, pixels.shape, "learned", clean, confidence, read.orientation, edge_map(probs[1] + probs[2], clean > 0), bar)
 
 
 def classical_lung_fields(pixels: np.ndarray) -> LungFields:

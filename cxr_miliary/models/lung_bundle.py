@@ -53,6 +53,9 @@ class LungCard:
             property of the model, not of the check: each lung model is sure of white lungs
             to its own degree. None: the check's default (:data:`~cxr_miliary.inference.
             chest_check.UNSURE_LUNG_CONFIDENCE`).
+        refiner: The shape refiner's record (:mod:`cxr_miliary.models.lung_refiner`: its widths,
+            pooling, weights and ONNX files with sha256, what it was trained on), or None: the
+            network's probabilities are read as they are.
         extra: Keys this version does not know.
     """
 
@@ -69,6 +72,7 @@ class LungCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     chest_check: dict[str, Any] | None = None
+    refiner: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -121,6 +125,10 @@ class LungCard:
             # under 0.5 the fields are dropped anyway (explain.lungs.MIN_FIELD_CONFIDENCE)
             if not isinstance(bar, (int, float)) or isinstance(bar, bool) or not 0.5 <= bar <= 1.0:
                 raise bad("'chest_check' must hold 'unsure_lung_confidence', a number from 0.5 to 1")
+        if card.refiner is not None:
+            from .lung_refiner import check_refiner_record
+
+            check_refiner_record(card.refiner, where)
         return card
 
     @property
@@ -240,3 +248,19 @@ def save_lung_bundle(
             diff = export_with_parity(model, x, tmp, names, ref, largest, 1e-3, "lung model (logits)")
         card.onnx = {"file": ONNX, "sha256": sha256_file(out / ONNX), "parity_max_abs_logit_diff": diff}
     return write_lung_bundle(out, state, card)
+
+
+def save_refiner(model: Any, folder: str | os.PathLike[str], *, training_data: dict[str, Any], metrics: dict[str, Any], size: int) -> dict[str, Any]:
+    """Write a shape refiner into a lung bundle: its weights and ONNX export (:func:`~.lung_refiner.export_refiner`), then the card's ``refiner`` record.
+
+    The card is written last, so the bundle is never half refined. Returns the record.
+    """
+    from .lung_refiner import export_refiner
+
+    folder = Path(folder)
+    card = load_lung_card(folder)
+    rec = {**export_refiner(model, folder, size), "training_data": training_data, "metrics": metrics}
+    card.refiner = rec
+    LungCard.from_dict(card.to_dict(), str(folder / CARD))
+    write_text(folder / CARD, strict_json.dumps(card.to_dict(), indent=2) + "\n")
+    return rec

@@ -45,6 +45,11 @@ class LungSegmenter:
             self._model = create_lung_model(self.card.encoder, tuple(self.card.decoder_channels), orientation=bool(self.card.orientation)).eval()
             self._model.load_state_dict(load_file(str(weights)), strict=True)
             self._torch = torch
+        self._refiner = None
+        if self.card.refiner is not None:
+            from .lung_refiner import RefinerRunner
+
+            self._refiner = RefinerRunner(self.folder, self.card.refiner, threads)
         self._check_outputs()
 
     def _check_outputs(self) -> None:
@@ -56,6 +61,10 @@ class LungSegmenter:
         want_orient = None if not self.orientations else (1, len(self.orientations))
         if seg.shape != (1, len(CLASSES), self.size, self.size) or (None if orient is None else orient.shape) != want_orient:
             raise BundleError(f"{self.folder}: the lung model's outputs {seg.shape} do not match its card")
+        if self._refiner is not None:
+            blank = np.full((3, self.size, self.size), 1 / 3, np.float32)
+            if self.refine(blank, blank[0]).shape != blank.shape:
+                raise BundleError(f"{self.folder}: the lung refiner's outputs do not match its card")
 
     @property
     def orientations(self) -> tuple[str, ...] | None:
@@ -75,6 +84,25 @@ class LungSegmenter:
         with self._torch.no_grad():
             seg, orient = split_outputs(self._model(self._torch.from_numpy(x)))
         return seg.numpy(), None if orient is None else orient.numpy()
+
+    @property
+    def has_refiner(self) -> bool:
+        """Whether the bundle carries a shape refiner (:meth:`refine`)."""
+        return self._refiner is not None
+
+    def refine(self, probs: np.ndarray, square: np.ndarray) -> np.ndarray:
+        """(3, S, S) class probabilities corrected by the bundle's shape refiner (the input as it is without one)."""
+        if self._refiner is None:
+            return probs
+        from .lung_refiner import refiner_input
+
+        try:
+            logits = self._refiner.logits(refiner_input(probs, square))
+        except BundleError:
+            raise
+        except Exception as exc:
+            raise BundleError(f"{self.folder}: the lung refiner does not run ({type(exc).__name__})") from None
+        return _softmax(logits[0].astype(np.float32), axis=0)
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) class logits for (N, 1, S, S) inputs."""
