@@ -134,19 +134,11 @@ class RefinerRunner:
 
     def __init__(self, folder: str | os.PathLike[str], rec: dict[str, Any], threads: int | None = 1) -> None:
         self.folder = Path(folder)
-        self._session = None
         self._model = None
-        onnx_rec = rec.get("onnx")
-        if onnx_rec is not None:
-            try:
-                import onnxruntime  # noqa: F401 - only whether it is installed
-            except ImportError:
-                onnx_rec = None
-        if onnx_rec is not None:
-            from .onnx import onnx_session
+        from .onnx import record_session
 
-            self._session = onnx_session(bundle_file(self.folder, onnx_rec["file"]), onnx_rec["sha256"], threads)
-        else:
+        self._session = record_session(self.folder, rec.get("onnx"), threads)
+        if self._session is None:
             import torch
             from safetensors.torch import load_file
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .bundle import BundleError, bundle_file
+from .bundle import BundleError
 from .lung_bundle import check_lung_weights, load_lung_card
 from .lung_model import CLASSES, create_lung_model, normalise, split_outputs
 
@@ -25,19 +25,11 @@ class LungSegmenter:
         self.folder = Path(folder)
         self.card = load_lung_card(self.folder)
         self.size = int(self.card.input_size)
-        self._session = None
         self._model = None
-        rec = self.card.onnx
-        if rec is not None:
-            try:
-                import onnxruntime  # noqa: F401 - only whether it is installed
-            except ImportError:
-                rec = None
-        if rec is not None:
-            from .onnx import onnx_session
+        from .onnx import record_session
 
-            self._session = onnx_session(bundle_file(self.folder, rec["file"]), rec["sha256"], threads)
-        else:
+        self._session = record_session(self.folder, self.card.onnx, threads)
+        if self._session is None:
             import torch
             from safetensors.torch import load_file
 

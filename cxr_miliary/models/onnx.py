@@ -74,6 +74,19 @@ def onnx_session(path: str | os.PathLike[str], sha256: str | None = None, thread
         raise BundleError(f"{path}: not a loadable ONNX export ({why})") from None
 
 
+def record_session(folder: str | os.PathLike[str], rec: dict[str, Any] | None, threads: int | None = None) -> Any:
+    """A session for a bundle's ONNX file record (``{"file", "sha256"}``), or None: no record, or ONNX Runtime not installed (callers then run PyTorch)."""
+    if rec is None:
+        return None
+    try:
+        import onnxruntime  # noqa: F401 - only whether it is installed
+    except ImportError:
+        return None
+    from .bundle import bundle_file
+
+    return onnx_session(bundle_file(Path(folder), rec["file"]), rec["sha256"], threads)
+
+
 def export_with_parity(
     net: Any,
     x: Any,

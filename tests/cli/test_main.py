@@ -35,6 +35,7 @@ def test_every_command_takes_the_global_options():
             "cv": ["--config", "c.yaml", "--out", "o"],
             "audit": ["--manifest", "m"],
             "review": ["r.csv", "--out", "r.html"],
+            "train-refiner": ["fit", "--data", "d.npz", "--lungs", "l"],
         }.get(name, [])
         assert parser.parse_args([name, *extra, "--debug"]).debug is True, name
     assert parser.parse_args(["manifest", "csv", "--table", "t", "--path-col", "p", "--label-col", "l", "--out", "o", "--quiet"]).quiet
