@@ -251,8 +251,8 @@ class NetworkRead:
         probs: (3, S, S) the probabilities the fields are drawn from: ``whole`` averaged with
             the extra views (:func:`views_for`), then averaged with the refiner's correction of
             that (:data:`REFINER_WEIGHT`) when the bundle has a refiner.
-        refined: Whether the bundle's shape refiner made ``probs``.
-        unrefined: (3, S, S) the probabilities before the refiner (``probs`` when not refined).
+        own: The side map the square alone gives (cleaned; the sure share and the views read it).
+        unrefined: (3, S, S) the probabilities before the refiner, or None when not refined.
     """
 
     square: np.ndarray
@@ -260,8 +260,13 @@ class NetworkRead:
     whole: np.ndarray
     orientation: dict[str, float] | None
     probs: np.ndarray
-    refined: bool = False
+    own: np.ndarray
     unrefined: np.ndarray | None = None
+
+    @property
+    def refined(self) -> bool:
+        """Whether the bundle's shape refiner took part in ``probs``."""
+        return self.unrefined is not None
 
     def crop(self, a: np.ndarray) -> np.ndarray:
         """The film's part of a map over the square (leading axes kept)."""
@@ -293,8 +298,9 @@ def read_network(pixels: np.ndarray, seg: Any, refine: bool = True) -> NetworkRe
     """
     square, box = letterbox(pixels, seg.size)
     whole, orientation = seg.predict(square)
-    read = NetworkRead(square, box, whole, orientation, whole)
-    own = _clean_sides(read.crop(whole), read.crop(square))
+    film = (slice(box[0], box[0] + box[2]), slice(box[1], box[1] + box[3]))
+    own = _clean_sides(whole[(slice(None), *film)], square[film])
+    read = NetworkRead(square, box, whole, orientation, whole, own)
     views = views_for(own)
     if views:
         total, seen = seg.predict_views(square, views)
@@ -305,7 +311,6 @@ def read_network(pixels: np.ndarray, seg: Any, refine: bool = True) -> NetworkRe
     if refine and getattr(seg, "has_refiner", False) and whole_chest(own):  # test doubles and older bundles have none
         read.unrefined = read.probs
         read.probs = REFINER_WEIGHT * seg.refine(read.probs, square) + (1 - REFINER_WEIGHT) * read.probs
-        read.refined = True
     return read
 
 
@@ -319,12 +324,12 @@ def learned_lung_fields(pixels: np.ndarray, seg: Any, refine: bool = True) -> Lu
     """
     read = read_network(pixels, seg, refine)
     work = read.crop(read.square)
-    clean = _clean_sides(read.crop(read.whole), work)
+    clean = read.own.copy()
     confidence = float((read.crop(read.whole).max(axis=0)[clean > 0] >= 0.9).mean()) if clean.any() else 0.0
     probs = read.crop(read.probs)
     if read.probs is not read.whole:
         clean = _clean_sides(probs, work)
-    if read.refined and read.unrefined is not None:
+    if read.unrefined is not None:
         clean = no_lower(clean, _clean_sides(read.crop(read.unrefined), work))
     if confidence < MIN_FIELD_CONFIDENCE:  # the model itself says these are not lungs
         clean[:], confidence = 0, 0.0
