@@ -11,9 +11,10 @@ from cxr_miliary.pacs.settings import DEFAULT_HOST, Destination, Limits, ae_titl
 pytest.importorskip("pynetdicom")
 
 
-def test_the_node_listens_on_this_machine_unless_told():
+def test_the_node_listens_on_this_machine_unless_told(tmp_path):
     """Class 12: 127.0.0.1 by default (see the README's 'Running the node safely')."""
-    assert DEFAULT_HOST == "127.0.0.1" and Node(ModelSpec(), "unused", port=0).host == "127.0.0.1"
+    # the node makes its folders when built: in tmp_path, not the checkout
+    assert DEFAULT_HOST == "127.0.0.1" and Node(ModelSpec(), tmp_path / "node", port=0).host == "127.0.0.1"
     with pytest.raises(SystemExit):
         main(["serve", "--port", "11112", "--max-film-mb", "0"])
 
