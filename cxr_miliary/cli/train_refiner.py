@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--seed", type=int, default=0, help="seed of the validation draw and of training (default: %(default)s)")
     f.add_argument("--description", default="", help="what the data are, for the card")
     f.add_argument("--accelerator", default="auto", help="Lightning accelerator (default: %(default)s)")
+    f.add_argument("--augment", action="store_true", help="turn, shift and zoom the training samples a little, and vary the film's contrast")
     f.set_defaults(func=run_fit)
 
 
@@ -87,6 +88,7 @@ def run_fit(args: argparse.Namespace) -> int:
             seed=args.seed,
             description=args.description,
             accelerator=args.accelerator,
+            augment=args.augment,
         )
     except (BundleError, OSError, ValueError, KeyError) as exc:
         raise UsageError(f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)) from None

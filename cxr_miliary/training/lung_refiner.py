@@ -22,7 +22,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
 log = logging.getLogger(__name__)
 
@@ -90,18 +90,88 @@ def make_refiner_data(seg: Any, seed: int, n: int, out: str | os.PathLike[str], 
     return out
 
 
-def load_refiner_data(paths: list[str | os.PathLike[str]]) -> TensorDataset:
+#: The training samples' augmentation (``fit_refiner(augment=True)``): small turns, shifts and
+#: zooms of the film with its probabilities and truth, and the film's contrast and gamma, so
+#: that a few thousand phantoms teach shapes rather than where each phantom's lungs sit.
+AUGMENT = {"rotate": 5.0, "shift": 0.04, "scale": 0.08, "contrast": 0.15, "gamma": (80, 125), "p": 0.7}
+
+
+def _augmentations(seed: int) -> tuple[Any, Any]:
+    """The geometric pipeline (the two probabilities and the film together, the truth as a mask) and the film's intensity one."""
+    # transforms first: it sets NO_ALBUMENTATIONS_UPDATE before albumentations loads
+    from .. import transforms  # noqa: F401, I001
+    import albumentations as A
+
+    a = AUGMENT
+    geometry = A.Affine(
+        rotate=(-a["rotate"], a["rotate"]),
+        translate_percent=(-a["shift"], a["shift"]),
+        scale=(1 - a["scale"], 1 + a["scale"]),
+        border_mode=cv2.BORDER_CONSTANT,
+        fill=0,
+        fill_mask=0,
+        p=a["p"],
+    )
+    # contrast alone (no brightness): the letterbox's black border stays black
+    intensity = A.Compose(
+        [
+            A.RandomBrightnessContrast(brightness_limit=0.0, contrast_limit=a["contrast"], p=a["p"] / 2),
+            A.RandomGamma(gamma_limit=a["gamma"], p=a["p"] / 2),
+        ],
+        seed=seed + 1,
+    )
+    return A.Compose([geometry], seed=seed), intensity
+
+
+class RefinerSamples(Dataset):
+    """:func:`make_refiner_data` samples as refiner inputs (N, 4, S, S) and truths, kept as uint8 and converted per item.
+
+    Args:
+        probs: (N, 2, S, S) uint8 lung probabilities in 1/255.
+        image: (N, S, S) uint8 squares.
+        truth: (N, S, S) side maps.
+        augment: Apply :data:`AUGMENT` to each item (training samples only).
+        seed: The augmentation's seed.
+    """
+
+    def __init__(self, probs: np.ndarray, image: np.ndarray, truth: np.ndarray, augment: bool = False, seed: int = 0) -> None:
+        self.probs, self.image, self.truth = probs, image, truth
+        self.size = int(image.shape[-1])
+        self._aug = _augmentations(seed) if augment else None
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    def subset(self, index: np.ndarray, augment: bool = False, seed: int = 0) -> RefinerSamples:
+        """The samples at ``index``, augmented (with ``seed``) or not."""
+        return RefinerSamples(self.probs[index], self.image[index], self.truth[index], augment, seed)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        probs, image, truth = self.probs[i], self.image[i], self.truth[i]
+        if self._aug is not None:
+            geometry, intensity = self._aug
+            stack = np.ascontiguousarray(np.concatenate([probs, image[None]]).transpose(1, 2, 0))
+            out = geometry(image=stack, mask=truth)
+            stack, truth = out["image"], out["mask"]
+            probs, image = stack[..., :2].transpose(2, 0, 1), intensity(image=np.ascontiguousarray(stack[..., 2]))["image"]
+        # numpy, not torch: per-item tensors this small lose their time to torch's thread pool
+        x = np.empty((4, *image.shape), np.float32)
+        x[1:3] = probs
+        x[1:3] /= 255
+        x[0] = np.maximum(1 - x[1] - x[2], 0)
+        x[:3] /= x[:3].sum(0)
+        x[3] = image
+        x[3] /= 255
+        return torch.from_numpy(x), torch.from_numpy(truth.astype(np.int64))
+
+
+def load_refiner_data(paths: list[str | os.PathLike[str]], augment: bool = False) -> RefinerSamples:
     """The samples of one or more :func:`make_refiner_data` files as one dataset (refiner inputs, truth)."""
     probs, images, truths = [], [], []
     for p in paths:
         with np.load(p, allow_pickle=False) as d:  # arrays only: never unpickle
             probs.append(d["probs"]), images.append(d["image"]), truths.append(d["truth"])
-    lungs = torch.from_numpy(np.concatenate(probs)).float() / 255
-    background = (1 - lungs.sum(1, keepdim=True)).clamp_min(0)
-    classes = torch.cat([background, lungs], 1)
-    classes = classes / classes.sum(1, keepdim=True)
-    x = torch.cat([classes, torch.from_numpy(np.concatenate(images)).float()[:, None] / 255], 1)
-    return TensorDataset(x, torch.from_numpy(np.concatenate(truths)).long())
+    return RefinerSamples(np.concatenate(probs), np.concatenate(images), np.concatenate(truths).astype(np.uint8), augment)
 
 
 def lung_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -182,24 +252,25 @@ def fit_refiner(
     seed: int = 0,
     description: str = "",
     accelerator: str = "auto",
+    augment: bool = False,
 ) -> dict[str, Any]:
     """Train the refiner on ``data`` and write it into the lung bundle ``bundle``; returns the card's new ``refiner`` record.
 
     The validation samples (``val_share``, drawn with ``seed``) choose the epoch; the
-    network's own probabilities on them give the baseline reported beside it.
+    network's own probabilities on them give the baseline reported beside it. ``augment``
+    turns, shifts and zooms the training samples (:data:`AUGMENT`); validation never is.
     """
     from ..models.lung_bundle import load_lung_card, save_refiner
 
     size = int(load_lung_card(bundle).input_size)
     ds = load_refiner_data(list(data))
-    if ds.tensors[0].shape[-1] != size:
-        raise ValueError(
-            f"the refiner data are {ds.tensors[0].shape[-1]} px squares, the lung bundle's input is {size} px: make them with this bundle"
-        )
+    if ds.size != size:
+        raise ValueError(f"the refiner data are {ds.size} px squares, the lung bundle's input is {size} px: make them with this bundle")
     n = len(ds)
-    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    order = np.random.default_rng(seed).permutation(n)
     n_val = max(1, round(val_share * n))
-    val, train = torch.utils.data.Subset(ds, order[:n_val].tolist()), torch.utils.data.Subset(ds, order[n_val:].tolist())
+    val, train = ds.subset(order[:n_val]), ds.subset(order[n_val:], augment=augment, seed=seed)
+    del ds  # the subsets hold their own copies
     L.seed_everything(seed, workers=True, verbose=False)
     module = RefinerModule(lr=lr)
     trainer = L.Trainer(
@@ -216,9 +287,16 @@ def fit_refiner(
     trainer.fit(module, DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True), DataLoader(val, batch_size=64))
     if module.best_state is not None:
         module.net.load_state_dict(module.best_state)
-    xv, tv = ds.tensors[0][order[:n_val]], ds.tensors[1][order[:n_val]]
+    xv, tv = (torch.stack(v) for v in zip(*(val[i] for i in range(len(val))), strict=True))
     base = float(lung_iou(torch.log(xv[:, :3].clamp_min(1e-4)), tv).mean())
-    metrics = {"val/iou": round(module.best_iou, 4), "val/iou_network_alone": round(base, 4), "n_train": n - n_val, "n_val": n_val, "epochs": epochs}
+    metrics = {
+        "val/iou": round(module.best_iou, 4),
+        "val/iou_network_alone": round(base, 4),
+        "n_train": n - n_val,
+        "n_val": n_val,
+        "epochs": epochs,
+        "augment": augment,
+    }
     log.info("refiner: validation IoU %.4f (the network alone %.4f)", module.best_iou, base)
     return save_refiner(
         module.net, bundle, training_data={"files": [Path(p).name for p in data], "description": description}, metrics=metrics, size=size

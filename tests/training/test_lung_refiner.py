@@ -8,7 +8,7 @@ import torch
 
 from cxr_miliary.models.lung_bundle import read_lung_card
 from cxr_miliary.models.lung_segmenter import LungSegmenter
-from cxr_miliary.training.lung_refiner import RefinerModule, fit_refiner, load_refiner_data, lung_iou, make_refiner_data, truth_sides
+from cxr_miliary.training.lung_refiner import RefinerModule, RefinerSamples, fit_refiner, load_refiner_data, lung_iou, make_refiner_data, truth_sides
 
 pytest.importorskip("segmentation_models_pytorch")
 
@@ -48,10 +48,12 @@ def test_data_then_fit_write_a_refiner_the_segmenter_runs(lung_bundle, tmp_path)
         assert d["probs"].dtype == np.uint8 and set(np.unique(d["truth"])) <= {0, 1, 2} and (d["truth"] > 0).any()
         assert len(d["condition"]) == 6
     ds = load_refiner_data([path])
-    x, t = ds.tensors
-    assert x.shape == (6, 4, 128, 128) and torch.allclose(x[:, :3].sum(1), torch.ones(6, 128, 128), atol=1e-5)
-    rec = fit_refiner([path], bundle, epochs=1, batch_size=2, accelerator="cpu")
-    assert rec["metrics"]["n_val"] == 1 and rec["metrics"]["n_train"] == 5 and 0 <= rec["metrics"]["val/iou"] <= 1
+    x, t = (torch.stack(v) for v in zip(*(ds[i] for i in range(len(ds))), strict=True))
+    assert t.shape == (6, 128, 128) and x.shape == (6, 4, 128, 128) and torch.allclose(x[:, :3].sum(1), torch.ones(6, 128, 128), atol=1e-5)
+    rec = fit_refiner([path], bundle, epochs=1, batch_size=2, accelerator="cpu", augment=True)
+    assert (
+        rec["metrics"]["augment"] is True and rec["metrics"]["n_val"] == 1 and rec["metrics"]["n_train"] == 5 and 0 <= rec["metrics"]["val/iou"] <= 1
+    )
     assert read_lung_card(bundle)["refiner"]["weights"]["sha256"] == rec["weights"]["sha256"]
     refined = LungSegmenter(bundle)
     assert refined.has_refiner
@@ -64,3 +66,31 @@ def test_data_made_for_another_input_size_is_refused(lung_bundle, tmp_path):
     np.savez(path, probs=np.zeros((2, 2, 64, 64), np.uint8), image=np.zeros((2, 64, 64), np.uint8), truth=np.zeros((2, 64, 64), np.uint8))
     with pytest.raises(ValueError, match="64 px"):
         fit_refiner([path], lung_bundle, epochs=1, accelerator="cpu")
+
+
+def test_augmented_samples_move_the_film_its_probabilities_and_truth_together():
+    n, size = 4, 64
+    probs = np.zeros((n, 2, size, size), np.uint8)
+    probs[:, 0, 16:48, 8:28], probs[:, 1, 16:48, 36:56] = 230, 230
+    truth = np.zeros((n, size, size), np.uint8)
+    truth[:, 16:48, 8:28], truth[:, 16:48, 36:56] = 1, 2
+    image = np.full((n, size, size), 40, np.uint8)
+    image[truth > 0] = 200
+    plain = RefinerSamples(probs, image, truth)
+    x0, t0 = plain[0]
+    assert torch.equal(t0, torch.from_numpy(truth[0]).long()) and torch.allclose(x0[:3].sum(0), torch.ones(size, size))
+    moved = 0
+    aug = plain.subset(np.arange(n), augment=True)
+    for _ in range(6):
+        for i in range(n):
+            x, t = aug[i]
+            assert x.shape == (4, size, size) and set(t.unique().tolist()) <= {0, 1, 2}
+            assert torch.allclose(x[:3].sum(0), torch.ones(size, size), atol=1e-5)
+            # the probabilities and the truth move together: where the truth is a lung, so is the likelier class
+            lung = t > 0
+            assert (x[1:3].sum(0)[lung] > 0.5).float().mean() > 0.9
+            moved += int(not torch.equal(t, t0))
+    assert moved > 0  # some draws turn, shift or zoom
+    assert torch.equal(plain.subset(np.arange(n))[0][1], t0)  # validation samples are never augmented
+    a, b = (plain.subset(np.arange(n), augment=True, seed=5) for _ in range(2))
+    assert all(torch.equal(a[i][0], b[i][0]) for i in range(n))  # one seed, one run
