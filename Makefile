@@ -249,16 +249,17 @@ lung-model: $(STAMP)
 	$(MAKE) lung-refiner
 	$(BIN)/cxr-miliary bench lungs --conditions --real ../shared/reference/real/CR-MONO1-10-chest.dcm
 
-# The lung bundle's shape refiner (December 2026, round 15): the network's read-out of 4,000
-# phantoms of the conditions mix (two seeds, made once), then 16 epochs of Lightning on two CPU
-# cores (about 25 minutes), written into weights/lungs (refiner.safetensors, refiner.onnx, card).
+# The lung bundle's shape refiner (December 2026, rounds 15-16): the network's read-out of 8,000
+# phantoms of the conditions mix (four seeds, made once; about 12 minutes per 2,000 on one core),
+# then 14 epochs of Lightning with augmentation on two CPU cores (about 40 minutes), written into
+# weights/lungs (refiner.safetensors, refiner.onnx, card).
 LUNGREFINE = .cache/lung-refiner
+REFINESEEDS = 18111 18112 18121 18122
 lung-refiner: $(STAMP)
 	mkdir -p $(LUNGREFINE)
-	test -e $(LUNGREFINE)/d18111.npz || $(BIN)/cxr-miliary train-refiner data --seed 18111 --n 2000 --lungs weights/lungs --out $(LUNGREFINE)/d18111.npz
-	test -e $(LUNGREFINE)/d18112.npz || $(BIN)/cxr-miliary train-refiner data --seed 18112 --n 2000 --lungs weights/lungs --out $(LUNGREFINE)/d18112.npz
-	$(BIN)/cxr-miliary train-refiner fit --data $(LUNGREFINE)/d18111.npz $(LUNGREFINE)/d18112.npz --lungs weights/lungs --epochs 16 \
-	  --description "the eleventh lung network's read-out of 4,000 phantoms (cxr-miliary train-refiner data, seeds 18111 and 18112)"
+	for s in $(REFINESEEDS); do test -e $(LUNGREFINE)/d$$s.npz || $(BIN)/cxr-miliary train-refiner data --seed $$s --n 2000 --lungs weights/lungs --out $(LUNGREFINE)/d$$s.npz || exit 1; done
+	$(BIN)/cxr-miliary train-refiner fit --data $(foreach s,$(REFINESEEDS),$(LUNGREFINE)/d$(s).npz) --lungs weights/lungs --epochs 14 --augment \
+	  --description "the eleventh lung network's read-out of 8,000 phantoms (cxr-miliary train-refiner data, seeds 18111, 18112, 18121 and 18122), augmented"
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one
 # manifest, read without a cache, 3 epochs from the shipped default and 4 more from that, then
