@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--description", default="", help="what the data are, for the card")
     f.add_argument("--accelerator", default="auto", help="Lightning accelerator (default: %(default)s)")
     f.add_argument("--augment", action="store_true", help="turn, shift and zoom the training samples a little, and vary the film's contrast")
+    f.add_argument("--init", action="store_true", help="fine-tune the bundle's present refiner instead of training one afresh")
     f.set_defaults(func=run_fit)
 
 
@@ -89,6 +90,7 @@ def run_fit(args: argparse.Namespace) -> int:
             description=args.description,
             accelerator=args.accelerator,
             augment=args.augment,
+            init=args.init,
         )
     except (BundleError, OSError, ValueError, KeyError) as exc:
         raise UsageError(f"{type(exc).__name__}: {exc}" if isinstance(exc, KeyError) else str(exc)) from None

@@ -241,6 +241,19 @@ class RefinerModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
+def _present_refiner(bundle: str | os.PathLike[str], rec: dict[str, Any] | None) -> dict[str, torch.Tensor]:
+    """The bundle's refiner weights to fine-tune from, checked against its card (sha256, shapes)."""
+    from safetensors.torch import load_file
+
+    from ..models.lung_refiner import CHANNELS, POOL, check_refiner_weights
+
+    if rec is None:
+        raise ValueError(f"{bundle}: the lung bundle has no refiner to start from")
+    if tuple(rec["channels"]) != CHANNELS or int(rec["pool"]) != POOL:
+        raise ValueError(f"{bundle}: its refiner is {rec['channels']} / pool {rec['pool']}, training builds {list(CHANNELS)} / pool {POOL}")
+    return load_file(check_refiner_weights(Path(bundle), rec))
+
+
 def fit_refiner(
     data: list[str | os.PathLike[str]],
     bundle: str | os.PathLike[str],
@@ -253,16 +266,20 @@ def fit_refiner(
     description: str = "",
     accelerator: str = "auto",
     augment: bool = False,
+    init: bool = False,
 ) -> dict[str, Any]:
     """Train the refiner on ``data`` and write it into the lung bundle ``bundle``; returns the card's new ``refiner`` record.
 
     The validation samples (``val_share``, drawn with ``seed``) choose the epoch; the
     network's own probabilities on them give the baseline reported beside it. ``augment``
     turns, shifts and zooms the training samples (:data:`AUGMENT`); validation never is.
+    ``init`` starts from the bundle's present refiner (a fine-tune) instead of an untrained one.
     """
     from ..models.lung_bundle import load_lung_card, save_refiner
 
-    size = int(load_lung_card(bundle).input_size)
+    card = load_lung_card(bundle)
+    size = int(card.input_size)
+    start = _present_refiner(bundle, card.refiner) if init else None
     ds = load_refiner_data(list(data))
     if ds.size != size:
         raise ValueError(f"the refiner data are {ds.size} px squares, the lung bundle's input is {size} px: make them with this bundle")
@@ -273,6 +290,8 @@ def fit_refiner(
     del ds  # the subsets hold their own copies
     L.seed_everything(seed, workers=True, verbose=False)
     module = RefinerModule(lr=lr)
+    if start is not None:
+        module.net.load_state_dict(start)
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator=accelerator,
@@ -296,6 +315,7 @@ def fit_refiner(
         "n_val": n_val,
         "epochs": epochs,
         "augment": augment,
+        **({"init_sha256": card.refiner["weights"]["sha256"]} if init else {}),
     }
     log.info("refiner: validation IoU %.4f (the network alone %.4f)", module.best_iou, base)
     return save_refiner(

@@ -47,6 +47,8 @@ def test_data_then_fit_write_a_refiner_the_segmenter_runs(lung_bundle, tmp_path)
         assert d["probs"].shape == (6, 2, 128, 128) and d["image"].shape == (6, 128, 128) and d["truth"].shape == (6, 128, 128)
         assert d["probs"].dtype == np.uint8 and set(np.unique(d["truth"])) <= {0, 1, 2} and (d["truth"] > 0).any()
         assert len(d["condition"]) == 6
+    with pytest.raises(ValueError, match="no refiner to start from"):
+        fit_refiner([path], bundle, epochs=1, accelerator="cpu", init=True)
     ds = load_refiner_data([path])
     x, t = (torch.stack(v) for v in zip(*(ds[i] for i in range(len(ds))), strict=True))
     assert t.shape == (6, 128, 128) and x.shape == (6, 4, 128, 128) and torch.allclose(x[:, :3].sum(1), torch.ones(6, 128, 128), atol=1e-5)
@@ -55,6 +57,15 @@ def test_data_then_fit_write_a_refiner_the_segmenter_runs(lung_bundle, tmp_path)
         rec["metrics"]["augment"] is True and rec["metrics"]["n_val"] == 1 and rec["metrics"]["n_train"] == 5 and 0 <= rec["metrics"]["val/iou"] <= 1
     )
     assert read_lung_card(bundle)["refiner"]["weights"]["sha256"] == rec["weights"]["sha256"]
+    # --init: a fine-tune starts from the refiner just written (at a learning rate too small to move it)
+    from safetensors.torch import load_file
+
+    first = load_file(bundle / "refiner.safetensors")
+    again = fit_refiner([path], bundle, epochs=1, batch_size=2, accelerator="cpu", init=True, lr=1e-12)
+    assert again["metrics"]["init_sha256"] == rec["weights"]["sha256"]
+    second = load_file(bundle / "refiner.safetensors")
+    convs = [k for k, v in first.items() if k.endswith("weight") and v.ndim == 4]
+    assert convs and all(torch.allclose(first[k], second[k], atol=1e-6) for k in convs)
     refined = LungSegmenter(bundle)
     assert refined.has_refiner
     p = np.full((3, 128, 128), 1 / 3, np.float32)
