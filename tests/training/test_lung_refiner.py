@@ -100,6 +100,7 @@ def test_augmented_samples_move_the_film_its_probabilities_and_truth_together():
             # the probabilities and the truth move together: where the truth is a lung, so is the likelier class
             lung = t > 0
             assert (x[1:3].sum(0)[lung] > 0.5).float().mean() > 0.9
+            assert x[3][lung].mean() > x[3][~lung].mean() + 0.2  # and so does the film (bright lungs here)
             moved += int(not torch.equal(t, t0))
     assert moved > 0  # some draws turn, shift or zoom
     assert torch.equal(plain.subset(np.arange(n))[0][1], t0)  # validation samples are never augmented
