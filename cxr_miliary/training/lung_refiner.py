@@ -306,8 +306,8 @@ def fit_refiner(
     trainer.fit(module, DataLoader(train, batch_size=batch_size, shuffle=True, drop_last=True), DataLoader(val, batch_size=64))
     if module.best_state is not None:
         module.net.load_state_dict(module.best_state)
-    xv, tv = (torch.stack(v) for v in zip(*(val[i] for i in range(len(val))), strict=True))
-    base = float(lung_iou(torch.log(xv[:, :3].clamp_min(1e-4)), tv).mean())
+    # batch by batch: 1,200 validation inputs stacked at once were 1.3 GB
+    base = float(torch.cat([lung_iou(torch.log(x[:, :3].clamp_min(1e-4)), t) for x, t in DataLoader(val, batch_size=64)]).mean())
     metrics = {
         "val/iou": round(module.best_iou, 4),
         "val/iou_network_alone": round(base, 4),
