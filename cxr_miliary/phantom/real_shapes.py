@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ SPLITS = ("train", "held-out")
 #: Masks are read at most this many pixels a side (they are drawn at up to 2,000).
 READ_MAX = 640
 ARCHIVE = "semantic_masks_v7labs_lungs.zip"
+#: Names the archive itself, for a machine without TorchXRayVision (a lent GPU machine is sent
+#: the 2-MB archive, not the 29-MB package: docs/training.md, "The lung network on a GPU").
+ARCHIVE_ENV = "CXR_MILIARY_LUNG_MASKS"
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,13 @@ class RealShape:
 
 
 def archive_path() -> Path | None:
-    """Where TorchXRayVision's lung-mask archive lies (found without importing it), or None."""
+    """Where TorchXRayVision's lung-mask archive lies (found without importing it), or None.
+
+    ``$CXR_MILIARY_LUNG_MASKS``, when set, names it instead (None when that is no file).
+    """
+    named = os.environ.get(ARCHIVE_ENV)
+    if named:
+        return Path(named) if Path(named).is_file() else None
     spec = importlib.util.find_spec("torchxrayvision")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -105,11 +115,13 @@ def read_masks(step: int = 1, read_max: int | None = None) -> Iterator[tuple[str
 
     Raises:
         FileNotFoundError: This environment has no TorchXRayVision with the archive
-            (``pip install 'cxr-miliary[txv]'``).
+            (``pip install 'cxr-miliary[txv]'``) and ``$CXR_MILIARY_LUNG_MASKS`` names none.
     """
     path = archive_path()
     if path is None:
-        raise FileNotFoundError(f"the real-lungs condition needs TorchXRayVision's {ARCHIVE} (pip install 'cxr-miliary[txv]')")
+        raise FileNotFoundError(
+            f"the real-lungs condition needs TorchXRayVision's {ARCHIVE} (pip install 'cxr-miliary[txv]', or ${ARCHIVE_ENV} naming it)"
+        )
     with zipfile.ZipFile(path) as z:
         names = sorted(n for n in z.namelist() if not n.endswith("/"))
         for name in names[::step]:

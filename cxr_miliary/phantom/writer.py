@@ -165,7 +165,9 @@ def generate_phantoms(
         from .real_shapes import archive_path
 
         if condition in REAL_LUNGS and archive_path() is None:  # one clear error, not one per film in the workers
-            raise ValueError(f"the {condition} condition needs TorchXRayVision's lung masks (pip install 'cxr-miliary[txv]')")
+            raise ValueError(
+                f"the {condition} condition needs TorchXRayVision's lung masks (pip install 'cxr-miliary[txv]', or $CXR_MILIARY_LUNG_MASKS naming the archive)"
+            )
     if framing not in FRAMINGS:
         raise ValueError(f"unknown framing {framing!r}; choose from {', '.join(FRAMINGS)}")
     jobs = [

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxr_miliary.phantom import render_phantom
+from cxr_miliary.phantom import generate_phantoms, render_phantom
 from cxr_miliary.phantom.real_shapes import GRID, archive_path, canonical, real_shapes, split_of
 
 
@@ -77,3 +77,15 @@ def test_a_real_lungs_phantom_has_the_outlines_shape():
         inside = (ph.lung_mask & outline).sum() / ph.lung_mask.sum()
         assert inside > 0.9 and ph.lung_mask.sum() > 0.6 * outline.sum(), (i, inside)
         assert all((ph.lung_side == s).sum() > 0.02 * ph.lung_side.size for s in (1, 2))
+
+
+def test_the_archive_can_be_named_without_the_package(tmp_path, monkeypatch):
+    # a lent GPU machine is sent the archive alone (docs/training.md)
+    archive = tmp_path / "masks.zip"
+    archive.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    monkeypatch.setenv("CXR_MILIARY_LUNG_MASKS", str(archive))
+    assert archive_path() == archive
+    monkeypatch.setenv("CXR_MILIARY_LUNG_MASKS", str(tmp_path / "missing.zip"))
+    assert archive_path() is None  # named but absent: the real-lungs condition then says what it needs
+    with pytest.raises(ValueError, match="CXR_MILIARY_LUNG_MASKS"):
+        generate_phantoms(1, tmp_path / "out", size=64, condition="real-lungs")
