@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo clean test-tools default-model lung-model lung-refiner rehearsal screenshots region-pilot
+.PHONY: install test lint demo clean test-tools default-model lung-model lung-refiner lung-gpu rehearsal screenshots region-pilot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -260,6 +260,11 @@ lung-refiner: $(STAMP)
 	for s in $(REFINESEEDS); do test -e $(LUNGREFINE)/d$$s.npz || $(BIN)/cxr-miliary train-refiner data --seed $$s --n 2000 --lungs weights/lungs --out $(LUNGREFINE)/d$$s.npz || exit 1; done
 	$(BIN)/cxr-miliary train-refiner fit --data $(foreach s,$(REFINESEEDS),$(LUNGREFINE)/d$(s).npz) --lungs weights/lungs --epochs 14 --augment \
 	  --description "the eleventh lung network's read-out of 8,000 phantoms (cxr-miliary train-refiner data, seeds 18111, 18112, 18121 and 18122), augmented"
+
+# The lung network trained from the start on one GPU, every condition at once, in about ten
+# minutes (docs/training.md: "The lung network on a GPU"); figures and the bundle in runs/lung-gpu-out.
+lung-gpu: $(STAMP)
+	PY=$(BIN)/python OUT=runs/lung-gpu-out bash scripts/lung_gpu.sh
 
 # A pilot of the lung-region input (configs/default_model_region.yaml): three phantom sets in one
 # manifest, read without a cache, 3 epochs from the shipped default and 4 more from that, then
