@@ -59,8 +59,25 @@ RUN=runs/lungs_gpu
 cx train-lungs fit --config configs/lung_fields.yaml --config configs/lung_fields_gpu.yaml \
   --data.manifest "$ROOT/manifest.csv" --data.num_workers "$((WORKERS > 2 ? WORKERS - 2 : 1))" \
   --trainer.max_epochs "$E" --trainer.max_time "$("$PY" -c "import sys; t = max(60, int(sys.argv[1])); print(f'00:{t // 3600:02d}:{t % 3600 // 60:02d}:{t % 60:02d}')" "$TRAIN_S")" \
-  --trainer.default_root_dir "$RUN" 2>&1 | tee "$OUT/train.log"
-BUNDLE=$(ls -d "$RUN"/lightning_logs/version_*/lung_bundle | sort -V | tail -1)
+  --trainer.default_root_dir "$RUN" 2>&1 | tee "$OUT/train.log" || true
+BUNDLE=$(ls -d "$RUN"/lightning_logs/version_*/lung_bundle 2>/dev/null | sort -V | tail -1 || true)
+if [ -z "$BUNDLE" ]; then
+  # the export failed there (another torch's ONNX exporter, say): the trained weights still come
+  # back, and models.lung_bundle.save_lung_bundle writes the bundle from them here
+  echo "no lung bundle (train.log says why): the best checkpoint's weights come back as model.safetensors"
+  "$PY" - "$RUN" "$OUT" <<'PY'
+import glob, sys
+
+import torch
+from safetensors.torch import save_file
+
+best = sorted(glob.glob(f"{sys.argv[1]}/lightning_logs/version_*/checkpoints/best-*.ckpt"))[-1]
+state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]  # this run's own checkpoint
+save_file({k.removeprefix("model."): v.contiguous() for k, v in state.items() if k.startswith("model.")}, f"{sys.argv[2]}/model.safetensors")
+print("weights of", best)
+PY
+  exit 1
+fi
 echo "trained; $(left) s left; bundle $BUNDLE"
 
 # the new network against the shipped one (the network alone, and with its refiner), on seeds
