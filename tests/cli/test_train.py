@@ -39,23 +39,3 @@ def test_leading_options_keep_their_place(capsys):
         main(["train", "--config", str(ROOT / "configs" / "phantom.yaml"), "fit", "--model.backbone", "test_resnet", "--print_config"])
     assert exc.value.code == 0
     assert yaml.safe_load(capsys.readouterr().out)["model"]["backbone"] == "test_resnet"
-
-
-def test_the_gpu_lung_config_composes_with_the_base_one(capsys):
-    # scripts/lung_gpu.sh runs these two on a lent machine, where a bad key would cost the call
-    with pytest.raises(SystemExit) as exc:
-        main(
-            [
-                "train-lungs",
-                "fit",
-                "--config",
-                str(ROOT / "configs" / "lung_fields.yaml"),
-                "--config",
-                str(ROOT / "configs" / "lung_fields_gpu.yaml"),
-                "--print_config",
-            ]
-        )
-    assert exc.value.code == 0
-    cfg = yaml.safe_load(capsys.readouterr().out)
-    assert cfg["model"]["encoder"] == "tu-mobilenetv3_large_100" and cfg["model"]["init_from"] is None
-    assert cfg["data"]["image_size"] == 256 and cfg["data"]["phantoms"] == 0 and cfg["trainer"]["precision"] == "bf16-mixed"

@@ -53,6 +53,7 @@ STACKS = {
         "lung_fields_real.yaml",
         "lung_fields_real3.yaml",
     ],
+    "lung_fields_gpu": ["lung_fields.yaml", "lung_fields_gpu.yaml"],
     "padchest_txv": ["padchest_miliary.yaml", "padchest_txv.yaml"],
     "padchest_insert": ["padchest_miliary.yaml", "padchest_insert.yaml"],
     "default_model_mix": ["phantom.yaml", "default_model.yaml", "default_model_grid.yaml", "default_model_mix.yaml"],
@@ -135,6 +136,9 @@ def test_config_parses(name, printed_configs):
         if name == "lung_fields_lowvol":  # the experiment on low lung volumes (not shipped), from the shipped model
             assert cfg["data"]["manifest"].endswith("lung-lowvol/manifest.csv") and cfg["model"]["init_from"] == "weights/lungs"
             assert cfg["trainer"]["default_root_dir"] == "runs/lungs_lowvol" and cfg["model"]["lr"] == 2e-4
+        if name == "lung_fields_gpu":  # scripts/lung_gpu.sh on a lent machine, where a bad key would cost the call
+            assert cfg["model"]["encoder"] == "tu-mobilenetv3_large_100" and cfg["model"]["init_from"] is None
+            assert cfg["data"]["phantoms"] == 0 and cfg["trainer"]["precision"] == "bf16-mixed" and cfg["data"]["batch_size"] == 64
         if name == "lung_fields_real":  # the experiment on real outlines (not shipped), from the shipped tenth; its card says so
             assert cfg["data"]["manifest"].endswith("lung-real/manifest.csv") and cfg["model"]["init_from"] == "weights/lungs"
             assert cfg["trainer"]["default_root_dir"] == "runs/lungs_real" and cfg["trainer"]["max_epochs"] == 5
