@@ -6,7 +6,7 @@
 # GPU", says how to carry it to a lent machine (scripts/lung_gpu_pack.sh) and what to do next.
 #
 # Knobs (environment): OUT (where the bundle and figures go), SCALE (set sizes; 1 = the full
-# run of 11,200 films, the tests use 0.002), BUDGET_S (seconds the whole script may take;
+# run of 11,200 films; the smoke run here used 0.002), BUDGET_S (seconds the whole script may take;
 # training gets what rendering and measuring leave), EPOCHS (at most), IMG_PER_S (the
 # training throughput assumed when choosing the epochs), BENCH_N (films per condition and size
 # measured), BENCH_S (seconds kept for measuring), ROOT (the films), PY.
