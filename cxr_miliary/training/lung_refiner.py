@@ -165,13 +165,16 @@ class RefinerSamples(Dataset):
         return torch.from_numpy(x), torch.from_numpy(truth.astype(np.int64))
 
 
-def load_refiner_data(paths: list[str | os.PathLike[str]], augment: bool = False) -> RefinerSamples:
-    """The samples of one or more :func:`make_refiner_data` files as one dataset (refiner inputs, truth)."""
+def load_refiner_data(paths: list[str | os.PathLike[str]]) -> RefinerSamples:
+    """The samples of one or more :func:`make_refiner_data` files as one dataset (refiner inputs, truth), not augmented.
+
+    Training augments its own subset only (:meth:`RefinerSamples.subset`); validation never is.
+    """
     probs, images, truths = [], [], []
     for p in paths:
         with np.load(p, allow_pickle=False) as d:  # arrays only: never unpickle
             probs.append(d["probs"]), images.append(d["image"]), truths.append(d["truth"])
-    return RefinerSamples(np.concatenate(probs), np.concatenate(images), np.concatenate(truths).astype(np.uint8), augment)
+    return RefinerSamples(np.concatenate(probs), np.concatenate(images), np.concatenate(truths).astype(np.uint8))
 
 
 def lung_iou(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
